@@ -1,0 +1,1 @@
+"""Measured speed of minigrad and PyTorch on the book's models."""

@@ -1,0 +1,1 @@
+"""The book's GANs (Rashid, *Make Your First GAN With PyTorch*), written once for minigrad and PyTorch."""

@@ -1,0 +1,62 @@
+"""Data for the book's GANs: MNIST digits and CelebA faces, as NumPy uint8 arrays.
+
+This layer knows nothing about minigrad or PyTorch; models turn the arrays into tensors.
+
+MNIST (``load_mnist``) comes from an explicit path, the cache folder ``data_home()/mnist``
+(filled by ``import_mnist`` or ``download_mnist``), or a subset shipped in the package.
+CelebA (``CelebAFile``) uses the book's HDF5 layout, built from the official zip with
+``build_celeba_hdf5``; without it, ``ensure_celeba`` generates synthetic face-like images
+in the same layout and says so.
+"""
+
+from .celeba import (
+    CELEBA_GROUP,
+    CELEBA_IMAGE_SHAPE,
+    CelebAFile,
+    build_celeba_hdf5,
+    centre_crop,
+    default_celeba_path,
+    ensure_celeba,
+    make_synthetic_celeba,
+)
+from .download import DEFAULT_MIRRORS, MNIST_SHA256, data_home, download_mnist
+from .errors import DataError, DownloadError
+from .mnist import (
+    MnistData,
+    find_full_mnist,
+    import_mnist,
+    load_mnist,
+    load_mnist_subset,
+    mnist_subset_attribution,
+    read_csv,
+    read_idx,
+    read_mnist_idx,
+    write_idx,
+)
+
+__all__ = [
+    "CELEBA_GROUP",
+    "CELEBA_IMAGE_SHAPE",
+    "DEFAULT_MIRRORS",
+    "MNIST_SHA256",
+    "CelebAFile",
+    "DataError",
+    "DownloadError",
+    "MnistData",
+    "build_celeba_hdf5",
+    "centre_crop",
+    "data_home",
+    "default_celeba_path",
+    "download_mnist",
+    "ensure_celeba",
+    "find_full_mnist",
+    "import_mnist",
+    "load_mnist",
+    "load_mnist_subset",
+    "make_synthetic_celeba",
+    "mnist_subset_attribution",
+    "read_csv",
+    "read_idx",
+    "read_mnist_idx",
+    "write_idx",
+]

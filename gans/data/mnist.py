@@ -1,0 +1,429 @@
+"""MNIST digits: the original IDX files, the book's CSV files, or a small embedded subset.
+
+Every reader returns ``images`` as uint8 of shape (N, 28, 28) with 0 = background and
+255 = ink, and ``labels`` as int64 of shape (N,) with values 0..9 (int64 because that is
+what PyTorch's ``cross_entropy`` and ``one_hot`` expect for class indices).
+
+:func:`load_mnist` decides where the digits come from, first match wins:
+
+1. an explicit ``path``: a folder of IDX files (raw or ``.gz``), a folder holding
+   ``mnist_train.csv`` / ``mnist_test.csv``, or one CSV file;
+2. the cache folder ``data_home()/mnist``, once :func:`import_mnist` or
+   :func:`~gans.data.download_mnist` has put the full data there;
+3. the subset shipped inside the package (5000 train / 1000 test digits), so that the
+   examples and tests run on a machine with no data and no network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import shutil
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .download import atomic_output, data_home
+from .errors import DataError
+
+SPLITS = ("train", "test")
+IMAGE_SHAPE = (28, 28)
+NUM_CLASSES = 10
+
+# File names of the original distribution, without the .gz; the test split is called t10k.
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+CSV_NAMES = {"train": "mnist_train.csv", "test": "mnist_test.csv"}
+SUBSET_PATH = Path(__file__).with_name("mnist_subset.npz")
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_IDX_UBYTE = 0x08
+_CSV_COLUMNS = 1 + IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+_CSV_WHAT = "(label + 784 pixels)"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """One split of MNIST: ``images`` uint8 (N, 28, 28), ``labels`` int64 (N,), and ``source``,
+    a short human-readable note of where they came from (a path, or the embedded subset)."""
+
+    images: np.ndarray = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        return f"MnistData({len(self)} images, source={self.source!r})"
+
+
+# ----------------------------------------------------------------------------------------
+# IDX files
+
+
+def _open_binary(path: Path):
+    """Open ``path`` for reading bytes, decompressing it if it is gzip.
+
+    The gzip magic bytes decide, not the extension: files get renamed, and browsers
+    sometimes decompress ``.gz`` downloads without renaming them.
+    """
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
+
+
+def _read_into(f, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``f``; return how many bytes arrived (fewer only at end of file)."""
+    filled = 0
+    while filled < len(buffer):
+        n = f.readinto(buffer[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (raw or gzip-compressed) into a uint8 array of the shape it declares.
+
+    The IDX layout, all integers big-endian: two zero bytes, a type code (0x08 = unsigned
+    byte, the only one MNIST uses), the number of dimensions d, then d 32-bit sizes, then the
+    values in C order. MNIST images therefore start with 0x00000803 and labels with 0x00000801.
+
+    Raises :class:`DataError` naming the file for a bad magic number, an unsupported type,
+    a file shorter than its header promises, extra bytes after the data, or corrupt gzip.
+    """
+    path = Path(path)
+    try:
+        with _open_binary(path) as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[:2] != b"\0\0" or magic[3] == 0:
+                raise DataError(
+                    f"{path}: bad magic number 0x{magic.hex()}; an IDX file starts with two zero "
+                    "bytes, a type code and the number of dimensions "
+                    "(MNIST images: 0x00000803, labels: 0x00000801)"
+                )
+            type_code, ndim = magic[2], magic[3]
+            if type_code != _IDX_UBYTE:
+                raise DataError(
+                    f"{path}: IDX type code 0x{type_code:02x} is not supported; "
+                    "only 0x08 (unsigned byte), which MNIST uses"
+                )
+            header = f.read(4 * ndim)
+            if len(header) < 4 * ndim:
+                raise DataError(
+                    f"{path}: truncated IDX file: the header declares {ndim} dimensions "
+                    f"({4 * ndim} bytes of sizes) but the file ends after {len(header)} of them"
+                )
+            shape = tuple(int(size) for size in np.frombuffer(header, dtype=">u4"))
+            # Read straight into the result: no intermediate bytes object, and the array is
+            # writable (np.frombuffer on bytes would give a read-only one).
+            array = np.empty(shape, dtype=np.uint8)
+            got = _read_into(f, memoryview(array.reshape(-1)))
+            if got < array.size:
+                raise DataError(
+                    f"{path}: truncated IDX file: the header promises shape {shape} "
+                    f"= {array.size} bytes of data, but only {got} bytes follow"
+                )
+            extra = len(f.read())
+            if extra:
+                raise DataError(
+                    f"{path}: {extra} unexpected bytes after the {array.size} bytes of data "
+                    f"that the header (shape {shape}) promises; is the file damaged?"
+                )
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise DataError(f"{path}: truncated or corrupt gzip data ({err})") from err
+    return array
+
+
+def read_mnist_idx(
+    images_path: str | os.PathLike, labels_path: str | os.PathLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a pair of MNIST IDX files: ``(images uint8 (N, 28, 28), labels int64 (N,))``.
+
+    Checks that the images are 28x28, that both files hold the same number of examples and
+    that every label is a digit 0..9, and says which file is wrong otherwise.
+    """
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(
+            f"{images_path}: expected MNIST images of shape (N, 28, 28), got {images.shape}"
+        )
+    if labels.ndim != 1:
+        raise DataError(f"{labels_path}: expected MNIST labels of shape (N,), got {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
+            "labels; the two files must belong to the same split"
+        )
+    if labels.size and labels.max() >= NUM_CLASSES:
+        bad = int(np.argmax(labels >= NUM_CLASSES))
+        raise DataError(f"{labels_path}: label {labels[bad]} at index {bad} is outside 0..9")
+    return images, labels.astype(np.int64)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` (integers 0..255) as an unsigned-byte IDX file, gzipped if ``path`` is .gz.
+
+    The write is atomic, and a gzip file gets a zero timestamp and no stored file name, so the
+    same array always produces the same bytes.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    if array.ndim == 0:
+        raise ValueError("write_idx needs an array with at least one dimension, got a scalar")
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.integer) or (
+            array.size and (array.min() < 0 or array.max() > 255)
+        ):
+            raise ValueError(
+                f"write_idx stores unsigned bytes, so values must be integers in 0..255; "
+                f"got dtype {array.dtype}"
+                + (f" with range {array.min()}..{array.max()}" if array.size else "")
+            )
+        array = array.astype(np.uint8)
+    header = bytes([0, 0, _IDX_UBYTE, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    with atomic_output(path) as tmp, open(tmp, "wb") as raw:
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+                f.write(header)
+                f.write(np.ascontiguousarray(array).tobytes())
+        else:
+            raw.write(header)
+            raw.write(np.ascontiguousarray(array).tobytes())
+
+
+# ----------------------------------------------------------------------------------------
+# The book's CSV files
+
+
+def read_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read the book's MNIST CSV file (``mnist_train.csv``) as ``(images, labels)``:
+    uint8 (N, 28, 28) and int64 (N,).
+
+    Each line is one digit: its label, then its 784 pixel values 0..255, comma-separated.
+    There is no header line. Trailing newlines and Windows line endings are fine; blank lines
+    between digits are not. A gzip-compressed CSV is recognised by its magic bytes.
+
+    Raises :class:`DataError` naming the file and line for a wrong number of values, a
+    non-numeric value, a label outside 0..9 or a pixel outside 0..255.
+    """
+    path = Path(path)
+    with _open_binary(path) as f:
+        body = f.read().rstrip()
+    if not body:
+        raise DataError(
+            f"{path}: the file is empty; expected lines of {_CSV_COLUMNS} comma-separated values"
+        )
+
+    # NumPy's loadtxt is written in C since 1.23 and reads the 60 000-line training file in
+    # about 1 s (a Python loop calling int() on every value takes about 6 s), so it does the
+    # normal case. Its errors do not name our file and it silently skips empty lines, so on
+    # any failure _find_csv_problem re-reads the text line by line to name the bad line.
+    has_empty_line = b"\n\n" in body or b"\n\r\n" in body or body[:1] in (b"\n", b"\r")
+    table = None
+    if not has_empty_line:
+        try:
+            text = io.TextIOWrapper(io.BytesIO(body), encoding="ascii")
+            # int16 holds every valid value; anything larger fails here and is reported below.
+            table = np.loadtxt(text, delimiter=",", dtype=np.int16, comments=None, ndmin=2)
+        except ValueError:  # includes UnicodeDecodeError
+            pass
+    if table is None or table.shape[1] != _CSV_COLUMNS:
+        raise _find_csv_problem(body, path)
+
+    # With no empty lines, row r of the table is line r + 1 of the file.
+    labels, pixels = table[:, 0], table[:, 1:]
+    if labels.min() < 0 or labels.max() >= NUM_CLASSES or pixels.min() < 0 or pixels.max() > 255:
+        bad_label = (labels < 0) | (labels >= NUM_CLASSES)
+        bad_pixel = (pixels < 0) | (pixels > 255)
+        row = int(np.argmax(bad_label | bad_pixel.any(axis=1)))
+        if bad_label[row]:
+            raise DataError(f"{path}, line {row + 1}: label {labels[row]} is outside 0..9")
+        column = int(np.argmax(bad_pixel[row])) + 2  # 1-based, after the label
+        raise DataError(
+            f"{path}, line {row + 1}, column {column}: "
+            f"pixel value {pixels[row, column - 2]} is outside 0..255"
+        )
+    return pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE), labels.astype(np.int64)
+
+
+def _find_csv_problem(body: bytes, path: Path) -> DataError:
+    """Scan the CSV line by line and return a DataError describing the first bad line.
+
+    Only runs after the fast parse failed. A cheap check of each whole line (field count,
+    characters, field lengths) passes good lines quickly; only a line that fails it is
+    examined value by value to say exactly what is wrong.
+    """
+    for line_no, line in enumerate(body.split(b"\n"), start=1):
+        where = f"{path}, line {line_no}"
+        line = line.rstrip(b"\r")
+        if not line.strip():
+            return DataError(f"{where}: blank line; expected {_CSV_COLUMNS} values {_CSV_WHAT}")
+        fields = line.split(b",")
+        if len(fields) != _CSV_COLUMNS:
+            return DataError(
+                f"{where}: expected {_CSV_COLUMNS} values {_CSV_WHAT}, got {len(fields)}"
+            )
+        plain = not line.translate(None, b"0123456789,") and 1 <= min(map(len, fields))
+        if plain and max(map(len, fields)) <= 3 and int(fields[0]) < NUM_CLASSES:
+            continue  # only digits, every value 0..999 and a one-digit label: look no closer
+        for column, raw in enumerate(fields, start=1):
+            text = raw.strip().decode("ascii", errors="replace")
+            # A regex, not int(): int() would also accept '1_000' and non-ASCII digits.
+            if not text:
+                return DataError(f"{where}, column {column}: empty value")
+            if not _INTEGER.fullmatch(text):
+                hint = " (the file must not have a header line)" if line_no == 1 else ""
+                return DataError(f"{where}, column {column}: non-numeric value {text!r}{hint}")
+            value = int(text)
+            if column == 1 and not 0 <= value < NUM_CLASSES:
+                return DataError(f"{where}: label {value} is outside 0..9")
+            if column > 1 and not 0 <= value <= 255:
+                return DataError(
+                    f"{where}, column {column}: pixel value {value} is outside 0..255"
+                )
+    return DataError(f"{path}: could not be read as MNIST CSV, but no single bad line was found")
+
+
+# ----------------------------------------------------------------------------------------
+# Finding and loading a split
+
+
+def _find_idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
+    """The (images, labels) IDX files of ``split`` in ``folder``, or None if either is missing.
+
+    Accepts the original names with or without .gz, and the ``train-images.idx3-ubyte``
+    spelling that some re-distributions use.
+    """
+    pair = []
+    for stem in IDX_NAMES[split]:
+        dotted = stem.replace("-idx", ".idx")
+        candidates = (stem + ".gz", stem, dotted + ".gz", dotted)
+        found = next((folder / name for name in candidates if (folder / name).is_file()), None)
+        if found is None:
+            return None
+        pair.append(found)
+    return pair[0], pair[1]
+
+
+def _read_split(path: Path, split: str) -> MnistData:
+    """Read ``split`` from a CSV file, or from a folder of IDX or CSV files."""
+    if path.is_file():
+        images, labels = read_csv(path)
+        return MnistData(images, labels, str(path))
+    if path.is_dir():
+        pair = _find_idx_pair(path, split)
+        if pair is not None:
+            images, labels = read_mnist_idx(*pair)
+            return MnistData(images, labels, f"{pair[0]}, {pair[1].name}")
+        csv = path / CSV_NAMES[split]
+        if csv.is_file():
+            images, labels = read_csv(csv)
+            return MnistData(images, labels, str(csv))
+        images_name, labels_name = IDX_NAMES[split]
+        raise DataError(
+            f"{path}: no MNIST {split} data found; looked for {images_name}[.gz] with "
+            f"{labels_name}[.gz], or {CSV_NAMES[split]}"
+        )
+    raise DataError(f"{path}: no such file or folder")
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+def load_mnist(split: str = "train", path: str | os.PathLike | None = None) -> MnistData:
+    """Load one split of MNIST, from ``path`` if given, else the cache, else the embedded subset.
+
+    ``path`` may be a folder of IDX files (raw or .gz), a folder holding ``mnist_train.csv``
+    and ``mnist_test.csv``, or a single CSV file (then ``split`` only labels the result).
+    The cache is ``data_home()/mnist`` (see :func:`import_mnist`, :func:`download_mnist`).
+    ``.source`` on the result says which one was used.
+    """
+    _check_split(split)
+    if path is not None:
+        return _read_split(Path(path), split)
+    cache = data_home() / "mnist"
+    if cache.is_dir() and _find_idx_pair(cache, split) is not None:
+        return _read_split(cache, split)
+    return load_mnist_subset(split)
+
+
+def load_mnist_subset(split: str = "train") -> MnistData:
+    """The class-balanced MNIST subset shipped in the package (see make_mnist_subset.py)."""
+    _check_split(split)
+    # allow_pickle=False: the file holds only plain arrays and one unicode string, and
+    # refusing pickles means a tampered file cannot run code when it is loaded.
+    with np.load(SUBSET_PATH, allow_pickle=False) as npz:
+        images = npz[f"{split}_images"]
+        labels = npz[f"{split}_labels"].astype(np.int64)
+        sizes = len(npz["train_labels"]), len(npz["test_labels"])
+    return MnistData(images, labels, f"embedded MNIST subset ({sizes[0]} train / {sizes[1]} test)")
+
+
+def mnist_subset_attribution() -> str:
+    """Where the embedded subset comes from, its authors and licence, as stored in the file."""
+    with np.load(SUBSET_PATH, allow_pickle=False) as npz:
+        return str(npz["source"])
+
+
+def find_full_mnist() -> Path | None:
+    """A folder holding the full original MNIST IDX files on this machine, or None.
+
+    ``$MNIST_DIR`` if set and it holds the files, else ``shared/data/mnist`` beside the
+    project folder (the development setup). Tests and benchmarks use this to run on the full
+    data when it is available and skip otherwise.
+    """
+    candidates = []
+    if os.environ.get("MNIST_DIR"):
+        candidates.append(Path(os.environ["MNIST_DIR"]).expanduser())
+    # gans/data/mnist.py -> parents[2] is the project folder; its sibling holds shared/.
+    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist")
+    for folder in candidates:
+        if folder.is_dir() and all(_find_idx_pair(folder, split) for split in SPLITS):
+            return folder
+    return None
+
+
+def import_mnist(src_path: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+    """Copy full MNIST from ``src_path`` into the cache as the four original ``.gz`` IDX files.
+
+    ``src_path`` is a folder of IDX files (raw or .gz) or of ``mnist_train.csv`` and
+    ``mnist_test.csv``. Both splits are read and validated before anything is written, and
+    each file is written atomically, so a bad source never leaves a half-imported cache.
+    Returns the destination folder (default ``data_home()/mnist``), where :func:`load_mnist`
+    then finds the data without being told.
+    """
+    src = Path(src_path)
+    if not src.is_dir():
+        raise DataError(f"{src}: import_mnist needs a folder holding both the train and test split")
+    dest = Path(dest) if dest is not None else data_home() / "mnist"
+
+    splits = {split: (_read_split(src, split), _find_idx_pair(src, split)) for split in SPLITS}
+    for split, (data, originals) in splits.items():
+        names = [stem + ".gz" for stem in IDX_NAMES[split]]
+        arrays = (data.images, data.labels)
+        for name, array, original in zip(names, arrays, originals or (None, None)):
+            if original is not None and _is_gzip(original):
+                # Already in the stored form: copy the bytes, so the cache keeps the original
+                # checksums and download_mnist recognises the files as complete.
+                with atomic_output(dest / name) as tmp:
+                    shutil.copyfile(original, tmp)
+            else:
+                write_idx(dest / name, array)
+    return dest

@@ -1,0 +1,90 @@
+"""minigrad: a small, readable autograd tensor engine with PyTorch's interface.
+
+    import minigrad as torch          # the book's code runs unchanged
+    x = torch.tensor(3.5, requires_grad=True)
+    y = (x - 1) * (x - 2) * (x - 3)
+    y.backward()
+    x.grad                            # tensor(5.7500)
+
+NumPy does the arithmetic on the CPU and CuPy on CUDA (``device="cuda"``).
+"""
+import numpy as _np
+
+from . import cuda, nn, optim, utils
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, cat, concat, empty, eye,
+                       from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                       randn, randn_like, randperm, stack, tensor, zeros, zeros_like)
+from .dtypes import bool, double, float, float16, float32, float64, half, int, int32, int64, long, uint8
+from .random import get_rng_state, manual_seed, seed, set_rng_state
+from .tensor import Size, Tensor, defaults, device
+
+__version__ = "0.1.0"
+
+
+def set_default_dtype(dtype):
+    """The dtype of new floating-point tensors (float32 unless changed)."""
+    dtype = _np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"only floating-point types are supported as the default type, got {dtype}")
+    defaults.dtype = dtype
+
+
+def get_default_dtype():
+    return defaults.dtype
+
+
+def set_default_device(device_):
+    """Where new tensors are created: 'cpu' or 'cuda'."""
+    from .tensor import device_type
+    kind = device_type(device_ if device_ is not None else "cpu")
+    if kind == "cuda":
+        from . import backend
+        backend.require_cuda()
+    defaults.device_type = kind
+
+
+def set_default_tensor_type(t):
+    """The book's ``set_default_tensor_type(torch.cuda.FloatTensor)``: default device and dtype
+    from a tensor type (``FloatTensor``, ``DoubleTensor``, ``cuda.FloatTensor`` or its name)."""
+    name = t if isinstance(t, str) else f"{t.__module__}.{t.__name__}"
+    name = name.replace("torch.", "minigrad.")
+    on_cuda = "cuda" in name
+    dtype = float64 if name.endswith("DoubleTensor") else float32
+    set_default_device("cuda" if on_cuda else "cpu")
+    set_default_dtype(dtype)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(t):
+    return t.numel()
+
+
+# functions that mirror Tensor methods (torch.exp(x) == x.exp())
+def exp(x): return x.exp()
+def log(x): return x.log()
+def sqrt(x): return x.sqrt()
+def abs(x): return x.abs()
+def sigmoid(x): return x.sigmoid()
+def tanh(x): return x.tanh()
+def relu(x): return x.relu()
+def clamp(x, min=None, max=None): return x.clamp(min, max)
+def sum(x, dim=None, keepdim=False): return x.sum(dim, keepdim)
+def mean(x, dim=None, keepdim=False): return x.mean(dim, keepdim)
+def max(x, dim=None, keepdim=False): return x.max(dim, keepdim)
+def min(x, dim=None, keepdim=False): return x.min(dim, keepdim)
+def argmax(x, dim=None, keepdim=False): return x.argmax(dim, keepdim)
+def matmul(a, b): return a @ b
+def mm(a, b): return a @ b
+def reshape(x, shape): return x.reshape(shape)
+def flatten(x, start_dim=0, end_dim=-1): return x.flatten(start_dim, end_dim)
+def squeeze(x, dim=None): return x.squeeze(dim)
+def unsqueeze(x, dim): return x.unsqueeze(dim)
+def permute(x, dims): return x.permute(dims)
+def transpose(x, dim0, dim1): return x.transpose(dim0, dim1)
+def softmax(x, dim): return x.softmax(dim)
+def log_softmax(x, dim): return x.log_softmax(dim)
+def allclose(a, b, rtol=1e-5, atol=1e-8): return bool(_np.allclose(_np.asarray(a), _np.asarray(b), rtol, atol))

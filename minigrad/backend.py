@@ -1,0 +1,88 @@
+"""The only place that knows about NumPy versus CuPy.
+
+Every op in minigrad is written once against an *array module* ``xp`` (NumPy on the
+CPU, CuPy on CUDA) and asks this module which one to use.  Moving data between host
+and device also happens only here.
+"""
+import numpy as np
+
+try:  # CuPy is optional: ``pip install minigrad-gans[cuda]``
+    import cupy as cp
+except ImportError:  # pragma: no cover - depends on the machine
+    cp = None
+
+
+def cuda_available():
+    """True when CuPy is installed and can see at least one GPU."""
+    if cp is None:
+        return False
+    try:
+        return cp.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no driver, no device
+        return False
+
+
+def require_cuda():
+    if cp is None:
+        raise RuntimeError("CUDA was requested but CuPy is not installed "
+                           "(pip install 'minigrad-gans[cuda]' or a cupy-cudaXXx wheel)")
+    if not cuda_available():
+        raise RuntimeError("CUDA was requested but no CUDA GPU is available "
+                           "(minigrad.cuda.is_available() is False)")
+
+
+def module_for(device_type):
+    """The array module for a device type: ``numpy`` for 'cpu', ``cupy`` for 'cuda'."""
+    if device_type == "cpu":
+        return np
+    require_cuda()
+    return cp
+
+
+def device_type_of(array):
+    """'cuda' for a CuPy array, 'cpu' for anything else (NumPy arrays and scalars)."""
+    return "cuda" if hasattr(array, "__cuda_array_interface__") else "cpu"
+
+
+def array_module(array):
+    """The array module that owns ``array``: CuPy for GPU arrays, NumPy otherwise."""
+    return cp if hasattr(array, "__cuda_array_interface__") else np
+
+
+def move(array, device_type):
+    """Copy ``array`` to the host ('cpu') or the current GPU ('cuda'); no copy if it is there."""
+    if device_type == "cpu":
+        return cp.asnumpy(array) if is_gpu_array(array) else array
+    require_cuda()
+    return cp.asarray(array)
+
+
+def scatter_add(xp, target, index, values):
+    """``target[index] += values`` with repeated indices summed (NumPy's ``add.at``)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
+def erf(array):
+    """The error function, elementwise (for the exact GELU)."""
+    if not is_gpu_array(array):
+        from scipy.special import erf as scipy_erf
+        return scipy_erf(array)
+    from cupyx.scipy.special import erf as cupy_erf
+    return cupy_erf(array)
+
+
+def quiet(xp):
+    """Silence NumPy's floating-point warnings for an expected log(0) or overflow."""
+    if xp is np:
+        return np.errstate(divide="ignore", over="ignore", invalid="ignore")
+    import contextlib
+    return contextlib.nullcontext()
+
+
+def is_gpu_array(value):
+    """True for a CuPy array (anything exposing the CUDA array interface)."""
+    return hasattr(value, "__cuda_array_interface__")

@@ -1,0 +1,174 @@
+"""Functions that make new tensors, with PyTorch's names and defaults."""
+import numpy as np
+
+from . import backend, random
+from .ops import shape as S
+from .tensor import Tensor, as_array, defaults, device_type
+
+
+def _shape(size):
+    """Sizes given as ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])``."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(n) for n in size)
+
+
+def _new(array, dtype, device, requires_grad):
+    dtype = np.dtype(dtype) if dtype is not None else defaults.dtype
+    array = backend.move(array.astype(dtype, copy=False), device_type(device))
+    return Tensor._make(array).requires_grad_(requires_grad)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays)."""
+    array = as_array(data, dtype, device_type(device) if device is not None else None)
+    if array is getattr(data, "array", data):
+        array = array.copy()
+    return Tensor._make(array).requires_grad_(requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a NumPy array when it can."""
+    return Tensor._make(as_array(data, dtype, device_type(device) if device is not None else None))
+
+
+def from_numpy(array):
+    return Tensor._make(np.asarray(array))
+
+
+def FloatTensor(*data):
+    """A float32 tensor from a list or array (``FloatTensor(sizes...)`` makes zeros)."""
+    if len(data) == 1 and not isinstance(data[0], int):
+        return Tensor._make(as_array(data[0], np.float32))
+    return zeros(*data, dtype=np.float32)
+
+
+def DoubleTensor(*data):
+    if len(data) == 1 and not isinstance(data[0], int):
+        return Tensor._make(as_array(data[0], np.float64))
+    return zeros(*data, dtype=np.float64)
+
+
+def LongTensor(*data):
+    if len(data) == 1 and not isinstance(data[0], int):
+        return Tensor._make(as_array(data[0], np.int64))
+    return zeros(*data, dtype=np.int64)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _new(np.zeros(_shape(size)), dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _new(np.ones(_shape(size)), dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = np.bool_
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = np.int64
+    return _new(np.full(_shape((size,)), fill_value), dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    """Uniform random numbers in [0, 1)."""
+    return _new(random.uniform(0.0, 1.0, _shape(size), np.float64), dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    """Standard normal random numbers."""
+    return _new(random.normal(0.0, 1.0, _shape(size), np.float64), dtype, device, requires_grad)
+
+
+def rand_like(t, dtype=None, device=None):
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def randn_like(t, dtype=None, device=None):
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    return _new(random.randint(low, high, _shape((size,))), dtype or np.int64, device, False)
+
+
+def randperm(n, dtype=None, device=None):
+    return _new(random._generator.permutation(n), dtype or np.int64, device, False)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Like PyTorch: integers give int64, any float argument gives the default float dtype."""
+    if end is None:
+        start, end = 0, start
+    values = np.arange(start, end, step)
+    if dtype is None:
+        dtype = np.int64 if values.dtype.kind in "iu" else defaults.dtype
+    return _new(values, dtype, device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _new(np.linspace(start, end, steps), dtype, device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _new(np.eye(n, m), dtype, device, requires_grad)
+
+
+def _same_device(tensors, name):
+    tensors = tuple(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
+    first = type(tensors[0].array)
+    for t in tensors[1:]:
+        if type(t.array) is not first:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {tensors[0].device} and {t.device}!")
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension."""
+    tensors = _same_device(tensors, "cat")
+    ndim = tensors[0].ndim
+    axis = dim % max(ndim, 1)
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+        if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != tensors[0].shape[:axis] + tensors[0].shape[axis + 1:]:
+            raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. Expected size "
+                               f"{list(tensors[0].shape)} but got size {list(t.shape)} for tensor number {i} "
+                               "in the list.")
+    return S.Cat(axis)(*tensors)
+
+
+concat = cat
+
+
+def stack(tensors, dim=0):
+    """Join tensors of equal shape along a new dimension."""
+    tensors = _same_device(tensors, "stack")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} "
+                               f"at entry 0 and {list(t.shape)} at entry {i}")
+    return S.Stack(dim % (tensors[0].ndim + 1))(*tensors)

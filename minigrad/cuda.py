@@ -1,0 +1,56 @@
+"""``minigrad.cuda``: what PyTorch's ``torch.cuda`` offers a beginner, backed by CuPy."""
+import numpy as np
+
+from . import backend, random
+from .tensor import Tensor, as_array
+
+
+def is_available():
+    """True when CuPy is installed and a CUDA GPU is visible."""
+    return backend.cuda_available()
+
+
+def device_count():
+    return backend.cp.cuda.runtime.getDeviceCount() if is_available() else 0
+
+
+def current_device():
+    backend.require_cuda()
+    return backend.cp.cuda.Device().id
+
+
+def get_device_name(device=None):
+    backend.require_cuda()
+    index = 0 if device is None else getattr(device, "index", device) or 0
+    name = backend.cp.cuda.runtime.getDeviceProperties(index)["name"]
+    return name.decode() if isinstance(name, bytes) else name
+
+
+def synchronize():
+    if is_available():
+        backend.cp.cuda.Stream.null.synchronize()
+
+
+def memory_allocated(device=None):
+    """Bytes held by tensors now (CuPy's memory pool: bytes in use)."""
+    return backend.cp.get_default_memory_pool().used_bytes() if is_available() else 0
+
+
+def max_memory_allocated(device=None):
+    """Bytes the memory pool holds (CuPy keeps no peak counter; the pool only grows)."""
+    return backend.cp.get_default_memory_pool().total_bytes() if is_available() else 0
+
+
+def manual_seed(seed):
+    random.manual_seed(seed)
+
+
+manual_seed_all = manual_seed
+
+
+def FloatTensor(*data):
+    """A float32 tensor on the GPU (the book's ``torch.cuda.FloatTensor``)."""
+    if len(data) == 1 and not isinstance(data[0], int):
+        return Tensor._make(as_array(data[0], np.float32, "cuda"))
+    from .creation import zeros
+    return zeros(*data, dtype=np.float32, device="cuda")

@@ -1,0 +1,274 @@
+"""``Module`` and ``Parameter``: containers of weights, with PyTorch's interface."""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor, as_array, device_type, float32, float64
+
+
+class Parameter(Tensor):
+    """A tensor that is a module's weight: it requires grad and is found by ``parameters()``."""
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        array = as_array(data.array if isinstance(data, Tensor) else data)
+        self.array, self.grad, self.grad_fn, self.requires_grad = array, None, None, False
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of layers and models.
+
+    Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, so
+    ``parameters()``, ``state_dict()``, ``to()`` and ``zero_grad()`` find it.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # --- registration ----------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign to a Module before Module.__init__() call "
+                                 "(call super().__init__() first)")
+        for table in (self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # only called when normal lookup fails: look in the registries
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is None:
+            self._parameters[name] = None
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name, tensor):
+        """A tensor that belongs to the state but is not trained (BatchNorm's running stats)."""
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+
+    def add_module(self, name, module):
+        self._modules[name] = module
+
+    # --- traversal -------------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        stack = [(prefix, self)]
+        seen = set()
+        while stack:
+            name, module = stack.pop(0)
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            stack[0:0] = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items() if m is not None]
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix="", recurse=True):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{module_name}.{name}" if module_name else name), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix=""):
+        for module_name, module in self.named_modules(prefix):
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    # --- state -----------------------------------------------------------------------
+    def state_dict(self):
+        """Every parameter and buffer by dotted name (``0.weight``), detached, in order."""
+        state = OrderedDict()
+        for module_name, module in self.named_modules():
+            for table in (module._parameters, module._buffers):
+                for name, t in table.items():
+                    if t is not None:
+                        state[f"{module_name}.{name}" if module_name else name] = t.detach()
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into this module's parameters and buffers.
+
+        Values may be minigrad tensors, NumPy arrays or anything ``numpy.asarray``
+        understands (e.g. CPU PyTorch tensors).  With ``strict`` the keys must match
+        exactly; shape mismatches are always an error.  Returns (missing, unexpected).
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and (missing or unexpected):
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+        values = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            source = state_dict[key]
+            source = source.array if isinstance(source, Tensor) else np.asarray(_host(source))
+            if tuple(source.shape) != tuple(target.shape):
+                errors.append(f"size mismatch for {key}: copying a param with shape {list(source.shape)} from "
+                              f"checkpoint, the shape in current model is {list(target.shape)}.")
+            values[key] = source
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        tensors = dict(self._named_tensors())
+        for key, source in values.items():
+            target = tensors[key]
+            target.array[...] = backend.move(source, backend.device_type_of(target.array)).astype(
+                target.array.dtype, copy=False)
+        return IncompatibleKeys(missing, unexpected)
+
+    def _named_tensors(self):
+        yield from self.named_parameters()
+        yield from self.named_buffers()
+
+    # --- modes and devices -----------------------------------------------------------
+    def train(self, mode=True):
+        """Training mode (BatchNorm uses batch statistics); returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        # Module.train, not self.train: the book's models define their own train(inputs, targets)
+        return Module.train(self, False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.zero_()
+
+    def to(self, *args, dtype=None, device=None):
+        """Move every parameter and buffer to a device and/or floating dtype (in place)."""
+        for arg in args:
+            if isinstance(arg, (np.dtype, type)):
+                dtype = np.dtype(arg)
+            else:
+                device = arg
+        target_type = None if device is None else device_type(device)
+        if target_type == "cuda":
+            backend.require_cuda()
+
+        def convert(array):
+            if target_type is not None:
+                array = backend.move(array, target_type)
+            if dtype is not None and array.dtype.kind == "f":
+                array = array.astype(dtype, copy=False)
+            return array
+
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.array = convert(t.array)
+            if t.grad is not None:
+                t.grad.array = convert(t.grad.array)
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda")
+
+    def double(self):
+        return self.to(float64)
+
+    def float(self):
+        return self.to(float32)
+
+    # --- calling ---------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- printing --------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _host(value):
+    """A PyTorch tensor or CuPy array as something NumPy can read."""
+    if hasattr(value, "detach"):
+        value = value.detach()
+    if hasattr(value, "cpu") and not isinstance(value, np.ndarray):
+        value = value.cpu()
+    if backend.is_gpu_array(value):
+        value = backend.move(value, "cpu")
+    return value

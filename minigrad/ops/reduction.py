@@ -1,0 +1,145 @@
+"""Reductions over dimensions: sum, mean, max/min, softmax and log-softmax."""
+from .. import backend
+from ..autograd import Function
+
+
+def normalize_dims(dim, ndim):
+    """``dim`` (None, int or tuple, negatives allowed) as a sorted tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    result = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})")
+        result.append(d % max(ndim, 1))
+    return tuple(sorted(set(result))) if ndim else ()
+
+
+def single_dim(dim, ndim):
+    """One axis index from ``dim``; a 0-d tensor accepts 0 and -1, as in PyTorch."""
+    axes = normalize_dims(dim, ndim)
+    return axes[0] if axes else 0
+
+
+def _expand_back(grad, axes, keepdim, shape):
+    """Broadcast a reduced gradient back over the reduced axes."""
+    xp = backend.array_module(grad)
+    if not keepdim:
+        grad = xp.expand_dims(grad, axes)
+    return xp.broadcast_to(grad, shape)
+
+
+class Sum(Function):
+    def __init__(self, dim=None, keepdim=False):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, a):
+        self.shape = a.shape
+        self.axes = normalize_dims(self.dim, a.ndim)
+        return a.sum(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, grad):
+        return _expand_back(grad, self.axes, self.keepdim, self.shape)
+
+
+class Mean(Function):
+    def __init__(self, dim=None, keepdim=False):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, a):
+        self.shape = a.shape
+        self.axes = normalize_dims(self.dim, a.ndim)
+        self.count = 1
+        for ax in self.axes:
+            self.count *= a.shape[ax]
+        return a.mean(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, grad):
+        return _expand_back(grad / self.count, self.axes, self.keepdim, self.shape)
+
+
+class Extreme(Function):
+    """max or min over all elements: the gradient is shared evenly among ties (as PyTorch)."""
+
+    def __init__(self, largest):
+        self.largest = largest
+
+    def forward(self, a):
+        if a.size == 0:
+            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
+        self.a = a
+        self.out = a.max() if self.largest else a.min()
+        return self.out
+
+    def backward(self, grad):
+        hit = self.a == self.out
+        return hit * (grad / hit.sum())
+
+
+class ExtremeAlongDim(Function):
+    """Values of max/min along ``dim``; the gradient flows to the selected index."""
+
+    def __init__(self, dim, keepdim, largest):
+        self.dim, self.keepdim, self.largest = dim, keepdim, largest
+
+    def forward(self, a):
+        xp = backend.array_module(a)
+        self.shape = a.shape
+        self.axis = single_dim(self.dim, a.ndim)
+        if a.ndim == 0:
+            self.indices = xp.zeros((), dtype=xp.int64)
+            return a.copy()
+        pick = xp.argmax if self.largest else xp.argmin
+        self.indices = xp.expand_dims(pick(a, axis=self.axis), self.axis)
+        values = xp.take_along_axis(a, self.indices, axis=self.axis)
+        if not self.keepdim:
+            values = values.squeeze(self.axis)
+        return values
+
+    def backward(self, grad):
+        xp = backend.array_module(grad)
+        if len(self.shape) == 0:
+            return grad
+        if not self.keepdim:
+            grad = xp.expand_dims(grad, self.axis)
+        out = xp.zeros(self.shape, dtype=grad.dtype)
+        xp.put_along_axis(out, self.indices, grad, axis=self.axis)
+        return out
+
+
+class Softmax(Function):
+    """softmax(x)_i = e^(x_i - max) / Σ_j e^(x_j - max); backward: s·(g - Σ g·s)."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, a):
+        xp = backend.array_module(a)
+        self.axis = single_dim(self.dim, a.ndim)
+        e = xp.exp(a - a.max(axis=self.axis, keepdims=True))
+        self.out = e / e.sum(axis=self.axis, keepdims=True)
+        return self.out
+
+    def backward(self, grad):
+        s = self.out
+        return s * (grad - (grad * s).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """log_softmax(x) = x - max - log Σ e^(x - max); backward: g - softmax·Σ g."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, a):
+        xp = backend.array_module(a)
+        self.axis = single_dim(self.dim, a.ndim)
+        shifted = a - a.max(axis=self.axis, keepdims=True)
+        self.out = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return self.out
+
+    def backward(self, grad):
+        xp = backend.array_module(grad)
+        return grad - xp.exp(self.out) * grad.sum(axis=self.axis, keepdims=True)

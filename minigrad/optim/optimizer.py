@@ -1,0 +1,110 @@
+"""The optimiser base class: parameter groups, per-parameter state, (de)serialisation."""
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Holds ``param_groups`` (dicts with 'params' and hyper-parameters) and ``state``
+    (per-parameter buffers such as Adam's moments), laid out as in PyTorch so that
+    ``state_dict()`` has the same structure."""
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        self.state = {}
+        self.param_groups = []
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        for group in params:
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        group = dict(group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor) or not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    def step(self):
+        raise NotImplementedError
+
+    def _params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self):
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}`` as in PyTorch."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {index[id(p)]: {k: (v.detach() if isinstance(v, Tensor) else v) for k, v in s.items()}
+                 for p, s in ((p, self.state[p]) for p in self._params() if p in self.state)}
+        groups = []
+        for group in self.param_groups:
+            g = {k: v for k, v in group.items() if k != "params"}
+            g["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(g)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyper-parameters and buffers; values may be minigrad tensors, NumPy
+        arrays or PyTorch tensors, and are copied to each parameter's device."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for ours, theirs in zip(self.param_groups, groups):
+            if len(ours["params"]) != len(theirs["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                                 "the size of optimizer's group")
+        params = self._params()
+        saved_index = [i for g in groups for i in g["params"]]
+        self.state = {}
+        for p, i in zip(params, saved_index):
+            saved = state_dict["state"].get(i, state_dict["state"].get(str(i)))
+            if saved is None:
+                continue
+            entry = {}
+            for key, value in saved.items():
+                if key == "step":
+                    entry[key] = float(np.asarray(_host(value)))
+                else:
+                    array = value.array if isinstance(value, Tensor) else np.asarray(_host(value))
+                    if array.shape != p.array.shape:
+                        raise ValueError(f"optimizer state '{key}' has shape {list(array.shape)} but its "
+                                         f"parameter has shape {list(p.array.shape)}")
+                    entry[key] = Tensor._make(backend.move(array, backend.device_type_of(p.array))
+                                              .astype(p.array.dtype, copy=True))
+            self.state[p] = entry
+        for ours, theirs in zip(self.param_groups, groups):
+            for key, value in theirs.items():
+                if key != "params":
+                    ours[key] = tuple(value) if isinstance(value, list) else value
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        return "\n".join(lines) + "\n)"
+
+
+def _host(value):
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+    if backend.is_gpu_array(value):
+        value = backend.move(value, "cpu")
+    return value

@@ -1,0 +1,657 @@
+"""The Tensor: an n-dimensional array that remembers how it was computed.
+
+A tensor holds its values in ``.array`` (a NumPy array on the CPU, a CuPy array on
+CUDA).  If it ``requires_grad``, operations on it record a graph (see ``autograd``),
+and ``backward()`` fills ``.grad`` of every leaf it depends on.  Method names,
+arguments and printing follow PyTorch.
+"""
+import numpy as np
+
+from . import autograd, backend
+from .ops import elementwise as E, linalg, reduction as R, shape as S
+
+from .dtypes import float32, float64, int64
+
+
+class defaults:
+    """Where new floating-point tensors go unless told otherwise
+    (``set_default_dtype`` / ``set_default_device``)."""
+    dtype = float32
+    device_type = "cpu"
+
+
+class device:
+    """Where a tensor lives: ``device('cpu')``, ``device('cuda')``, ``device('cuda:0')``."""
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        type = str(type)
+        if ":" in type:
+            type, number = type.split(":", 1)
+            index = int(number)
+        if type not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        self.type, self.index = type, index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and (self.index == other.index or None in (self.index, other.index))
+
+    def __hash__(self):
+        return hash(self.type)
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
+
+
+def device_type(where):
+    """'cpu' or 'cuda' from a device, a string, or None (the default device)."""
+    if where is None:
+        return defaults.device_type
+    return where.type if isinstance(where, device) else device(where).type
+
+
+class Size(tuple):
+    """A tensor's shape, a tuple that prints like ``minigrad.Size([1, 784])``."""
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self):
+        return f"minigrad.Size({list(self)})"
+
+
+def as_array(data, dtype=None, device_type_=None):
+    """Turn Python numbers, nested lists, NumPy/CuPy arrays or tensors into an array.
+
+    Python floats become the default dtype (float32) and Python ints int64, as in
+    PyTorch; arrays keep their dtype unless ``dtype`` is given.  The array goes to
+    ``device_type_``, else stays on the GPU if it is there, else to the default device.
+    """
+    if isinstance(data, Tensor):
+        data = data.array
+    on_gpu = backend.is_gpu_array(data)
+    if not on_gpu and not isinstance(data, np.ndarray):
+        from_python = not hasattr(data, "__array__")  # lists and numbers, not torch tensors
+        data = np.asarray(data)
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"can't convert a value of dtype {data.dtype} to a tensor "
+                            "(numbers, nested lists of numbers and arrays are supported)")
+        if from_python and dtype is None and data.dtype == float64:
+            data = data.astype(defaults.dtype)
+    if dtype is not None:
+        data = data.astype(np.dtype(dtype), copy=False)
+    target = device_type_ or ("cuda" if on_gpu else defaults.device_type)
+    return backend.move(data, target)
+
+
+class Tensor:
+    """An array with an optional gradient and a link to the operation that made it.
+
+    ``Tensor(data)`` builds a float tensor like ``torch.Tensor``; prefer
+    ``minigrad.tensor(data, dtype=..., requires_grad=...)``.
+    """
+
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "__weakref__")
+
+    def __init__(self, data=(), requires_grad=False, dtype=None, device=None):
+        array = as_array(data, dtype, device_type(device) if device is not None else None)
+        if dtype is None and array.dtype.kind != "f":
+            array = array.astype(defaults.dtype)
+        self.array = array
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
+
+    @classmethod
+    def _make(cls, array, requires_grad=False, grad_fn=None):
+        """Wrap an array without any checks (used by every operation)."""
+        t = object.__new__(Tensor)
+        t.array, t.grad, t.requires_grad, t.grad_fn = array, None, requires_grad, grad_fn
+        return t
+
+    # --- attributes ------------------------------------------------------------------
+    @property
+    def data(self):
+        """The values as a tensor outside the graph, sharing memory (as in PyTorch)."""
+        return Tensor._make(self.array)
+
+    @data.setter
+    def data(self, value):
+        self.array = value.array if isinstance(value, Tensor) else as_array(value)
+
+    @property
+    def shape(self):
+        return Size(self.array.shape)
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    @property
+    def device(self):
+        if not backend.is_gpu_array(self.array):
+            return device("cpu")
+        return device("cuda", self.array.device.id)
+
+    @property
+    def is_cuda(self):
+        return backend.is_gpu_array(self.array)
+
+    @property
+    def array_module(self):
+        """``numpy`` or ``cupy``, whichever holds this tensor."""
+        return backend.array_module(self.array)
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def ndim(self):
+        return self.array.ndim
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.array.shape[dim]
+
+    def dim(self):
+        return self.array.ndim
+
+    def numel(self):
+        return self.array.size
+
+    def __len__(self):
+        if self.array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.array.shape[0]
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.array.dtype.kind not in "fc":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after ``backward()``."""
+        if self.grad_fn is not None:
+            self.grad_fn.retained = self
+
+    # --- autograd --------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None):
+        """Compute the gradient of this tensor with respect to every leaf that needs one.
+
+        ``gradient`` is d(something)/d(self); it may be left out for a scalar, where it
+        is 1.  The graph is freed afterwards unless ``retain_graph=True``.
+        """
+        autograd.backward(self, gradient, bool(retain_graph))
+
+    def detach(self):
+        """The same values, cut off from the graph (shares memory)."""
+        return Tensor._make(self.array)
+
+    def detach_(self):
+        self.grad_fn, self.requires_grad = None, False
+        return self
+
+    # --- conversion ------------------------------------------------------------------
+    def item(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"a Tensor with {self.array.size} elements cannot be converted to Scalar")
+        return self.array.item()
+
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        if self.is_cuda:
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
+                            "Use Tensor.cpu() to copy the tensor to host memory first.")
+        return self.array
+
+    def tolist(self):
+        return backend.move(self.array, "cpu").tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.array.item())
+
+    def __index__(self):
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.array.item())
+
+    def to(self, *args, dtype=None, device=None, copy=False):
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``;
+        returns ``self`` when nothing changes, a differentiable copy otherwise."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, (np.dtype, type)):
+                dtype = np.dtype(arg)
+            else:
+                device = arg
+        target_type = backend.device_type_of(self.array) if device is None else device_type(device)
+        target_dtype = self.array.dtype if dtype is None else np.dtype(dtype)
+        if target_type == "cuda":
+            backend.require_cuda()
+        if not copy and target_type == backend.device_type_of(self.array) and target_dtype == self.array.dtype:
+            return self
+        return S.Copy(target_type, target_dtype)(self)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda")
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def long(self):
+        return self.to(int64)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {float32: "minigrad.FloatTensor", float64: "minigrad.DoubleTensor",
+                    int64: "minigrad.LongTensor"}.get(self.dtype, f"minigrad.{self.dtype}")
+        return self.to(dtype)
+
+    def clone(self):
+        return E.Mul()(self, 1) if self.requires_grad else Tensor._make(self.array.copy())
+
+    # --- arithmetic ------------------------------------------------------------------
+    def __add__(self, other):
+        return binary(E.Add, self, other)
+
+    def __radd__(self, other):
+        return binary(E.Add, other, self)
+
+    def __sub__(self, other):
+        return binary(E.Sub, self, other)
+
+    def __rsub__(self, other):
+        return binary(E.Sub, other, self)
+
+    def __mul__(self, other):
+        return binary(E.Mul, self, other)
+
+    def __rmul__(self, other):
+        return binary(E.Mul, other, self)
+
+    def __truediv__(self, other):
+        return binary(E.Div, self, other)
+
+    def __rtruediv__(self, other):
+        return binary(E.Div, other, self)
+
+    def __pow__(self, other):
+        return binary(E.Pow, self, other)
+
+    def __rpow__(self, other):
+        return binary(E.Pow, other, self)
+
+    def __matmul__(self, other):
+        return linalg.MatMul()(self, _check_device(self, other))
+
+    def __rmatmul__(self, other):
+        return linalg.MatMul()(_check_device(self, other), self)
+
+    def __neg__(self):
+        return E.Neg()(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return E.Abs()(self)
+
+    add, sub, mul, div, pow, matmul = __add__, __sub__, __mul__, __truediv__, __pow__, __matmul__
+
+    # comparisons give boolean tensors outside the graph
+    def __eq__(self, other):
+        return Tensor._make(self.array == _raw(other))
+
+    def __ne__(self, other):
+        return Tensor._make(self.array != _raw(other))
+
+    def __lt__(self, other):
+        return Tensor._make(self.array < _raw(other))
+
+    def __le__(self, other):
+        return Tensor._make(self.array <= _raw(other))
+
+    def __gt__(self, other):
+        return Tensor._make(self.array > _raw(other))
+
+    def __ge__(self, other):
+        return Tensor._make(self.array >= _raw(other))
+
+    __hash__ = object.__hash__
+
+    # --- elementwise functions -------------------------------------------------------
+    def exp(self):
+        return E.Exp()(self)
+
+    def log(self):
+        return E.Log()(self)
+
+    def sqrt(self):
+        return E.Sqrt()(self)
+
+    def abs(self):
+        return E.Abs()(self)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        return E.Clamp(min, max)(self)
+
+    clip = clamp
+
+    def sigmoid(self):
+        return E.Sigmoid()(self)
+
+    def tanh(self):
+        return E.Tanh()(self)
+
+    def relu(self):
+        return E.Relu()(self)
+
+    # --- reductions ------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        return R.Sum(dim, keepdim)(self)
+
+    def mean(self, dim=None, keepdim=False):
+        if self.array.dtype.kind not in "fc":
+            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                               f"point or complex dtype. Got: {self.array.dtype}")
+        return R.Mean(dim, keepdim)(self)
+
+    def max(self, dim=None, keepdim=False):
+        """The largest value, or with ``dim`` the pair (values, indices) along it."""
+        return self._extreme(dim, keepdim, largest=True)
+
+    def min(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, largest=False)
+
+    def _extreme(self, dim, keepdim, largest):
+        if dim is None:
+            return R.Extreme(largest)(self)
+        fn = R.ExtremeAlongDim(dim, keepdim, largest)
+        values = fn(self)
+        indices = fn.indices if keepdim or self.array.ndim == 0 else fn.indices.squeeze(fn.axis)
+        return ValuesIndices(values, Tensor._make(indices))
+
+    def argmax(self, dim=None, keepdim=False):
+        return self._arg(dim, keepdim, self.array_module.argmax)
+
+    def argmin(self, dim=None, keepdim=False):
+        return self._arg(dim, keepdim, self.array_module.argmin)
+
+    def _arg(self, dim, keepdim, pick):
+        if dim is None:
+            index = pick(self.array.reshape(-1))
+            return Tensor._make(self.array_module.asarray(index).reshape((1,) * self.ndim if keepdim else ()))
+        axis = R.single_dim(dim, self.ndim)
+        if self.ndim == 0:
+            return Tensor._make(self.array_module.zeros((), dtype=int64))
+        return Tensor._make(self.array_module.asarray(pick(self.array, axis=axis)).reshape(
+            _reduced_shape(self.array.shape, axis, keepdim)))
+
+    def softmax(self, dim):
+        return R.Softmax(dim)(self)
+
+    def log_softmax(self, dim):
+        return R.LogSoftmax(dim)(self)
+
+    # --- shape -----------------------------------------------------------------------
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        shape = _infer_shape(shape, self.array.size)
+        if shape == self.array.shape:
+            return self
+        return S.Reshape(shape)(self)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        shape = self.array.shape
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        merged = 1
+        for n in shape[start:end + 1]:
+            merged *= n
+        return self.reshape(shape[:start] + (merged,) + shape[end + 1:])
+
+    def squeeze(self, dim=None):
+        shape = self.array.shape
+        if dim is None:
+            return self.reshape(tuple(n for n in shape if n != 1))
+        dims = R.normalize_dims(dim, self.ndim)
+        return self.reshape(tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1)))
+
+    def unsqueeze(self, dim):
+        ndim = self.ndim + 1
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+                             f"but got {dim})")
+        dim %= ndim
+        shape = self.array.shape
+        return self.reshape(shape[:dim] + (1,) + shape[dim:])
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                               f"the length of the desired ordering of dimensions i.e. input.dim() = "
+                               f"{self.ndim} is not equal to len(dims) = {len(dims)}")
+        return S.Permute(tuple(d % self.ndim for d in dims))(self)
+
+    def transpose(self, dim0, dim1):
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return S.Permute(tuple(dims))(self)
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    @property
+    def T(self):
+        return S.Permute(tuple(reversed(range(self.ndim))))(self)
+
+    def expand(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        current = (1,) * (len(shape) - self.ndim) + self.array.shape
+        shape = tuple(c if s == -1 else s for s, c in zip(shape, current))
+        return S.Expand(shape)(self)
+
+    def __getitem__(self, index):
+        return S.GetItem(_raw_index(index))(self)
+
+    def __setitem__(self, index, value):
+        """In-place assignment such as ``target[label] = 1.0`` (only outside the graph)."""
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation."
+                               if self.is_leaf else
+                               "minigrad does not support in-place changes of tensors in the graph")
+        self.array[_raw_index(index)] = _raw(value)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
+
+    # in-place helpers used by initialisers and optimisers (always outside the graph)
+    def zero_(self):
+        self.array[...] = 0
+        return self
+
+    def fill_(self, value):
+        self.array[...] = _raw(value)
+        return self
+
+    def copy_(self, source):
+        self.array[...] = backend.move(_raw(source), backend.device_type_of(self.array))
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        from . import random
+        return self.copy_(random.uniform(a, b, self.array.shape, self.array.dtype))
+
+    def normal_(self, mean=0.0, std=1.0):
+        from . import random
+        return self.copy_(random.normal(mean, std, self.array.shape, self.array.dtype))
+
+    # --- printing --------------------------------------------------------------------
+    def __repr__(self):
+        extras = []
+        if self.array.dtype not in (defaults.dtype, int64, np.dtype("bool")):
+            extras.append(f"dtype=minigrad.{self.array.dtype}")
+        if self.is_cuda:
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        body = format_values(backend.move(self.array, "cpu"), indent=len("tensor("))
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+
+class ValuesIndices(tuple):
+    """``(values, indices)`` as returned by ``max(dim)`` and ``min(dim)``."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+def format_values(array, indent):
+    """Numbers printed the way PyTorch prints them: ``1.8750``, ``1.``, ``1.0000e-05``."""
+    if array.dtype.kind == "b":
+        text = str
+    elif array.dtype.kind == "f":
+        finite = np.abs(array[np.isfinite(array)]).astype(np.float64)
+        nonzero = finite[finite > 0]
+        if finite.size and np.all(finite == np.round(finite)) and finite.max() < 1e8:
+            text = lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
+        elif nonzero.size and (nonzero.max() >= 1e8 or nonzero.min() < 1e-4 or nonzero.max() / nonzero.min() > 1e3):
+            text = lambda v: f"{v:.4e}" if np.isfinite(v) else str(v)
+        else:
+            text = lambda v: f"{v:.4f}" if np.isfinite(v) else str(v)
+    else:
+        text = str
+    width = max((len(text(v)) for v in array.reshape(-1)[:2000]), default=0)
+    formatter = {"all": lambda v: text(v).rjust(width)}
+    return np.array2string(array, separator=", ", formatter=formatter, prefix=" " * indent,
+                           threshold=1000, edgeitems=3, max_line_width=80)
+
+
+# --- helpers used by the operators above ---------------------------------------------
+
+def _raw(value):
+    return value.array if isinstance(value, Tensor) else value
+
+
+def _raw_index(index):
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    return _raw(index)
+
+
+def _check_device(tensor, other):
+    """Other operand as a tensor on the same device, or a clear error."""
+    if not isinstance(other, Tensor):
+        other = Tensor._make(as_array(other, tensor.dtype, backend.device_type_of(tensor.array)))
+    elif type(other.array) is not type(tensor.array):
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                           f"devices, {tensor.device} and {other.device}!")
+    return other
+
+
+def binary(op, a, b):
+    """Apply a broadcasting binary op, with PyTorch's error when the shapes do not fit."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and type(a.array) is not type(b.array):
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                           f"devices, {a.device} and {b.device}!")
+    try:
+        return op()(a, b)
+    except ValueError:
+        shape_a, shape_b = np.shape(_raw(a)), np.shape(_raw(b))
+        raise RuntimeError(broadcast_error(shape_a, shape_b)) from None
+
+
+def broadcast_error(shape_a, shape_b):
+    for i in range(1, max(len(shape_a), len(shape_b)) + 1):
+        n = shape_a[-i] if i <= len(shape_a) else 1
+        m = shape_b[-i] if i <= len(shape_b) else 1
+        if n != m and 1 not in (n, m):
+            dim = max(len(shape_a), len(shape_b)) - i
+            return (f"The size of tensor a ({n}) must match the size of tensor b ({m}) "
+                    f"at non-singleton dimension {dim}")
+    return f"shapes {list(shape_a)} and {list(shape_b)} cannot be broadcast together"
+
+
+def _infer_shape(shape, size):
+    shape = tuple(int(n) for n in shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for n in shape:
+        if n != -1:
+            known *= n
+    if -1 in shape:
+        if known == 0 or size % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
+        shape = tuple(size // known if n == -1 else n for n in shape)
+    elif known != size:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
+    return shape
+
+
+def _reduced_shape(shape, axis, keepdim):
+    if keepdim:
+        return shape[:axis] + (1,) + shape[axis + 1:]
+    return shape[:axis] + shape[axis + 1:]
+
+
+autograd.Tensor = Tensor

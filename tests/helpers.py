@@ -1,0 +1,74 @@
+"""One helper runs the same function on minigrad and on PyTorch and compares everything.
+
+    check(lambda x, y: x * y, a, b)
+
+builds tensors from the NumPy arrays ``a`` and ``b`` on both engines, runs the lambda,
+compares the outputs, then back-propagates the same random upstream gradient through
+both and compares the gradient of every input.  Adding an op's test is one line.
+"""
+import numpy as np
+import torch
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad
+
+TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
+
+
+def to_numpy(t):
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    if isinstance(t, minigrad.Tensor):
+        return minigrad.backend.move(t.detach().array, "cpu")
+    return np.asarray(t)
+
+
+def assert_close(ours, theirs, dtype=np.float64, what="value", scale=None):
+    ours, theirs = to_numpy(ours), to_numpy(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} != PyTorch's {theirs.shape}"
+    tol = dict(TOLERANCE[np.dtype(dtype).type])
+    if np.dtype(dtype) == np.float32 and theirs.size:
+        # float32 keeps ~7 digits of the largest values: cancellation elsewhere is rounding
+        tol["atol"] = max(tol["atol"], tol["rtol"] * float(np.abs(theirs).max()))
+    if scale is not None:  # compare relative to the size of the values involved
+        tol["atol"] = max(tol["atol"], tol["rtol"] * scale)
+    np.testing.assert_allclose(ours, theirs, err_msg=what, **tol)
+
+
+def check(fn, *arrays, torch_fn=None, dtype=np.float64, grad=True, seed=0, scale=None):
+    """Run ``fn`` on both engines (``torch_fn`` for PyTorch if the call differs) and compare
+    the outputs and, with ``grad``, the input gradients for a random upstream gradient."""
+    torch_fn = torch_fn or fn
+    ours_in = [minigrad.tensor(a.astype(dtype), requires_grad=grad) for a in arrays]
+    theirs_in = [torch.tensor(a.astype(dtype), requires_grad=grad) for a in arrays]
+    ours_out, theirs_out = fn(*ours_in), torch_fn(*theirs_in)
+    assert ours_out.dtype == np.dtype(dtype), f"dtype {ours_out.dtype}, expected {np.dtype(dtype)}"
+    assert_close(ours_out, theirs_out, dtype, "forward", scale)
+    if not grad:
+        return
+    upstream = np.random.default_rng(seed).standard_normal(tuple(theirs_out.shape)).astype(dtype)
+    ours_out.backward(minigrad.tensor(upstream))
+    theirs_out.backward(torch.tensor(upstream))
+    for i, (o, t) in enumerate(zip(ours_in, theirs_in)):
+        if t.grad is None:
+            assert o.grad is None or not np.any(to_numpy(o.grad)), f"input {i}: PyTorch has no gradient"
+            continue
+        assert o.grad is not None, f"input {i}: no gradient"
+        assert_close(o.grad, t.grad, dtype, f"gradient of input {i}", scale)
+
+
+# --- strategies ------------------------------------------------------------------------
+
+def values(shape, low=-3.0, high=3.0, away_from_zero=0.0):
+    """Arrays of float64 values in [low, high], optionally kept |x| ≥ away_from_zero."""
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
+    if away_from_zero:
+        elements = elements.filter(lambda v: abs(v) >= away_from_zero)
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=5)
+matrix_shapes = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5)
+broadcast_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=1, max_side=4)
+dtypes = st.sampled_from([np.float64, np.float32])

@@ -1,0 +1,134 @@
+"""Modules against PyTorch: registration, state_dict exchange both ways, printing, init."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as tnn
+
+import minigrad
+import minigrad.nn as nn
+from helpers import assert_close
+
+
+def book_classifier(nn_):
+    """The book's chapter 3 classifier, on either engine."""
+    return nn_.Sequential(nn_.Linear(784, 200), nn_.LeakyReLU(0.02), nn_.LayerNorm(200),
+                          nn_.Linear(200, 10), nn_.Sigmoid())
+
+
+class Custom(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
+        self.head = nn.Linear(3, 1, bias=False)
+        self.scale = nn.Parameter(minigrad.ones(1))
+
+    def forward(self, x):
+        return self.head(self.encoder(x)) * self.scale
+
+
+def test_registration_and_names():
+    m = Custom()
+    names = [n for n, _ in m.named_parameters()]
+    assert names == ["scale", "encoder.0.weight", "encoder.0.bias", "head.weight"]
+    assert len(list(m.children())) == 2 and len(list(m.modules())) == 5
+    assert list(m.state_dict()) == names
+    assert all(p.requires_grad for p in m.parameters())
+
+
+def test_state_dict_from_pytorch_gives_identical_outputs():
+    torch.manual_seed(0)
+    theirs = book_classifier(tnn).double()
+    ours = book_classifier(nn).double()
+    ours.load_state_dict(theirs.state_dict())
+    x = np.random.default_rng(1).random((3, 784))
+    assert_close(ours(minigrad.tensor(x)), theirs(torch.tensor(x)))
+
+
+def test_state_dict_to_pytorch_gives_identical_outputs():
+    minigrad.manual_seed(0)
+    ours = book_classifier(nn).double()
+    theirs = book_classifier(tnn).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(2).random((2, 784))
+    assert_close(ours(minigrad.tensor(x)), theirs(torch.tensor(x)))
+
+
+def test_load_state_dict_accepts_numpy_arrays_and_non_strict():
+    m = nn.Linear(2, 2)
+    result = m.load_state_dict({"weight": np.eye(2)}, strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == []
+    assert m.weight.tolist() == [[1, 0], [0, 1]]
+
+
+def test_repr_matches_pytorch():
+    ours, theirs = book_classifier(nn), book_classifier(tnn)
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.MSELoss()) == repr(tnn.MSELoss())
+
+
+def test_linear_default_init_bounds_match_pytorch():
+    minigrad.manual_seed(0)
+    layer = nn.Linear(400, 30)
+    bound = 1 / math.sqrt(400)
+    w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+    assert w.shape == (30, 400) and b.shape == (30,)
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    # U(-bound, bound) has standard deviation bound/√3
+    assert abs(w.std() - bound / math.sqrt(3)) < 0.02 * bound
+    assert abs(w.mean()) < 0.02 * bound
+
+
+def test_layer_norm_defaults():
+    ln = nn.LayerNorm(200)
+    assert ln.eps == 1e-5 and ln.weight.tolist() == [1.0] * 200 and ln.bias.tolist() == [0.0] * 200
+
+
+def test_train_eval_double_and_zero_grad():
+    m = Custom()
+    m.eval()
+    assert not any(x.training for x in m.modules())
+    m.train()
+    assert all(x.training for x in m.modules())
+    m.double()
+    assert all(p.dtype == minigrad.float64 for p in m.parameters())
+    m(minigrad.ones(2, 4, dtype=minigrad.float64)).sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    m.zero_grad()
+    assert all(p.grad is None for p in m.parameters())
+
+
+def test_book_style_module_with_its_own_train_method():
+    """The book's classes define train(inputs, targets); eval() must still work."""
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = nn.Sequential(nn.Linear(4, 2), nn.Sigmoid())
+            self.loss_function = nn.MSELoss()
+            self.optimiser = minigrad.optim.SGD(self.parameters(), lr=0.5)
+
+        def forward(self, inputs):
+            return self.model(inputs)
+
+        def train(self, inputs, targets):
+            loss = self.loss_function(self.forward(inputs), targets)
+            self.optimiser.zero_grad()
+            loss.backward()
+            self.optimiser.step()
+            return loss.item()
+
+    c = Classifier()
+    x, t = minigrad.FloatTensor([1, 0, 1, 0]), minigrad.FloatTensor([1.0, 0.0])
+    losses = [c.train(x, t) for _ in range(50)]
+    assert losses[-1] < losses[0] / 2
+    c.eval()
+    assert not c.model.training
+
+
+def test_missing_super_init_is_explained():
+    class Broken(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(1, 1)
+    with pytest.raises(AttributeError, match="super"):
+        Broken()
