@@ -49,7 +49,7 @@ _CSV_WHAT = "(label + 784 pixels)"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MnistData:
     """One split of MNIST: ``images`` uint8 (N, 28, 28), ``labels`` int64 (N,), and ``source``,
     a short human-readable note of where they came from (a path, or the embedded subset)."""
@@ -283,9 +283,9 @@ def _find_csv_problem(body: bytes, path: Path) -> DataError:
             continue  # only digits, every value 0..999 and a one-digit label: look no closer
         for column, raw in enumerate(fields, start=1):
             text = raw.strip().decode("ascii", errors="replace")
-            # A regex, not int(): int() would also accept '1_000' and non-ASCII digits.
             if not text:
                 return DataError(f"{where}, column {column}: empty value")
+            # A regex, not int(): int() would also accept '1_000' and non-ASCII digits.
             if not _INTEGER.fullmatch(text):
                 hint = " (the file must not have a header line)" if line_no == 1 else ""
                 return DataError(f"{where}, column {column}: non-numeric value {text!r}{hint}")

@@ -1,0 +1,146 @@
+"""``gans``: run the book's experiments from the command line.
+
+    gans list
+    gans train mnist-gan [--engine minigrad|torch] [--device cpu|cuda] [--epochs N] ...
+    gans generate runs/mnist-gan-minigrad --interpolate --out interpolation.png
+    gans data mnist --from PATH | --download
+    gans data celeba --from img_align_celeba.zip | --synthetic N
+    gans appendix d --out appendix-d.png
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import experiments
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 1
+    try:
+        return args.run(args) or 0
+    except (KeyError, ValueError, RuntimeError, FileNotFoundError, OSError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"gans {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="gans", description="The GANs of 'Make Your First GAN With PyTorch', "
+                                     "on minigrad or PyTorch.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("list", help="the experiments, with chapter and description")
+    p.set_defaults(run=cmd_list)
+
+    p = commands.add_parser("train", help="train an experiment into a run folder")
+    p.add_argument("name", help="experiment name (see 'gans list')")
+    add_engine_arguments(p)
+    p.add_argument("--epochs", type=int, help="passes over the data (default: the book's)")
+    p.add_argument("--limit", type=int, help="use only the first N training examples")
+    p.add_argument("--seed", type=int, default=0, help="seeds Python, NumPy, minigrad, torch and CuPy")
+    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
+    p.add_argument("--out", help="run folder (default: runs/NAME-ENGINE)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: a tenth of the run)")
+    p.add_argument("--log-every", type=int, default=10, help="steps between rows of losses.csv (book: 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for flag, what in (("leaky-relu", "LeakyReLU(0.02) instead of Sigmoid"), ("layer-norm", "LayerNorm(200)"),
+                       ("bce", "BCE loss instead of MSE"), ("adam", "Adam instead of SGD")):
+        p.add_argument(f"--{flag}", action="store_true", help=f"classifier refinement (ch. 3): {what}")
+    p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser("generate", help="images from a trained GAN, and the seed experiments of ch. 7")
+    p.add_argument("run_dir")
+    p.add_argument("--n", type=int, default=16, help="number of samples")
+    p.add_argument("--label", type=int, help="digit to draw (conditional GAN)")
+    p.add_argument("--interpolate", action="store_true", help="walk from one seed to another")
+    p.add_argument("--seed-arithmetic", choices=["sum", "difference"], help="G(seed1 ± seed2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the engine that trained it")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(run=cmd_generate)
+
+    p = commands.add_parser("data", help="import or prepare data sets")
+    p.add_argument("dataset", choices=["mnist", "celeba"])
+    p.add_argument("--from", dest="source", help="MNIST: folder of IDX/CSV files; CelebA: img_align_celeba.zip")
+    p.add_argument("--download", action="store_true", help="MNIST: fetch the original files (checksummed)")
+    p.add_argument("--synthetic", type=int, metavar="N", help="CelebA: write N synthetic face-like images")
+    p.add_argument("--limit", type=int, default=20000, help="CelebA: images to take from the zip (book: 20000)")
+    p.add_argument("--out", help="where to write (default: the data cache, $MINIGRAD_GANS_DATA)")
+    p.set_defaults(run=cmd_data)
+
+    p = commands.add_parser("appendix", help="the appendix demonstrations (B: pixel likelihood, D: x·y game)")
+    p.add_argument("which", choices=["b", "d"])
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=cmd_appendix)
+    return parser
+
+
+def add_engine_arguments(p):
+    p.add_argument("--engine", default="minigrad", choices=["minigrad", "torch"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+
+
+def cmd_list(args):
+    width = max(len(n) for n in experiments.EXPERIMENTS)
+    for name, x in experiments.EXPERIMENTS.items():
+        print(f"{name:<{width}}  ch. {x.chapter:<3} {x.summary}")
+
+
+def cmd_train(args):
+    from .training import train
+    experiment = experiments.get(args.name)
+    options = {k: True for k in ("leaky_relu", "layer_norm", "bce", "adam") if getattr(args, k)}
+    if options and experiment.name not in ("classifier", "classifier-refined"):
+        raise ValueError("--leaky-relu/--layer-norm/--bce/--adam refine the classifier experiment only")
+    metrics = train(args.name, args.engine, args.device, args.dtype, args.epochs, args.limit, args.seed,
+                    args.data, args.out, args.resume, args.checkpoint_every, args.log_every, options,
+                    progress=not args.quiet)
+    shown = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+    print(json.dumps(shown, indent=2))
+
+
+def cmd_generate(args):
+    from .generate import generate
+    generate(args.run_dir, args.out, args.n, args.label, args.interpolate, args.seed_arithmetic, args.seed,
+             args.engine)
+    print(f"wrote {args.out}")
+
+
+def cmd_data(args):
+    from . import data as D
+    if args.dataset == "mnist":
+        if args.download:
+            path = D.download_mnist(dest=args.out)
+        elif args.source:
+            path = D.import_mnist(args.source, args.out)
+        else:
+            raise ValueError("say where MNIST comes from: --from PATH or --download")
+        print(f"MNIST is in {path}; it is used by default from now on")
+        return
+    if args.synthetic:
+        out = Path(args.out) if args.out else D.data_home() / "celeba" / "synthetic_celeba.h5"
+        D.make_synthetic_celeba(out, args.synthetic)
+        print(f"wrote {args.synthetic} synthetic face-like images (not CelebA) to {out}")
+    elif args.source:
+        out = Path(args.out) if args.out else D.data_home() / "celeba" / "img_align_celeba.h5"
+        count = D.build_celeba_hdf5(args.source, out, args.limit)
+        print(f"wrote {count} CelebA images to {out}")
+    else:
+        raise ValueError("say where CelebA comes from: --from img_align_celeba.zip or --synthetic N")
+
+
+def cmd_appendix(args):
+    from . import appendix
+    {"b": appendix.appendix_b, "d": appendix.appendix_d}[args.which](args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Training a book experiment on either engine, into a run folder.
+
+The run folder holds ``config.json``, ``losses.csv``, ``loss.png``, ``samples.png``,
+``metrics.json`` and ``checkpoint.npz``.  ``resume=True`` continues from the checkpoint
+exactly: same weights, optimiser state, position in the data and random stream.
+"""
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint, data as D, experiments, plots
+from .engines import Engine, seed_everything
+
+LOSS_COLUMNS = {"classifier": ["loss"], "gan": ["d_real", "d_fake", "g", "D(x)", "D(G(z))"]}
+
+
+@dataclass
+class TrainingData:
+    """What the stream reads: images (array or lazy HDF5 file), labels, the order, a note."""
+    images: object
+    labels: object
+    size: int
+    source: str
+    synthetic: bool = False
+
+    @property
+    def order(self):
+        return range(self.size)
+
+
+def load_data(experiment, path=None, limit=None, split="train"):
+    """The experiment's training (or test) data, from ``path`` or the defaults."""
+    if experiment.data == "pattern":
+        return TrainingData(None, None, 1, "the 1010 pattern, generated")
+    if experiment.data == "mnist":
+        mnist = D.load_mnist(split, path)
+        n = len(mnist) if limit is None else min(limit, len(mnist))
+        return TrainingData(mnist.images, mnist.labels, n, mnist.source)
+    celeba_path, synthetic = D.ensure_celeba(path)
+    images = D.CelebAFile(celeba_path)
+    n = len(images) if limit is None else min(limit, len(images))
+    if experiment.data == "celeba-crop":
+        images = CroppedImages(images)
+    note = f"{celeba_path}" + (" (synthetic face-like images, not CelebA)" if synthetic else "")
+    return TrainingData(images, None, n, note, synthetic)
+
+
+class CroppedImages:
+    """CelebA images cut to their 128×128 centre, as the book's convolutional chapter does."""
+
+    def __init__(self, images):
+        self.images = images
+
+    def __getitem__(self, index):
+        return D.centre_crop(self.images[index], 128)
+
+    def __len__(self):
+        return len(self.images)
+
+
+def default_epochs(experiment):
+    return experiment.epochs
+
+
+def total_steps(experiment, data, epochs):
+    """Training iterations: one per example per epoch (the pattern GAN: 1000 per 'epoch')."""
+    return epochs * (1000 if experiment.data == "pattern" else data.size)
+
+
+class Run:
+    """A training run's folder and its files."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name):
+        return self.folder / name
+
+    def write_json(self, name, value):
+        checkpoint.write_atomically(self.path(name), lambda f: f.write(
+            (json.dumps(value, indent=2, default=_json_default) + "\n").encode()))
+
+    def read_json(self, name):
+        return json.loads(self.path(name).read_text())
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, options=None):
+    """The experiment and its models on an engine, initialised from ``seed``."""
+    experiment = experiments.get(name)
+    e = Engine(engine, device, dtype)
+    seed_everything(seed)
+    return experiment, e, experiment.build(e, options or {})
+
+
+def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, limit=None, seed=0, data=None,
+          out=None, resume=False, checkpoint_every=None, log_every=10, options=None, progress=True,
+          steps=None, sample_every=None, stop_after=None):
+    """Train experiment ``name``; returns the metrics dict (also written to metrics.json).
+
+    ``steps`` overrides the number of iterations that ``epochs`` implies; ``stop_after``
+    ends the run early at that step with a checkpoint, as an interruption would.
+    """
+    run = Run(out or Path("runs") / f"{name}-{engine}")
+    config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
+                  data=str(data) if data else None, log_every=log_every, options=options or {})
+    start_step, meta = 0, None
+    if resume:
+        meta, arrays = checkpoint.load(run.path("checkpoint.npz"))
+        saved = meta["config"]
+        # the engine, device and dtype may change: checkpoints are interchangeable
+        config = dict(saved, engine=engine, device=device, dtype=dtype)
+        seed, limit, data, options = saved["seed"], saved["limit"], saved["data"], saved["options"]
+        log_every = saved["log_every"]
+        epochs = epochs or saved["epochs"]
+    experiment, e, m = build(name, engine, device, dtype, seed, options)
+    dataset = load_data(experiment, data, limit)
+    epochs = epochs or default_epochs(experiment)
+    config["epochs"] = epochs
+    config["data_source"] = dataset.source
+    config["synthetic_data"] = dataset.synthetic
+    steps = steps or total_steps(experiment, dataset, epochs)
+    config["steps"] = steps
+    rng = np.random.default_rng(seed)
+    fixed = fixed_inputs(experiment, np.random.default_rng(seed + 1))
+    if meta is not None:
+        checkpoint.restore(meta, arrays, m.modules(), m.optimisers(), e)
+        start_step = meta["step"]
+        rng.bit_generator.state = meta["rng"]
+    run.write_json("config.json", config)
+    if dataset.synthetic:
+        print(f"{name}: training on SYNTHETIC face-like images ({dataset.source}), not CelebA")
+
+    checkpoint_every = checkpoint_every or max(steps // 10, 1)
+    sample_every = sample_every or checkpoint_every
+    log = LossLog(run.path("losses.csv"), LOSS_COLUMNS[experiment.kind], keep_until=start_step if resume else 0)
+    constants = experiment.constants(e)
+    bar = _progress_bar(progress, steps, start_step, name, engine)
+    training_seconds, steps_done = 0.0, 0
+    for step, batch in experiment.stream(dataset, rng, start_step, steps):
+        started = time.perf_counter()
+        outputs = experiment.step(m, e, batch, constants)
+        if (step + 1) % log_every == 0:
+            values = {k: float(e.numpy(v).reshape(-1)[0]) for k, v in outputs.items()}
+            log.append(step + 1, values)
+        training_seconds += time.perf_counter() - started
+        steps_done += 1
+        if bar is not None:
+            if (step + 1) % log_every == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+            bar.update(1)
+        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+            save_checkpoint(run, m, e, config, step + 1, rng)
+        if experiment.is_gan and ((step + 1) % sample_every == 0 or step + 1 == steps):
+            plots.samples(run.path("samples.png"), experiment, experiment.generate(m, e, *fixed), fixed[1])
+        if stop_after is not None and step + 1 >= stop_after:
+            save_checkpoint(run, m, e, config, step + 1, rng)
+            break
+    e.synchronize()
+    if bar is not None:
+        bar.close()
+    log.close()
+
+    metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=device, dtype=dtype,
+                   steps=steps, epochs=epochs, data=dataset.source, synthetic_data=dataset.synthetic,
+                   seconds_per_step=training_seconds / max(steps_done, 1), book=experiment.book)
+    metrics.update(log.last())
+    if not experiment.is_gan:
+        test = load_data(experiment, data, None, split="test")
+        accuracy, confusion = evaluate_classifier(experiment, m, e, test)
+        metrics["test_accuracy"] = accuracy
+        metrics["test_examples"] = test.size
+        metrics["confusion_matrix"] = confusion.tolist()
+        plots.confusion(run.path("samples.png"), confusion, accuracy, name)
+    plots.losses(run.path("loss.png"), run.path("losses.csv"), name, engine)
+    run.write_json("metrics.json", metrics)
+    return metrics
+
+
+def save_checkpoint(run, m, e, config, step, rng):
+    meta = {"config": config, "step": step, "rng": rng.bit_generator.state,
+            "engine_rng": engine_rng_state(e)}
+    checkpoint.save(run.path("checkpoint.npz"), m.modules(), m.optimisers(), meta, e)
+
+
+def engine_rng_state(e):
+    """The engine's own generator is used only to initialise weights; recorded for the record."""
+    if e.name == "minigrad":
+        return e.lib.get_rng_state()
+    return None
+
+
+def fixed_inputs(experiment, rng, per_class=6):
+    """The noise (and labels) behind samples.png: the same picture positions all run long."""
+    if not experiment.is_gan:
+        return None, None
+    if experiment.labels:
+        labels = [experiments.one_hot(k) for k in range(10) for _ in range(per_class)]
+        return [experiment.seed(rng) for _ in labels], labels
+    count = 1 if experiment.seed_kind == "half" else 12
+    return [experiment.seed(rng) for _ in range(count)], None
+
+
+def evaluate_classifier(experiment, m, e, test):
+    """Test accuracy (argmax of the 10 outputs equals the label) and the confusion matrix."""
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    m.classifier.model.eval()
+    with e.no_grad():
+        for i in range(test.size):
+            image, label = experiment.example(test.images, test.labels, i)
+            guess = int(np.argmax(e.numpy(m.classifier(e.tensor(image)))))
+            confusion[label, guess] += 1
+    m.classifier.model.train()
+    return float(np.trace(confusion) / max(confusion.sum(), 1)), confusion
+
+
+class LossLog:
+    """``losses.csv``: one row every ``log_every`` steps; on resume, rows after the
+    checkpoint's step are dropped so the file matches an uninterrupted run."""
+
+    def __init__(self, path, columns, keep_until=0):
+        self.path, self.columns, self.rows = Path(path), columns, []
+        if keep_until and self.path.exists():
+            with open(self.path) as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_until]
+        self.file = open(self.path, "w", newline="")
+        self.writer = csv.DictWriter(self.file, ["step"] + columns)
+        self.writer.writeheader()
+        self.writer.writerows(self.rows)
+
+    def append(self, step, values):
+        row = {"step": step, **{k: f"{values[k]:.6g}" for k in self.columns}}
+        self.writer.writerow(row)
+        self.rows.append(row)
+
+    def last(self):
+        if not self.rows:
+            return {}
+        return {f"final_{k}": float(self.rows[-1][k]) for k in self.columns}
+
+    def close(self):
+        self.file.close()
+
+
+def _progress_bar(enabled, total, start, name, engine):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=start, desc=f"{name} [{engine}]", unit="step", mininterval=0.5)

@@ -1,0 +1,190 @@
+"""The book's experiments: a few training steps of each on both engines, checkpoints,
+resume, engine-interchangeable checkpoints, the seed experiments, appendices and CLI."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from gans import checkpoint, cli, experiments, training
+from gans.appendix import adversarial_gradient_descent, pixel_probability_samples
+from gans.data import make_synthetic_celeba
+
+SMALL = [n for n, x in experiments.EXPERIMENTS.items() if not x.data.startswith("celeba")]
+CONV = {"mnist-cnn", "celeba-cnn-gan", "celeba-cnn-gan-gelu"}
+
+
+@pytest.fixture(scope="module")
+def celeba_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("celeba") / "faces.h5"
+    make_synthetic_celeba(path, 4, seed=0)
+    return path
+
+
+def _needs_conv(name):
+    import minigrad.nn as nn
+    if name in CONV and not hasattr(nn, "Conv2d"):
+        pytest.skip("minigrad has no Conv2d yet")
+
+
+@pytest.mark.parametrize("engine", ["minigrad", "torch"])
+@pytest.mark.parametrize("name", SMALL)
+def test_every_small_experiment_trains_on_both_engines(name, engine, tmp_path):
+    _needs_conv(name)
+    metrics = training.train(name, engine, limit=20, steps=20, out=tmp_path, progress=False, log_every=5)
+    assert metrics["steps"] == 20 and metrics["engine"] == engine
+    rows = list(csv.DictReader(open(tmp_path / "losses.csv")))
+    assert [int(r["step"]) for r in rows] == [5, 10, 15, 20]
+    for column in training.LOSS_COLUMNS[experiments.get(name).kind]:
+        assert all(np.isfinite(float(r[column])) for r in rows)
+    for f in ("config.json", "metrics.json", "loss.png", "samples.png", "checkpoint.npz"):
+        assert (tmp_path / f).stat().st_size > 0, f
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["seconds_per_step"] > 0 and saved["data"]
+    if experiments.get(name).kind == "classifier":
+        assert 0 <= saved["test_accuracy"] <= 1 and saved["test_examples"] == 1000
+
+
+@pytest.mark.parametrize("engine", ["minigrad", "torch"])
+@pytest.mark.parametrize("name", ["celeba-gan", "celeba-cnn-gan", "celeba-cnn-gan-gelu"])
+def test_celeba_experiments_train_on_synthetic_data_and_say_so(name, engine, celeba_file, tmp_path, capsys):
+    _needs_conv(name)
+    metrics = training.train(name, engine, data=celeba_file, steps=2, out=tmp_path, progress=False,
+                             log_every=1)
+    assert metrics["synthetic_data"] is True and "synthetic" in metrics["data"]
+    assert "SYNTHETIC" in capsys.readouterr().out
+    assert np.isfinite(metrics["final_g"])
+
+
+def test_a_few_hundred_steps_learn(tmp_path):
+    """Not just 'it runs': the refined classifier beats chance clearly after 600 examples."""
+    metrics = training.train("classifier-refined", "minigrad", steps=600, out=tmp_path, progress=False)
+    assert metrics["test_accuracy"] > 0.6
+
+
+def test_pattern_gan_reaches_the_ideal_mse_loss(tmp_path):
+    metrics = training.train("pattern-1010", "minigrad", steps=3000, out=tmp_path, progress=False)
+    assert abs(metrics["final_d_real"] - 0.25) < 0.05 and abs(metrics["final_d_fake"] - 0.25) < 0.05
+
+
+def _weights(run_dir):
+    _, arrays = checkpoint.load(run_dir / "checkpoint.npz")
+    return arrays
+
+
+@pytest.mark.parametrize("name", ["mnist-gan", "classifier"])
+def test_interrupted_and_resumed_equals_uninterrupted(name, tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    training.train(name, "minigrad", steps=30, out=whole, progress=False, log_every=5)
+    training.train(name, "minigrad", steps=30, out=parts, progress=False, stop_after=12, log_every=5)
+    training.train(name, "minigrad", steps=30, out=parts, progress=False, resume=True)
+    a, b = _weights(whole), _weights(parts)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert (whole / "losses.csv").read_text() == (parts / "losses.csv").read_text()
+
+
+def test_checkpoint_written_by_torch_continues_on_minigrad(tmp_path):
+    """Same state_dict keys and shapes: train on PyTorch, continue on minigrad (float64, so
+    the continuation matches PyTorch continuing itself to rounding)."""
+    torch_run, mixed_run = tmp_path / "torch", tmp_path / "mixed"
+    training.train("mnist-gan", "torch", dtype="float64", steps=20, out=torch_run, progress=False)
+    training.train("mnist-gan", "torch", dtype="float64", steps=20, out=mixed_run, progress=False, stop_after=10)
+    training.train("mnist-gan", "minigrad", dtype="float64", steps=20, out=mixed_run, progress=False, resume=True)
+    a, b = _weights(torch_run), _weights(mixed_run)
+    for key in a:
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-9, atol=1e-12, err_msg=key)
+    assert json.loads((mixed_run / "metrics.json").read_text())["engine"] == "minigrad"
+
+
+def test_checkpoint_write_is_atomic(tmp_path):
+    target = tmp_path / "checkpoint.npz"
+    checkpoint.write_atomically(target, lambda f: f.write(b"good"))
+
+    def crash(f):
+        f.write(b"half")
+        raise KeyboardInterrupt  # killed mid-write
+
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.write_atomically(target, crash)
+    assert target.read_bytes() == b"good"
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+def test_checkpoint_loads_without_pickle(tmp_path):
+    training.train("pattern-1010", "minigrad", steps=5, out=tmp_path, progress=False)
+    with np.load(tmp_path / "checkpoint.npz", allow_pickle=False) as f:
+        assert all(f[k].dtype != object for k in f.files)
+    meta, arrays = checkpoint.load(tmp_path / "checkpoint.npz")
+    assert meta["step"] == 5 and "model/D/0.weight" in arrays and arrays["model/G/2.weight"].shape == (4, 3)
+
+
+def test_broken_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        checkpoint.load(tmp_path / "checkpoint.npz")
+
+
+def test_same_seed_same_run(tmp_path):
+    a = training.train("mnist-gan", "minigrad", steps=10, seed=3, out=tmp_path / "a", progress=False, log_every=1)
+    b = training.train("mnist-gan", "minigrad", steps=10, seed=3, out=tmp_path / "b", progress=False, log_every=1)
+    assert (tmp_path / "a" / "losses.csv").read_text() == (tmp_path / "b" / "losses.csv").read_text()
+    assert a["final_g"] == b["final_g"]
+
+
+def test_engines_see_the_same_data_stream():
+    x = experiments.get("mnist-cgan")
+    data = training.load_data(x, limit=5)
+    first = list(x.stream(data, np.random.default_rng(0), 0, 3))
+    again = list(x.stream(data, np.random.default_rng(0), 0, 3))
+    for (_, a), (_, b) in zip(first, again):
+        assert a.keys() == b.keys() == {"real", "label", "seed_d", "label_d", "seed_g", "label_g"}
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_generate_seed_experiments(tmp_path):
+    run = tmp_path / "run"
+    training.train("mnist-cgan", "minigrad", steps=5, out=run, progress=False)
+    from gans.generate import generate
+    assert generate(run, tmp_path / "i.png", interpolate=True).shape == (10, 28, 28)
+    assert generate(run, tmp_path / "s.png", seed_arithmetic="difference").shape == (3, 28, 28)
+    assert generate(run, tmp_path / "l.png", n=4, label=7).shape == (4, 28, 28)
+    assert (tmp_path / "i.png").stat().st_size > 0
+
+
+def test_appendix_d_spirals_outwards():
+    path = adversarial_gradient_descent(steps=50)
+    radius = np.hypot(path[:, 0], path[:, 1])
+    np.testing.assert_allclose(radius[1:] / radius[:-1], np.sqrt(1 + 0.1 ** 2), rtol=1e-12)
+    np.testing.assert_allclose(path[1], [0.6 - 0.1 * 0.7, 0.7 + 0.1 * 0.6])
+
+
+def test_appendix_b_samples_match_the_grid_on_average():
+    grid, drawn = pixel_probability_samples(digit=1, count=8)
+    assert grid.shape == (28, 28) and set(np.unique(drawn)) <= {0.0, 1.0}
+    assert abs(drawn.mean() - grid.mean()) < 0.02
+
+
+def test_cli_errors(capsys, tmp_path):
+    assert cli.main(["train", "no-such-gan"]) == 2
+    assert "unknown experiment 'no-such-gan'" in capsys.readouterr().err
+    assert cli.main(["train", "mnist-gan", "--data", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
+    import minigrad
+    if not minigrad.cuda.is_available():
+        assert cli.main(["train", "mnist-gan", "--device", "cuda"]) == 2
+        assert "cuda" in capsys.readouterr().err.lower()
+    assert cli.main(["generate", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_cli_list_and_train(capsys, tmp_path):
+    assert cli.main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in experiments.EXPERIMENTS)
+    assert cli.main(["train", "classifier", "--adam", "--bce", "--limit", "10", "--epochs", "1", "--quiet",
+                     "--out", str(tmp_path)]) == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["options"] == {"bce": True, "adam": True}
