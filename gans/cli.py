@@ -6,6 +6,7 @@
     gans data mnist --from PATH | --download
     gans data celeba --from img_align_celeba.zip | --synthetic N
     gans appendix d --out appendix-d.png
+    gans eval runs/mnist-gan-minigrad [--n 10000] [--json PATH] | --images FILE.npy
 """
 import argparse
 import json
@@ -49,6 +50,8 @@ def build_parser():
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: a tenth of the run)")
     p.add_argument("--log-every", type=int, default=10, help="steps between rows of losses.csv (book: 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--eval-samples", type=int, default=2000,
+                   help="MNIST GANs: samples scored at the end (mode coverage, FID, ...); 0 skips")
     for flag, what in (("leaky-relu", "LeakyReLU(0.02) instead of Sigmoid"), ("layer-norm", "LayerNorm(200)"),
                        ("bce", "BCE loss instead of MSE"), ("adam", "Adam instead of SGD")):
         p.add_argument(f"--{flag}", action="store_true", help=f"classifier refinement (ch. 3): {what}")
@@ -73,6 +76,29 @@ def build_parser():
     p.add_argument("--limit", type=int, default=20000, help="CelebA: images to take from the zip (book: 20000)")
     p.add_argument("--out", help="where to write (default: the data cache, $MINIGRAD_GANS_DATA)")
     p.set_defaults(run=cmd_data)
+
+    p = commands.add_parser("compare", help="minigrad vs PyTorch step by step from the same start")
+    p.add_argument("name")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--every", type=int, default=1, help="compare every K steps")
+    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file")
+    p.add_argument("--limit", type=int, help="use only the first N training examples")
+    p.add_argument("--cross-device", action="store_true", help="minigrad on the CPU against minigrad on CUDA")
+    p.add_argument("--out", help="folder for report.json/png and samples.png (default: runs/compare-NAME)")
+    p.add_argument("--json", help="also write the report here")
+    p.set_defaults(run=cmd_compare)
+
+    p = commands.add_parser("eval", help="score a trained run, or any array of digit images, with the evaluator")
+    p.add_argument("run_dir", nargs="?", help="a run folder (MNIST GAN or classifier)")
+    p.add_argument("--images", help="instead of a run: a .npy file of N×784 or N×28×28 images in [0, 1]")
+    p.add_argument("--n", type=int, default=10000, help="GAN samples to score (default 10000)")
+    p.add_argument("--data", help="MNIST folder for the real digits (default: full MNIST if present)")
+    p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the run's engine (images: torch)")
+    p.add_argument("--json", help="also write the scores here")
+    p.set_defaults(run=cmd_eval)
 
     p = commands.add_parser("appendix", help="the appendix demonstrations (B: pixel likelihood, D: x·y game)")
     p.add_argument("which", choices=["b", "d"])
@@ -101,7 +127,7 @@ def cmd_train(args):
         raise ValueError("--leaky-relu/--layer-norm/--bce/--adam refine the classifier experiment only")
     metrics = train(args.name, args.engine, args.device, args.dtype, args.epochs, args.limit, args.seed,
                     args.data, args.out, args.resume, args.checkpoint_every, args.log_every, options,
-                    progress=not args.quiet)
+                    progress=not args.quiet, eval_samples=args.eval_samples)
     shown = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     print(json.dumps(shown, indent=2))
 
@@ -134,6 +160,30 @@ def cmd_data(args):
         print(f"wrote {count} CelebA images to {out}")
     else:
         raise ValueError("say where CelebA comes from: --from img_align_celeba.zip or --synthetic N")
+
+
+def cmd_compare(args):
+    import comparisons
+    experiments.get(args.name)
+    report = comparisons.compare(args.name, args.steps, args.dtype, args.device, args.seed, args.every,
+                                 args.data, args.limit, args.cross_device)
+    out = args.out or Path("runs") / f"compare-{args.name}"
+    comparisons.write(report, out, args.json)
+    print(comparisons.summary(report))
+    print(f"report: {Path(out) / 'report.json'}, {Path(out) / 'report.png'}")
+    return 0 if report.first_divergent_step is None else 3
+
+
+def cmd_eval(args):
+    from .evaluation.scoring import evaluate
+    if (args.run_dir is None) == (args.images is None):
+        raise ValueError("give either a run folder or --images FILE.npy")
+    report, result = evaluate(args.run_dir, args.images, args.n, args.data, args.engine)
+    print(report)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
 
 
 def cmd_appendix(args):
