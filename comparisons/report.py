@@ -74,6 +74,9 @@ def summary(report, top=8):
              f"  {'max relative parameter difference':<34}{report.max_rel_param_diff:.3e}",
              f"  {'max relative gradient difference':<34}{report.max_rel_grad_diff:.3e}",
              f"  {'max relative optimiser-state diff.':<34}{report.max_rel_state_diff:.3e}"]
+    if report.rounding_noise:
+        lines.append(f"  not counted (exact gradient is zero, both engines return rounding noise, e.g. a bias "
+                     f"before BatchNorm): {', '.join(report.rounding_noise)}")
     for engine, seconds in report.seconds_per_step.items():
         lines.append(f"  {'seconds per step, ' + engine:<34}{seconds * 1e3:.3f} ms")
     worst = sorted(report.per_tensor.items(), key=lambda kv: -kv[1]["max_rel"])[:top]

@@ -6,6 +6,7 @@
     gans data mnist --from PATH | --download
     gans data celeba --from img_align_celeba.zip | --synthetic N
     gans appendix d --out appendix-d.png
+    gans graph mnist-gan --out graph.svg [--part D|G] [--values]
     gans eval runs/mnist-gan-minigrad [--n 10000] [--json PATH] | --images FILE.npy
 """
 import argparse
@@ -52,6 +53,9 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--eval-samples", type=int, default=2000,
                    help="MNIST GANs: samples scored at the end (mode coverage, FID, ...); 0 skips")
+    p.add_argument("--grad-stats", type=int, nargs="?", const=0, metavar="K",
+                   help="write per-layer gradient and weight norms every K steps to grad_stats.csv/.png "
+                        "(K defaults to --log-every)")
     for flag, what in (("leaky-relu", "LeakyReLU(0.02) instead of Sigmoid"), ("layer-norm", "LayerNorm(200)"),
                        ("bce", "BCE loss instead of MSE"), ("adam", "Adam instead of SGD")):
         p.add_argument(f"--{flag}", action="store_true", help=f"classifier refinement (ch. 3): {what}")
@@ -100,11 +104,40 @@ def build_parser():
     p.add_argument("--json", help="also write the scores here")
     p.set_defaults(run=cmd_eval)
 
+    p = commands.add_parser("bench", help="time one training iteration on minigrad and PyTorch, side by side")
+    add_bench_arguments(p)
+    p.set_defaults(run=cmd_bench)
+
     p = commands.add_parser("appendix", help="the appendix demonstrations (B: pixel likelihood, D: x·y game)")
     p.add_argument("which", choices=["b", "d"])
     p.add_argument("--out", required=True)
     p.set_defaults(run=cmd_appendix)
+
+    p = commands.add_parser("graph", help="draw one training step's computation graph, loss to every parameter")
+    p.add_argument("name", help="experiment name (see 'gans list')")
+    p.add_argument("--out", required=True, help=".svg, .png, .pdf or .dot file")
+    p.add_argument("--part", choices=["D", "G"], default="G", help="GANs: D's step on a real example, or G's step "
+                   "through D (default)")
+    p.add_argument("--values", action="store_true", help="show tensor values (norms for big ones)")
+    p.add_argument("--engine", choices=["minigrad"], default="minigrad", help="graphs are drawn from minigrad's")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_graph)
     return parser
+
+
+def add_bench_arguments(p):
+    """The options of ``gans bench`` (shared with ``python -m benchmarks``)."""
+    p.add_argument("names", nargs="*", metavar="NAME", help="experiments (default: all)")
+    p.add_argument("--engine", default="minigrad,torch", help="comma-separated engines")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--seconds", type=float, default=3.0, help="time budget per experiment")
+    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file")
+    p.add_argument("--json", help="also write the records here")
+    p.add_argument("--no-save", action="store_true", help="don't write benchmarks/results/")
+    p.add_argument("--no-matmul", action="store_true", help="skip the chapter 4 matrix-product demo")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads for both engines (NumPy's BLAS and PyTorch); default 1, see README")
 
 
 def add_engine_arguments(p):
@@ -127,7 +160,8 @@ def cmd_train(args):
         raise ValueError("--leaky-relu/--layer-norm/--bce/--adam refine the classifier experiment only")
     metrics = train(args.name, args.engine, args.device, args.dtype, args.epochs, args.limit, args.seed,
                     args.data, args.out, args.resume, args.checkpoint_every, args.log_every, options,
-                    progress=not args.quiet, eval_samples=args.eval_samples)
+                    progress=not args.quiet, eval_samples=args.eval_samples,
+                    grad_stats_every=None if args.grad_stats is None else args.grad_stats or args.log_every)
     shown = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     print(json.dumps(shown, indent=2))
 
@@ -184,6 +218,29 @@ def cmd_eval(args):
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
+
+
+def cmd_bench(args):
+    # thread pools are sized when NumPy and PyTorch load, so the benchmark runs in a fresh process
+    import subprocess
+    return subprocess.call([sys.executable, "-m", "benchmarks"] + bench_argv(args))
+
+
+def bench_argv(args):
+    argv = list(args.names) + ["--engine", args.engine, "--device", args.device, "--dtype", args.dtype,
+                               "--seconds", str(args.seconds), "--threads", str(args.threads)]
+    for flag, value in (("--data", args.data), ("--json", args.json)):
+        if value:
+            argv += [flag, value]
+    return argv + ["--no-save"] * args.no_save + ["--no-matmul"] * args.no_matmul
+
+
+def cmd_graph(args):
+    from .graph import draw_training_step
+    experiments.get(args.name)
+    graph = draw_training_step(args.name, args.out, args.part, args.values, args.seed)
+    parameters = [n.name for n in graph if n.kind == "parameter"]
+    print(f"wrote {args.out}: {len(graph.ops)} ops, {len(parameters)} parameters ({', '.join(parameters)})")
 
 
 def cmd_appendix(args):

@@ -6,6 +6,7 @@ libraries share PyTorch's API, so the same code builds either version.  What dif
 back) lives here.
 """
 import random
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,10 +125,8 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     minigrad.manual_seed(seed)
-    try:
-        import torch
+    torch = sys.modules.get("torch")  # seeded when in use; importing it just to seed costs seconds
+    if torch is not None:
         torch.manual_seed(seed)
-    except ImportError:
-        pass
     if minigrad.cuda.is_available():
         minigrad.backend.cp.random.seed(seed % 2 ** 32)

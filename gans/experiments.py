@@ -104,13 +104,18 @@ class Experiment:
             step += 1
 
     # --- one training step ---------------------------------------------------------------
-    def step(self, m: Models, e: Engine, batch, constants):
-        """One training iteration as the book does it; returns the loss tensors and D's outputs.
+    def tensors(self, e: Engine, batch):
+        """A batch of NumPy arrays as the engine's tensors (kept apart from ``step`` so that
+        benchmarks can prepare data in advance and time training alone)."""
+        return {k: e.tensor(v) for k, v in batch.items()}
+
+    def step(self, m: Models, e: Engine, t, constants):
+        """One training iteration as the book does it on a batch of tensors (see ``tensors``);
+        returns the loss tensors and D's outputs.
 
         Classifier: forward, loss, zero_grad, backward, step.  GAN: D on a real example
         (target 1), D on a detached fake (target 0), then G through D (target 1).
         """
-        t = {k: e.tensor(v) for k, v in batch.items()}
         if not self.is_gan:
             loss, _ = m.classifier.train_step((t["real"],), t["label"])
             return {"loss": loss}

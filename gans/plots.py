@@ -38,16 +38,23 @@ def losses(path, csv_path, title, engine):
     _save(fig, path)
 
 
-def samples(path, experiment, images, labels=None, title=None, rows=None):
+def samples(path, experiment, images, labels=None, title=None, rows=None, histogram=None):
     """Generated images tiled into one picture: 3×4 for GANs, one row per class for the
-    conditional GAN, a heat map row for the 1010 pattern."""
+    conditional GAN, a heat map row for the 1010 pattern.  ``histogram`` (10 counts: how
+    many of N samples the evaluator reads as each digit) adds a bar chart beside the grid."""
     images = np.clip(np.asarray(images, dtype=np.float64), 0, 1)
     n = len(images)
     rows = rows or (10 if labels is not None else (1 if n == 1 else 3))
     cols = int(np.ceil(n / rows))
     mosaic = tile(images, rows, cols)
     h = images.shape[1] + 2
-    fig, ax = plt.subplots(figsize=(max(cols * 1.4, 3), max(rows * 1.4 * mosaic.shape[0] / rows / h, 1)))
+    size = (max(cols * 1.4, 3), max(rows * 1.4 * mosaic.shape[0] / rows / h, 1))
+    if histogram is None:
+        fig, ax = plt.subplots(figsize=size)
+    else:
+        fig, (ax, bars) = plt.subplots(1, 2, figsize=(size[0] + 3.5, max(size[1], 3)),
+                                       gridspec_kw={"width_ratios": [size[0], 3.5]})
+        class_histogram(bars, histogram)
     cmap = None if images.ndim == 4 else "Blues" if experiment.data == "pattern" else "gray"
     ax.imshow(mosaic, cmap=cmap, interpolation="none", vmin=0, vmax=1)
     ax.set_xticks([])
@@ -59,6 +66,17 @@ def samples(path, experiment, images, labels=None, title=None, rows=None):
         ax.set_yticks([])
     ax.set_title(title or f"{experiment.name}: generated from fixed seeds", fontsize=9)
     _save(fig, path)
+
+
+def class_histogram(ax, counts):
+    """Bars of how many samples the evaluator reads as each digit, with the 1% coverage line."""
+    counts = np.asarray(counts)
+    ax.bar(range(len(counts)), counts, color="tab:blue")
+    ax.axhline(0.01 * counts.sum(), color="tab:red", linewidth=1, label="1% of samples")
+    ax.set_xticks(range(len(counts)))
+    ax.set_xlabel("digit (evaluator's reading)")
+    ax.set_title(f"classes of {counts.sum()} samples", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
 
 
 def tile(images, rows, cols, pad=2):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, data as D, experiments, plots
+from . import checkpoint, data as D, experiments, grad_stats, plots
 from .engines import Engine, seed_everything
+from .evaluation.scoring import MIN_SAMPLES, MNIST_GANS, evaluate_gan
 
 LOSS_COLUMNS = {"classifier": ["loss"], "gan": ["d_real", "d_fake", "g", "D(x)", "D(G(z))"]}
 
@@ -107,12 +108,18 @@ def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, option
 
 def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, limit=None, seed=0, data=None,
           out=None, resume=False, checkpoint_every=None, log_every=10, options=None, progress=True,
-          steps=None, sample_every=None, stop_after=None):
+          steps=None, sample_every=None, stop_after=None, eval_samples=2000, grad_stats_every=None):
     """Train experiment ``name``; returns the metrics dict (also written to metrics.json).
 
     ``steps`` overrides the number of iterations that ``epochs`` implies; ``stop_after``
     ends the run early at that step with a checkpoint, as an interruption would.
+    ``eval_samples``: an MNIST GAN that finishes is scored on that many samples (mode
+    coverage, FID, …, see ``gans.evaluation``); 0 skips it.
+    ``grad_stats_every``: every that many steps, write per-layer gradient and weight norms to
+    grad_stats.csv (and grad_stats.png at the end; see ``gans.grad_stats``).
     """
+    if eval_samples and eval_samples < MIN_SAMPLES:  # say so now, not after the training
+        raise ValueError(f"eval_samples must be 0 (no evaluation) or at least {MIN_SAMPLES}, got {eval_samples}")
     run = Run(out or Path("runs") / f"{name}-{engine}")
     config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
                   data=str(data) if data else None, log_every=log_every, options=options or {})
@@ -147,11 +154,17 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     sample_every = sample_every or checkpoint_every
     log = LossLog(run.path("losses.csv"), LOSS_COLUMNS[experiment.kind], keep_until=start_step if resume else 0)
     constants = experiment.constants(e)
+    stats = grad_stats.GradStats(run.folder, m, e, grad_stats_every, keep_until=start_step if resume else 0,
+                                 title=f"{name} [{engine}]") if grad_stats_every else None
     bar = _progress_bar(progress, steps, start_step, name, engine)
     training_seconds, steps_done = 0.0, 0
     for step, batch in experiment.stream(dataset, rng, start_step, steps):
         started = time.perf_counter()
-        outputs = experiment.step(m, e, batch, constants)
+        if stats is not None:
+            stats.begin(step + 1)
+        outputs = experiment.step(m, e, experiment.tensors(e, batch), constants)
+        if stats is not None:
+            stats.end(step + 1)
         if (step + 1) % log_every == 0:
             values = {k: float(e.numpy(v).reshape(-1)[0]) for k, v in outputs.items()}
             log.append(step + 1, values)
@@ -172,6 +185,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     if bar is not None:
         bar.close()
     log.close()
+    if stats is not None:
+        stats.close()
 
     metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=device, dtype=dtype,
                    steps=steps, epochs=epochs, data=dataset.source, synthetic_data=dataset.synthetic,
@@ -184,6 +199,12 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         metrics["test_examples"] = test.size
         metrics["confusion_matrix"] = confusion.tolist()
         plots.confusion(run.path("samples.png"), confusion, accuracy, name)
+    if experiment.name in MNIST_GANS and eval_samples and (stop_after is None or stop_after >= steps):
+        scores = evaluate_gan(experiment, m, e, eval_samples, data)
+        metrics["eval_samples"] = scores.pop("n")
+        metrics.update(scores)
+        plots.samples(run.path("samples.png"), experiment, experiment.generate(m, e, *fixed), fixed[1],
+                      histogram=scores["class_histogram"])
     plots.losses(run.path("loss.png"), run.path("losses.csv"), name, engine)
     run.write_json("metrics.json", metrics)
     return metrics

@@ -48,9 +48,31 @@ def manual_seed(seed):
 manual_seed_all = manual_seed
 
 
+def memory_summary(device=None, abbreviated=False):
+    """A few lines on GPU memory (the book prints ``torch.cuda.memory_summary(device)``)."""
+    if not is_available():
+        return "minigrad.cuda: no CUDA GPU, no GPU memory in use"
+    gib = 1024 ** 3
+    return (f"minigrad.cuda memory (CuPy's default pool)\n"
+            f"  in use by tensors: {memory_allocated() / gib:.3f} GiB\n"
+            f"  held by the pool:  {max_memory_allocated() / gib:.3f} GiB")
+
+
 def FloatTensor(*data):
     """A float32 tensor on the GPU (the book's ``torch.cuda.FloatTensor``)."""
+    if not is_available():  # PyTorch says "type torch.cuda.FloatTensor not available"; say why and what to do
+        raise RuntimeError("minigrad.cuda.FloatTensor needs a CUDA GPU, and minigrad.cuda.is_available() is "
+                           "False (no CuPy or no GPU). Use minigrad.FloatTensor(...) on the CPU, or "
+                           "minigrad.tensor(..., device=device) with device = minigrad.device('cuda' if "
+                           "minigrad.cuda.is_available() else 'cpu').")
     if len(data) == 1 and not isinstance(data[0], int):
         return Tensor._make(as_array(data[0], np.float32, "cuda"))
     from .creation import zeros
     return zeros(*data, dtype=np.float32, device="cuda")
+
+
+def graphed(step, *example_inputs, warmup=3, state=()):
+    """Capture ``step(*example_inputs)`` once as a CUDA graph and return a callable that
+    replays it on new inputs (see ``minigrad.graphs`` for the rules); eager on the CPU."""
+    from .graphs import graphed as capture
+    return capture(step, *example_inputs, warmup=warmup, state=state)

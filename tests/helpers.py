@@ -36,19 +36,26 @@ def assert_close(ours, theirs, dtype=np.float64, what="value", scale=None):
     np.testing.assert_allclose(ours, theirs, err_msg=what, **tol)
 
 
-def check(fn, *arrays, torch_fn=None, dtype=np.float64, grad=True, seed=0, scale=None):
+DEVICE = {"current": "cpu"}  # set per test by conftest.py from the test's ``device`` parameter
+
+
+def check(fn, *arrays, torch_fn=None, dtype=np.float64, grad=True, seed=0, scale=None, device=None):
     """Run ``fn`` on both engines (``torch_fn`` for PyTorch if the call differs) and compare
-    the outputs and, with ``grad``, the input gradients for a random upstream gradient."""
+    the outputs and, with ``grad``, the input gradients for a random upstream gradient.
+    minigrad runs on ``device`` (default: the test's device); PyTorch on the CPU is the
+    reference either way."""
     torch_fn = torch_fn or fn
-    ours_in = [minigrad.tensor(a.astype(dtype), requires_grad=grad) for a in arrays]
+    device = device or DEVICE["current"]
+    ours_in = [minigrad.tensor(a.astype(dtype), requires_grad=grad, device=device) for a in arrays]
     theirs_in = [torch.tensor(a.astype(dtype), requires_grad=grad) for a in arrays]
     ours_out, theirs_out = fn(*ours_in), torch_fn(*theirs_in)
     assert ours_out.dtype == np.dtype(dtype), f"dtype {ours_out.dtype}, expected {np.dtype(dtype)}"
+    assert ours_out.device.type == device, f"result on {ours_out.device}, expected {device}"
     assert_close(ours_out, theirs_out, dtype, "forward", scale)
     if not grad:
         return
     upstream = np.random.default_rng(seed).standard_normal(tuple(theirs_out.shape)).astype(dtype)
-    ours_out.backward(minigrad.tensor(upstream))
+    ours_out.backward(minigrad.tensor(upstream, device=device))
     theirs_out.backward(torch.tensor(upstream))
     for i, (o, t) in enumerate(zip(ours_in, theirs_in)):
         if t.grad is None:

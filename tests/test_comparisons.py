@@ -80,3 +80,11 @@ def test_report_files_and_keys(tmp_path):
 def test_difference_is_normwise_relative():
     assert difference(np.array([1.0, 2.0]), np.array([1.0, 2.5])) == (0.5, 0.2)
     assert difference(np.zeros(3), np.zeros(3)) == (0.0, 0.0)
+
+
+def test_zero_gradients_are_recognised_as_rounding_noise():
+    """A bias right before BatchNorm has an exactly-zero gradient; rounding noise there is not a bug."""
+    from comparisons.compare import noise_driven
+    grads = {"G.0.weight.grad": np.array([0.3, -0.2]), "G.0.bias.grad": np.array([1e-17, -3e-17]),
+             "G.2.bias.grad": np.array([1e-3]), "D.0.bias.grad": np.array([1e-17])}
+    assert noise_driven(grads, np.finfo(np.float64).eps) == ["G.0.bias", "G.1.running_mean"]

@@ -21,7 +21,7 @@ BINARY = {
 
 @pytest.mark.parametrize("name", BINARY)
 @given(data=st.data(), pair=broadcast_pairs, dtype=dtypes)
-def test_binary_broadcasting(name, data, pair, dtype):
+def test_binary_broadcasting(name, data, pair, dtype, device):
     shape_a, shape_b = pair.input_shapes
     if name == "pow":  # positive base keeps a ** b real
         a = data.draw(values(shape_a, 0.5, 2.0))
@@ -33,7 +33,7 @@ def test_binary_broadcasting(name, data, pair, dtype):
 
 @pytest.mark.parametrize("name", BINARY)
 @given(data=st.data(), shape=shapes, scalar=st.floats(0.5, 3.0), reflected=st.booleans())
-def test_binary_with_python_number(name, data, shape, scalar, reflected):
+def test_binary_with_python_number(name, data, shape, scalar, reflected, device):
     low = 0.5 if (name == "pow" and not reflected) or (name == "div" and reflected) else -3.0
     a = data.draw(values(shape, low, 3.0))
     op = BINARY[name]
@@ -61,7 +61,7 @@ UNARY = {
 
 @pytest.mark.parametrize("name", UNARY)
 @given(data=st.data(), shape=shapes, dtype=dtypes)
-def test_unary(name, data, shape, dtype):
+def test_unary(name, data, shape, dtype, device):
     fn, torch_fn, (low, high) = UNARY[name]
     if name in ("softmax", "log_softmax") and len(shape) == 0:
         shape = (3,)
@@ -78,7 +78,7 @@ def _dims(draw_data, ndim):
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 @given(data=st.data(), shape=shapes, keepdim=st.booleans(), dtype=dtypes)
-def test_sum_mean(reduction, data, shape, keepdim, dtype):
+def test_sum_mean(reduction, data, shape, keepdim, dtype, device):
     dim = _dims(data, len(shape))
     a = data.draw(values(shape))
     if dim is None:
@@ -95,7 +95,7 @@ def _distinct(shape, seed):
 
 @pytest.mark.parametrize("op", ["max", "min"])
 @given(shape=shapes, seed=st.integers(0, 1000), keepdim=st.booleans(), data=st.data())
-def test_max_min_along_dim_values_and_indices(op, shape, seed, keepdim, data):
+def test_max_min_along_dim_values_and_indices(op, shape, seed, keepdim, data, device):
     a = _distinct(shape, seed)
     dim = data.draw(st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))
     check(lambda x: getattr(x, op)(dim, keepdim)[0], a)
@@ -107,14 +107,14 @@ def test_max_min_along_dim_values_and_indices(op, shape, seed, keepdim, data):
 
 
 @given(shape=shapes, data=st.data())
-def test_max_of_all_shares_gradient_among_ties(shape, data):
+def test_max_of_all_shares_gradient_among_ties(shape, data, device):
     a = data.draw(values(shape).map(lambda x: np.round(x)))  # rounding makes ties likely
     check(lambda x: x.max(), a)
     check(lambda x: x.min(), a)
 
 
 @given(data=st.data(), shape=shapes)
-def test_view_reshape_flatten_squeeze_unsqueeze(data, shape):
+def test_view_reshape_flatten_squeeze_unsqueeze(data, shape, device):
     a = data.draw(values(shape))
     check(lambda x: x.reshape(-1) * 2, a)
     check(lambda x: x.view(*reversed(x.shape)) if x.dim() else x.view(1), a)
@@ -128,7 +128,7 @@ def test_view_reshape_flatten_squeeze_unsqueeze(data, shape):
 
 
 @given(data=st.data(), shape=shapes.filter(lambda s: len(s) >= 1))
-def test_permute_transpose(data, shape):
+def test_permute_transpose(data, shape, device):
     a = data.draw(values(shape))
     perm = tuple(data.draw(st.permutations(range(len(shape)))))
     check(lambda x: x.permute(*perm), a)
@@ -139,7 +139,7 @@ def test_permute_transpose(data, shape):
 
 
 @given(data=st.data(), shape=shapes.filter(lambda s: len(s) >= 1))
-def test_indexing(data, shape):
+def test_indexing(data, shape, device):
     a = data.draw(values(shape))
     i = data.draw(st.integers(-shape[0], shape[0] - 1))
     check(lambda x: x[i], a)
@@ -153,7 +153,7 @@ def test_indexing(data, shape):
 
 
 @given(data=st.data(), shape=shapes.filter(lambda s: len(s) >= 1), n=st.integers(1, 3))
-def test_cat_stack(data, shape, n):
+def test_cat_stack(data, shape, n, device):
     arrays = [data.draw(values(shape)) for _ in range(n)]
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     check(lambda *xs: minigrad.cat(xs, dim), *arrays, torch_fn=lambda *xs: torch.cat(xs, dim))
@@ -164,7 +164,7 @@ def test_cat_stack(data, shape, n):
 @given(data=st.data(), batch=st.lists(st.integers(1, 3), max_size=2),
        n=st.integers(1, 5), k=st.integers(1, 5), m=st.integers(1, 5),
        a_vector=st.booleans(), b_vector=st.booleans(), dtype=dtypes)
-def test_matmul(data, batch, n, k, m, a_vector, b_vector, dtype):
+def test_matmul(data, batch, n, k, m, a_vector, b_vector, dtype, device):
     shape_a = (k,) if a_vector else tuple(batch) + (n, k)
     shape_b = (k,) if b_vector else (k, m)
     check(lambda x, y: x @ y, data.draw(values(shape_a)), data.draw(values(shape_b)), dtype=dtype, scale=10)
@@ -172,7 +172,7 @@ def test_matmul(data, batch, n, k, m, a_vector, b_vector, dtype):
 
 @given(data=st.data(), lead=st.lists(st.integers(1, 4), max_size=2), n_in=st.integers(1, 6),
        n_out=st.integers(1, 6), bias=st.booleans(), dtype=dtypes)
-def test_linear(data, lead, n_in, n_out, bias, dtype):
+def test_linear(data, lead, n_in, n_out, bias, dtype, device):
     x = data.draw(values(tuple(lead) + (n_in,)))
     w = data.draw(values((n_out, n_in)))
     b = data.draw(values((n_out,)))
@@ -184,11 +184,12 @@ def test_linear(data, lead, n_in, n_out, bias, dtype):
 
 @given(data=st.data(), lead=st.lists(st.integers(1, 3), max_size=2), norm=st.lists(st.integers(1, 5), min_size=1,
                                                                                   max_size=2), dtype=dtypes)
-def test_layer_norm(data, lead, norm, dtype):
+def test_layer_norm(data, lead, norm, dtype, device):
     norm = tuple(norm)
     x = data.draw(values(tuple(lead) + norm))
-    if np.ptp(x) < 1e-3:  # a constant group has no spread to normalise
-        x = x + np.arange(x.size).reshape(x.shape) * 0.1
+    # a ramp in every group: a (nearly) constant group has no spread, and normalising it
+    # only amplifies rounding noise, differently in each engine
+    x = x + np.arange(int(np.prod(norm))).reshape(norm) * 0.3
     w, b = data.draw(values(norm)), data.draw(values(norm))
     check(lambda x, w, b: F.layer_norm(x, norm, w, b), x, w, b,
           torch_fn=lambda x, w, b: TF.layer_norm(x, norm, w, b), dtype=dtype, scale=10)
@@ -205,7 +206,7 @@ LOSSES = {
 @pytest.mark.parametrize("name", LOSSES)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @given(data=st.data(), shape=shapes, dtype=dtypes)
-def test_losses(name, reduction, data, shape, dtype):
+def test_losses(name, reduction, data, shape, dtype, device):
     ours, theirs, (low, high) = LOSSES[name]
     x = data.draw(values(shape, low, high))
     y = data.draw(values(shape, 0.0, 1.0))
@@ -215,13 +216,13 @@ def test_losses(name, reduction, data, shape, dtype):
 
 @pytest.mark.parametrize("x", [0.0, 1.0, 1e-50, 1 - 1e-16])
 @pytest.mark.parametrize("y", [0.0, 1.0, 0.3])
-def test_bce_clamps_log_at_minus_100_like_pytorch(x, y):
+def test_bce_clamps_log_at_minus_100_like_pytorch(x, y, device):
     """At 0 and 1 PyTorch clamps log at -100 and keeps the gradient finite."""
     check(lambda a, b: F.binary_cross_entropy(a, b.detach()), np.array([x]), np.array([y]),
           torch_fn=lambda a, b: TF.binary_cross_entropy(a, b.detach()))
 
 
-def test_conversions_are_differentiable():
+def test_conversions_are_differentiable(device):
     a = np.linspace(-1, 1, 6).reshape(2, 3)
     check(lambda x: x.float().double() * 3, a)
     check(lambda x: x.to(minigrad.float32).to(minigrad.float64) if isinstance(x, minigrad.Tensor)

@@ -1,17 +1,17 @@
 """``minigrad.nn.functional``: the layers and losses as functions (PyTorch's names)."""
-from ..ops import elementwise as E, linalg, loss as L, normalization as N
+from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N
 from ..tensor import Tensor
 
 
-def _check_same_device(*tensors):
-    first = None
-    for t in tensors:
-        if isinstance(t, Tensor):
-            if first is None:
-                first = t
-            elif type(t.array) is not type(first.array):
-                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                                   f"devices, {first.device} and {t.device}!")
+def _check_same_device(first, *others):
+    """PyTorch's error for tensors on different devices (NumPy and CuPy arrays mixed)."""
+    if not isinstance(first, Tensor):
+        raise TypeError(f"expected a minigrad Tensor as input, got {type(first).__name__}")
+    kind = type(first.array)
+    for t in others:
+        if t is not None and isinstance(t, Tensor) and type(t.array) is not kind:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {first.device} and {t.device}!")
 
 
 def linear(input, weight, bias=None):
@@ -81,3 +81,50 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """BCE of sigmoid(input), computed without overflow."""
     _check_target(input, target)
     return L.BCEWithLogitsLoss(reduction)(input, target)
+
+
+def _groups_one(groups):
+    if groups != 1:
+        raise NotImplementedError(f"minigrad's convolutions support groups=1 only, got groups={groups}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation): weight (out, in, kH, kW), input (N, in, H, W) or (in, H, W).
+
+    Output size per dimension: ⌊(H + 2·padding − dilation·(kH − 1) − 1) / stride⌋ + 1.
+    """
+    _groups_one(groups)
+    _check_same_device(input, weight, bias)
+    return C.Conv2d(stride, padding, dilation)(input, weight, bias)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution (the input-gradient of ``conv2d``): weight (in, out, kH, kW).
+
+    Output size: (H − 1)·stride − 2·padding + dilation·(kH − 1) + output_padding + 1.
+    """
+    _groups_one(groups)
+    _check_same_device(input, weight, bias)
+    return C.ConvTranspose2d(stride, padding, output_padding, dilation)(input, weight, bias)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise each channel (dimension 1) with the batch's statistics (``training``) or the
+    running ones, then scale by ``weight`` and shift by ``bias``.
+
+    In training, ``running_mean``/``running_var`` (if given) are updated in place:
+    running = (1 − momentum)·running + momentum·batch, with the unbiased batch variance.
+    """
+    _check_same_device(input, running_mean, running_var, weight, bias)
+    if input.ndim < 2:
+        raise ValueError(f"Expected 2D or more input to batch_norm, got {input.ndim}D input")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    mean_array = running_mean.array if running_mean is not None else None
+    var_array = running_var.array if running_var is not None else None
+    return N.BatchNorm(training, momentum, eps, mean_array, var_array)(input, weight, bias)

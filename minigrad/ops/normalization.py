@@ -22,9 +22,10 @@ class LayerNorm(Function):
                                f"but got input of size{list(x.shape)}")
         xp = backend.array_module(x)
         self.axes = tuple(range(x.ndim - n, x.ndim))
-        mean = x.mean(axis=self.axes, keepdims=True)
-        centred = x - mean
-        var = (centred * centred).mean(axis=self.axes, keepdims=True)
+        n = _group_size(x, self.axes)
+        # sum / n is what ndarray.mean computes, without its Python-level overhead (~5 µs a call)
+        centred = x - x.sum(axis=self.axes, keepdims=True) / n
+        var = (centred * centred).sum(axis=self.axes, keepdims=True) / n
         self.rstd = 1 / xp.sqrt(var + self.eps)
         self.xhat = centred * self.rstd
         self.weight = weight
@@ -54,3 +55,80 @@ def _group_size(array, axes):
     for ax in axes:
         n *= array.shape[ax]
     return n
+
+
+class BatchNorm(Function):
+    """Normalise each channel (dimension 1) over the batch and every position, then scale
+    and shift, as ``torch.nn.functional.batch_norm``.
+
+    Training: x̂ = (x − mean) / sqrt(var + eps) with the batch's mean and *biased*
+    variance over the M = N·H·W values of each channel, and the running estimates move
+    towards the batch's: running = (1 − momentum)·running + momentum·batch, using the
+    *unbiased* variance var·M/(M − 1) (PyTorch's convention).  Evaluation: the running
+    mean and variance are used instead and nothing is updated.
+
+    Like PyTorch's CPU kernel, the output is computed as y = x·α + β per channel with
+    α = w/sqrt(var + eps) and β = b − mean·α.  Backward, with M values per channel:
+    training dx = α·(g − Σg/M − x̂·Σ(g·x̂)/M); evaluation dx = g·α; dw = Σ g·x̂, db = Σ g.
+    """
+
+    def __init__(self, training, momentum=0.1, eps=1e-5, running_mean=None, running_var=None):
+        self.training, self.momentum, self.eps = training, momentum, eps
+        self.running_mean, self.running_var = running_mean, running_var  # arrays, updated in place
+
+    def forward(self, x, weight=None, bias=None):
+        xp = backend.array_module(x)
+        self.channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        count = x.size // max(x.shape[1], 1)
+        if self.training:
+            if count <= 1:
+                raise ValueError("Expected more than 1 value per channel when training, got input size "
+                                 f"minigrad.Size({list(x.shape)})")
+            mean = _channel_sums(x) / count
+            centred = x - mean.reshape(self.channel_shape)
+            var = _channel_sums(centred, centred) / count      # two passes: no cancellation
+            if self.running_mean is not None:
+                m = self.momentum
+                self.running_mean[...] = (1 - m) * self.running_mean + m * mean
+                self.running_var[...] = (1 - m) * self.running_var + m * var * (count / (count - 1))
+        else:
+            mean, var = self.running_mean.astype(x.dtype), self.running_var.astype(x.dtype)
+            centred = None
+        rstd = 1 / xp.sqrt(var + self.eps)
+        alpha = rstd if weight is None else weight * rstd
+        beta = -mean * alpha if bias is None else bias - mean * alpha
+        self.mean, self.rstd, self.alpha, self.count = mean, rstd, alpha, count
+        self.x, self.centred = (x if centred is None else None), centred
+        out = x * alpha.reshape(self.channel_shape)
+        out += beta.reshape(self.channel_shape)
+        return out
+
+    def backward(self, grad):
+        shape = self.channel_shape
+        centred = self.centred if self.centred is not None else self.x - self.mean.reshape(shape)
+        grad_sum = _channel_sums(grad)
+        grad_dot_xhat = _channel_sums(grad, centred) * self.rstd    # Σ g·x̂ = rstd·Σ g·(x − mean)
+        gx = None
+        if self.needs_grad[0]:
+            gx = grad * self.alpha.reshape(shape)
+            if self.training:  # the batch statistics depend on x too
+                k = self.alpha * self.rstd * grad_dot_xhat / self.count
+                gx -= centred * k.reshape(shape)
+                gx -= (self.alpha * grad_sum / self.count).reshape(shape)
+        return gx, (grad_dot_xhat if self.needs_grad[1] else None), (grad_sum if self.needs_grad[2] else None)
+
+
+def _channel_sums(a, b=None):
+    """Σ a (or Σ a·b) over every axis but dimension 1, the channels.
+
+    Written as matrix products (each channel's values times a vector of ones, or times
+    the same channel of b) so that BLAS does the reduction: 5× faster than
+    ``a.sum(axis=(0, 2, 3))`` for a 256×61×61 image, and no temporary for a·b.
+    """
+    if a.ndim == 2:  # (N, C): nothing to gain
+        return (a if b is None else a * b).sum(axis=0)
+    xp = backend.array_module(a)
+    n, c = a.shape[:2]
+    if b is None:
+        return (a.reshape(n, c, -1) @ xp.ones(a.size // (n * c), dtype=a.dtype)).sum(axis=0)
+    return (a.reshape(n, c, 1, -1) @ b.reshape(n, c, -1, 1)).reshape(n, c).sum(axis=0)

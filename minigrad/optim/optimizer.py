@@ -79,7 +79,11 @@ class Optimizer:
             entry = {}
             for key, value in saved.items():
                 if key == "step":
-                    entry[key] = float(np.asarray(_host(value)))
+                    step = float(np.asarray(_host(value)))
+                    capturable = any(g.get("capturable") and any(q is p for q in g["params"])
+                                     for g in self.param_groups)
+                    entry[key] = Tensor._make(backend.move(np.asarray(step), backend.device_type_of(p.array))) \
+                        if capturable else step
                 else:
                     array = value.array if isinstance(value, Tensor) else np.asarray(_host(value))
                     if array.shape != p.array.shape:

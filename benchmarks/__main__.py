@@ -1,0 +1,40 @@
+"""``python -m benchmarks [NAME ...] [options]`` (what ``gans bench`` runs).
+
+NumPy's BLAS and PyTorch size their thread pools when they load, so the thread count
+is set through the environment and, if it differs, the process starts itself again.
+Both engines get the same number of threads: on a small machine two pools spinning
+against each other slow both engines down many times over.
+"""
+import argparse
+import os
+import sys
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    from gans.cli import add_bench_arguments
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    add_bench_arguments(parser)
+    args = parser.parse_args(argv)
+    threads = str(args.threads)
+    if any(os.environ.get(v) != threads for v in THREAD_VARIABLES):
+        env = dict(os.environ, **{v: threads for v in THREAD_VARIABLES})
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks"] + argv, env)
+    engines = [e.strip() for e in args.engine.split(",") if e.strip()]
+    for e in engines:
+        if e not in ("minigrad", "torch"):
+            parser.error(f"unknown engine {e!r} in --engine; use minigrad,torch")
+    from .harness import run
+    try:
+        run(args.names, engines, args.device, args.dtype, args.seconds, args.data, args.json, not args.no_save,
+            not args.no_matmul, threads=args.threads)
+    except (KeyError, ValueError, RuntimeError) as err:
+        print(f"gans bench: error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Time one training iteration of each book experiment on minigrad and PyTorch.
+
+One iteration is what the book does per example at batch size 1 (classifier: forward,
+loss, zero_grad, backward, step; GAN: D on real, D on a detached fake, G through D).
+Data is drawn and turned into tensors in advance, so only training is timed.  After a
+warm-up the engines run in interleaved rounds (A B A B …): drifts of a shared machine
+hit both alike, and the ratio minigrad/torch is taken within each round.
+"""
+import json
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from gans import experiments
+from gans.engines import Engine, seed_everything
+from gans.training import load_data
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine():
+    """What the numbers were measured on."""
+    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    import minigrad
+    if minigrad.cuda.is_available():
+        info["cupy"] = minigrad.backend.cp.__version__
+        info["gpu"] = minigrad.cuda.get_device_name()
+    return info
+
+
+class Workload:
+    """One experiment on one engine, with its data prepared as tensors."""
+
+    def __init__(self, name, engine, device="cpu", dtype="float32", seed=0, data=None, prepared=64):
+        self.experiment = experiments.get(name)
+        self.engine = Engine(engine, device, dtype)
+        seed_everything(seed)
+        self.models = self.experiment.build(self.engine, {})
+        dataset = load_data(self.experiment, data, limit=prepared)
+        stream = self.experiment.stream(dataset, np.random.default_rng(seed), 0, prepared)
+        self.batches = [self.experiment.tensors(self.engine, b) for _, b in stream]
+        self.constants = self.experiment.constants(self.engine)
+        self.next = 0
+
+    def run(self, iterations):
+        """Seconds for ``iterations`` training iterations (waiting for the GPU at the end)."""
+        batches, n = self.batches, len(self.batches)
+        started = time.perf_counter()
+        for i in range(iterations):
+            self.experiment.step(self.models, self.engine, batches[(self.next + i) % n], self.constants)
+        self.engine.synchronize()
+        self.next += iterations
+        return time.perf_counter() - started
+
+    def peak_traced_bytes(self):
+        """Peak Python/NumPy allocation of one iteration (tracemalloc sees NumPy, not PyTorch's allocator)."""
+        tracemalloc.start()
+        self.run(1)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+
+class ByHandWorkload:
+    """``classifier-refined`` written by hand in NumPy (benchmarks/numpy_floor.py): the floor."""
+
+    def __init__(self, data=None, prepared=64, seed=0):
+        from .numpy_floor import RefinedClassifierByHand
+        experiment = experiments.get("classifier-refined")
+        dataset = load_data(experiment, data, limit=prepared)
+        stream = experiment.stream(dataset, np.random.default_rng(seed), 0, prepared)
+        self.batches = [(b["real"].astype(np.float32), b["label"].astype(np.float32)) for _, b in stream]
+        self.model = RefinedClassifierByHand(seed)
+        self.next = 0
+
+    def run(self, iterations):
+        n = len(self.batches)
+        started = time.perf_counter()
+        for i in range(iterations):
+            self.model.step(*self.batches[(self.next + i) % n])
+        self.next += iterations
+        return time.perf_counter() - started
+
+
+FLOOR = "numpy-by-hand"
+
+
+def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", seconds=3.0, data=None):
+    """Interleaved rounds for one experiment; returns one record per engine."""
+    loads = {e: Workload(name, e, device, dtype, data=data) for e in engines}
+    if name == "classifier-refined" and device == "cpu" and dtype == "float32" and "minigrad" in engines:
+        loads[FLOOR] = ByHandWorkload(data)
+        engines = tuple(engines) + (FLOOR,)
+    for load in loads.values():  # warm-up: caches, allocator, lazy imports
+        load.run(3)
+    probe = {e: max(load.run(3) / 3, 1e-7) for e, load in loads.items()}
+    rounds = 15
+    per_round = {e: max(1, int(seconds / rounds / len(engines) / t)) for e, t in probe.items()}
+    times = {e: [] for e in engines}
+    for r in range(rounds):
+        order = engines if r % 2 == 0 else tuple(reversed(engines))  # A B, B A, … cancels order effects
+        for e in order:
+            times[e].append(loads[e].run(per_round[e]) / per_round[e])
+    records = []
+    for e in engines:
+        us = np.array(times[e]) * 1e6
+        record = {"experiment": name, "engine": e, "device": device, "dtype": dtype,
+                  "median_us": float(np.median(us)), "p25_us": float(np.percentile(us, 25)),
+                  "p75_us": float(np.percentile(us, 75)), "rounds": rounds, "iterations_per_round": per_round[e],
+                  "ratio_to_torch": None}
+        if e == "minigrad":
+            record["peak_traced_mb"] = loads[e].peak_traced_bytes() / 2 ** 20
+            if FLOOR in times:
+                record["ratio_to_numpy_by_hand"] = float(statistics.median(
+                    [a / b for a, b in zip(times[e], times[FLOOR])]))
+        if "torch" in times:
+            ratios = [a / b for a, b in zip(times[e], times["torch"])]
+            record["ratio_to_torch"] = float(statistics.median(ratios))
+            record["ratio_p25"], record["ratio_p75"] = (float(np.percentile(ratios, 25)),
+                                                        float(np.percentile(ratios, 75)))
+        records.append(record)
+    return records
+
+
+def matmul_demo(n=600, loop_n=80):
+    """The book's chapter 4 demonstration: an n×n matrix product four ways.
+
+    The pure-Python triple loop is timed at ``loop_n`` and scaled by (n / loop_n)³,
+    because at 600 it takes minutes; the record says so.
+    """
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    records = []
+    small_a, small_b = a[:loop_n, :loop_n].tolist(), b[:loop_n, :loop_n].tolist()
+    started = time.perf_counter()
+    _python_matmul(small_a, small_b)
+    loop = time.perf_counter() - started
+    records.append({"experiment": f"matmul-{n}", "engine": "python-loops", "device": "cpu",
+                    "median_us": loop * (n / loop_n) ** 3 * 1e6,
+                    "note": f"timed at {loop_n}x{loop_n} and extrapolated by (n/{loop_n})^3"})
+    records.append({"experiment": f"matmul-{n}", "engine": "numpy", "device": "cpu",
+                    "median_us": _best_of(lambda: a @ b) * 1e6})
+    try:
+        import torch
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        records.append({"experiment": f"matmul-{n}", "engine": "torch", "device": "cpu",
+                        "median_us": _best_of(lambda: ta @ tb) * 1e6})
+    except ImportError:
+        pass
+    import minigrad
+    if minigrad.cuda.is_available():
+        cp = minigrad.backend.cp
+        ga, gb = cp.asarray(a), cp.asarray(b)
+
+        def gpu_product():
+            ga @ gb
+            cp.cuda.Stream.null.synchronize()
+        records.append({"experiment": f"matmul-{n}", "engine": "cupy", "device": "cuda",
+                        "median_us": _best_of(gpu_product) * 1e6})
+    return records
+
+
+def _python_matmul(a, b):
+    n, m, k = len(a), len(b[0]), len(b)
+    out = [[0.0] * m for _ in range(n)]
+    for i in range(n):
+        for j in range(m):
+            total = 0.0
+            for t in range(k):
+                total += a[i][t] * b[t][j]
+            out[i][j] = total
+    return out
+
+
+def _best_of(fn, repeat=20):
+    fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32", seconds=3.0, data=None,
+        json_path=None, save=True, matmul=True, echo=print, threads=None):
+    """Benchmark the experiments, print a table, and save the JSON (``benchmarks/results/``)."""
+    names = list(names or experiments.EXPERIMENTS)
+    for name in names:
+        experiments.get(name)
+    info = machine()
+    info["threads"] = threads
+    echo(f"machine: {info['cpu']}, {info['cores']} cores, {threads or 'default'} thread(s) per engine, "
+         f"numpy {info['numpy']}, torch {info.get('torch', '-')}"
+         + (f", GPU {info['gpu']}" if "gpu" in info else ""))
+    records = []
+    for name in names:
+        rows = bench(name, tuple(engines), device, dtype, seconds, data)
+        records += rows
+        echo(format_rows(rows))
+    if matmul:
+        demo = matmul_demo()
+        records += demo
+        for r in demo:
+            echo(f"{r['experiment']:<22}{r['engine']:<14}{r['median_us']:>14,.0f} µs  {r.get('note', '')}")
+    document = {"machine": info, "date": date.today().isoformat(), "device": device, "dtype": dtype,
+                "command": "gans bench " + " ".join(names) + f" --device {device} --seconds {seconds}"
+                           + (f" --threads {threads}" if threads else ""),
+                "records": records}
+    if save:
+        RESULTS.mkdir(exist_ok=True)
+        slug = "".join(c if c.isalnum() else "-" for c in info.get("gpu", info["cpu"]))[:40].strip("-")
+        path = RESULTS / f"{device}-{slug}-{document['date']}.json"
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        echo(f"saved {path}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(records, indent=2) + "\n")
+    return records
+
+
+def format_rows(rows):
+    lines = []
+    for r in rows:
+        ratio = f"{r['ratio_to_torch']:.2f} × torch" if r.get("ratio_to_torch") is not None and r["engine"] != "torch" \
+            else ""
+        if "ratio_to_numpy_by_hand" in r:
+            ratio += f", {r['ratio_to_numpy_by_hand']:.2f} × by hand"
+        lines.append(f"{r['experiment']:<22}{r['engine']:<14}{r['median_us']:>14,.0f} µs "
+                     f"[{r['p25_us']:,.0f}–{r['p75_us']:,.0f}]  {ratio}")
+    return "\n".join(lines)
