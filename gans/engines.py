@@ -97,15 +97,20 @@ class Engine:
 
     def View(self, *shape):
         """The book's ``View`` module: reshape inside an ``nn.Sequential``."""
-        return _view_class(self.lib)(shape)
+        return module_classes(self.lib).View(shape)
+
+    def Conditional(self, model):
+        """``model`` taking (x, one-hot label) and seeing ``cat((x, label))`` (ch. 10)."""
+        return module_classes(self.lib).Conditional(model)
 
 
-_VIEW_CLASSES = {}
+_MODULE_CLASSES = {}
 
 
-def _view_class(lib):
-    """One ``View`` class per library, subclassing that library's ``nn.Module``."""
-    if lib not in _VIEW_CLASSES:
+def module_classes(lib):
+    """The two small modules the book writes itself, subclassing ``lib.nn.Module`` (one set
+    per library, made once, so that each engine's model is made of its own modules)."""
+    if lib not in _MODULE_CLASSES:
         class View(lib.nn.Module):
             def __init__(self, shape):
                 super().__init__()
@@ -116,8 +121,17 @@ def _view_class(lib):
 
             def extra_repr(self):
                 return f"shape={self.shape}"
-        _VIEW_CLASSES[lib] = View
-    return _VIEW_CLASSES[lib]
+
+        class Conditional(lib.nn.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+            def forward(self, x, label):
+                return self.model(lib.cat((x, label)))
+
+        _MODULE_CLASSES[lib] = type("ModuleClasses", (), {"View": View, "Conditional": Conditional})
+    return _MODULE_CLASSES[lib]
 
 
 def seed_everything(seed):

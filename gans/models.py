@@ -41,27 +41,6 @@ class Trainable:
         return loss, d_output
 
 
-def conditional(engine, model):
-    """Wrap ``model`` so that it takes (x, one_hot_label) and sees ``cat((x, label))`` (ch. 10)."""
-    return _conditional_class(engine.lib)(model)
-
-
-_CONDITIONAL_CLASSES = {}
-
-
-def _conditional_class(lib):
-    if lib not in _CONDITIONAL_CLASSES:
-        class Conditional(lib.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-
-            def forward(self, x, label):
-                return self.model(lib.cat((x, label)))
-        _CONDITIONAL_CLASSES[lib] = Conditional
-    return _CONDITIONAL_CLASSES[lib]
-
-
 # --- chapter 2 and 3: the MNIST classifier ---------------------------------------------
 
 def mnist_classifier(e: Engine, leaky_relu=False, layer_norm=False, bce=False, adam=False):
@@ -113,7 +92,7 @@ def mnist_discriminator(e: Engine, labels=0):
     model = nn.Sequential(nn.Linear(784 + labels, 200), nn.LeakyReLU(0.02), nn.LayerNorm(200),
                           nn.Linear(200, 1), nn.Sigmoid())
     if labels:
-        model = conditional(e, model)
+        model = e.Conditional(model)
     return Trainable(e, model, nn.BCELoss(), lambda p: e.optim.Adam(p, lr=0.0001))
 
 
@@ -123,7 +102,7 @@ def mnist_generator(e: Engine, labels=0):
     model = nn.Sequential(nn.Linear(100 + labels, 200), nn.LeakyReLU(0.02), nn.LayerNorm(200),
                           nn.Linear(200, 784), nn.Sigmoid())
     if labels:
-        model = conditional(e, model)
+        model = e.Conditional(model)
     return Trainable(e, model, None, lambda p: e.optim.Adam(p, lr=0.0001))
 
 

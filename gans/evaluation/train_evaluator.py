@@ -1,6 +1,6 @@
 """Train the evaluator on the full MNIST training set and write ``evaluator.npz``.
 
-    python -m gans.evaluation.train_evaluator --data /work/shared/data/mnist
+    python -m gans.evaluation.train_evaluator --data ../shared/data/mnist
 
 The recipe (the defaults below, which produced the shipped weights: 99.07% on the 10 000
 test digits): the 60 000 training digits in [0, 1], no augmentation, shuffled each epoch
