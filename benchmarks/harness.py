@@ -240,6 +240,32 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
     return records
 
 
+def markdown_table(records):
+    """The README's table: µs per iteration (median, quartiles) and the ratio to PyTorch."""
+    lines = ["| experiment | minigrad µs | torch µs | minigrad / torch | by hand µs |",
+             "| --- | --- | --- | --- | --- |"]
+    by_name = {}
+    for r in records:
+        by_name.setdefault(r["experiment"], {})[r["engine"]] = r
+    for name, engines in by_name.items():
+        if name.startswith("matmul"):
+            continue
+        ours, theirs, hand = engines.get("minigrad"), engines.get("torch"), engines.get(FLOOR)
+        cell = lambda r: f"{r['median_us']:,.0f} [{r['p25_us']:,.0f}–{r['p75_us']:,.0f}]" if r else ""
+        ratio = f"{ours['ratio_to_torch']:.2f}" if ours and ours.get("ratio_to_torch") else ""
+        if hand and ours:
+            hand_cell = f"{cell(hand)} (minigrad {ours['ratio_to_numpy_by_hand']:.2f}×)"
+        else:
+            hand_cell = ""
+        lines.append(f"| `{name}` | {cell(ours)} | {cell(theirs)} | {ratio} | {hand_cell} |")
+    small = [engines["minigrad"]["ratio_to_torch"] for name, engines in by_name.items()
+             if not name.startswith(("celeba", "matmul")) and engines.get("minigrad", {}).get("ratio_to_torch")]
+    if small:
+        lines.append(f"\nGeometric mean of minigrad / torch over the MNIST-sized models: "
+                     f"{float(np.exp(np.mean(np.log(small)))):.2f}.")
+    return "\n".join(lines)
+
+
 def format_rows(rows):
     lines = []
     for r in rows:

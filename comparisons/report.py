@@ -79,7 +79,8 @@ def summary(report, top=8):
                      f"before BatchNorm): {', '.join(report.rounding_noise)}")
     for engine, seconds in report.seconds_per_step.items():
         lines.append(f"  {'seconds per step, ' + engine:<34}{seconds * 1e3:.3f} ms")
-    worst = sorted(report.per_tensor.items(), key=lambda kv: -kv[1]["max_rel"])[:top]
+    counted = [kv for kv in report.per_tensor.items() if not kv[1].get("rounding_noise")]
+    worst = sorted(counted, key=lambda kv: -kv[1]["max_rel"])[:top]
     lines.append(f"  {'tensor':<40}{'max abs':>12}{'max rel':>12}")
     for name, entry in worst:
         lines.append(f"  {name:<40}{entry['max_abs']:>12.3e}{entry['max_rel']:>12.3e}")

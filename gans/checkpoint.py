@@ -51,10 +51,17 @@ def write_atomically(path, write):
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load(path):

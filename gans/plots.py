@@ -40,9 +40,11 @@ def losses(path, csv_path, title, engine):
 
 def samples(path, experiment, images, labels=None, title=None, rows=None, histogram=None):
     """Generated images tiled into one picture: 3×4 for GANs, one row per class for the
-    conditional GAN, a heat map row for the 1010 pattern.  ``histogram`` (10 counts: how
+    conditional GAN, bars for the 1010 pattern.  ``histogram`` (10 counts: how
     many of N samples the evaluator reads as each digit) adds a bar chart beside the grid."""
     images = np.clip(np.asarray(images, dtype=np.float64), 0, 1)
+    if experiment.data == "pattern":
+        return pattern_bars(path, images, title or f"{experiment.name}: G(0.5)")
     n = len(images)
     rows = rows or (10 if labels is not None else (1 if n == 1 else 3))
     cols = int(np.ceil(n / rows))
@@ -55,7 +57,7 @@ def samples(path, experiment, images, labels=None, title=None, rows=None, histog
         fig, (ax, bars) = plt.subplots(1, 2, figsize=(size[0] + 3.5, max(size[1], 3)),
                                        gridspec_kw={"width_ratios": [size[0], 3.5]})
         class_histogram(bars, histogram)
-    cmap = None if images.ndim == 4 else "Blues" if experiment.data == "pattern" else "gray"
+    cmap = None if images.ndim == 4 else "gray"
     ax.imshow(mosaic, cmap=cmap, interpolation="none", vmin=0, vmax=1)
     ax.set_xticks([])
     if labels is not None:
@@ -65,6 +67,19 @@ def samples(path, experiment, images, labels=None, title=None, rows=None, histog
     else:
         ax.set_yticks([])
     ax.set_title(title or f"{experiment.name}: generated from fixed seeds", fontsize=9)
+    _save(fig, path)
+
+
+def pattern_bars(path, outputs, title):
+    """The 1010 pattern GAN's four outputs as bars against the target pattern."""
+    fig, ax = plt.subplots(figsize=(4, 2.6))
+    values = outputs.reshape(-1, 4)[-1]
+    ax.bar(range(4), values, color="C0", label="G's output")
+    ax.plot(range(4), [1, 0, 1, 0], "r_", markersize=30, label="pattern 1 0 1 0")
+    ax.set_xticks(range(4))
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7, loc="center right")
+    ax.set_title(title, fontsize=9)
     _save(fig, path)
 
 
