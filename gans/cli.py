@@ -51,6 +51,8 @@ def build_parser():
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: a tenth of the run)")
     p.add_argument("--log-every", type=int, default=10, help="steps between rows of losses.csv (book: 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="capture the training step once as a CUDA graph and replay it (minigrad on CUDA)")
     p.add_argument("--eval-samples", type=int, default=2000,
                    help="MNIST GANs: samples scored at the end (mode coverage, FID, ...); 0 skips")
     p.add_argument("--grad-stats", type=int, nargs="?", const=0, metavar="K",
@@ -160,7 +162,7 @@ def cmd_train(args):
         raise ValueError("--leaky-relu/--layer-norm/--bce/--adam refine the classifier experiment only")
     metrics = train(args.name, args.engine, args.device, args.dtype, args.epochs, args.limit, args.seed,
                     args.data, args.out, args.resume, args.checkpoint_every, args.log_every, options,
-                    progress=not args.quiet, eval_samples=args.eval_samples,
+                    progress=not args.quiet, eval_samples=args.eval_samples, cuda_graph=args.cuda_graph,
                     grad_stats_every=None if args.grad_stats is None else args.grad_stats or args.log_every)
     shown = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     print(json.dumps(shown, indent=2))

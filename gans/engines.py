@@ -5,9 +5,11 @@ libraries share PyTorch's API, so the same code builds either version.  What dif
 (how a NumPy array becomes a tensor on a device, how seeds are set, how state is read
 back) lives here.
 """
+import functools
 import random
 import sys
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -23,6 +25,7 @@ class Engine:
     name: str
     device: str = "cpu"
     dtype: str = "float32"
+    capturable: bool = False  # optimisers keep their state on the device (for CUDA graphs)
     lib: object = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -49,7 +52,12 @@ class Engine:
 
     @property
     def optim(self):
-        return self.lib.optim
+        if not self.capturable:
+            return self.lib.optim
+        if self.name != "minigrad":
+            raise ValueError("--cuda-graph captures minigrad's training step; use --engine minigrad")
+        optim = self.lib.optim
+        return SimpleNamespace(SGD=optim.SGD, Adam=functools.partial(optim.Adam, capturable=True))
 
     @property
     def torch_dtype(self):

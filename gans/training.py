@@ -105,23 +105,25 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, options=None):
+def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, options=None, capturable=False):
     """The experiment and its models on an engine, initialised from ``seed``."""
     experiment = experiments.get(name)
-    e = Engine(engine, device, dtype)
+    e = Engine(engine, device, dtype, capturable)
     seed_everything(seed)
     return experiment, e, experiment.build(e, options or {})
 
 
 def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, limit=None, seed=0, data=None,
           out=None, resume=False, checkpoint_every=None, log_every=10, options=None, progress=True,
-          steps=None, sample_every=None, stop_after=None, eval_samples=2000, grad_stats_every=None):
+          steps=None, sample_every=None, stop_after=None, eval_samples=2000, cuda_graph=False, grad_stats_every=None):
     """Train experiment ``name``; returns the metrics dict (also written to metrics.json).
 
     ``steps`` overrides the number of iterations that ``epochs`` implies; ``stop_after``
     ends the run early at that step with a checkpoint, as an interruption would.
     ``eval_samples``: an MNIST GAN that finishes is scored on that many samples (mode
     coverage, FID, …, see ``gans.evaluation``); 0 skips it.
+    ``cuda_graph``: capture the training step once as a CUDA graph and replay it (minigrad
+    engine; Adam keeps its step count on the device); on the CPU the step runs eagerly.
     ``grad_stats_every``: every that many steps, write per-layer gradient and weight norms to
     grad_stats.csv (and grad_stats.png at the end; see ``gans.grad_stats``).
     """
@@ -129,7 +131,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         raise ValueError(f"eval_samples must be 0 (no evaluation) or at least {MIN_SAMPLES}, got {eval_samples}")
     run = Run(out or Path("runs") / f"{name}-{engine}")
     config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
-                  data=str(data) if data else None, log_every=log_every, options=options or {})
+                  data=str(data) if data else None, log_every=log_every, options=options or {},
+                  cuda_graph=cuda_graph)
     start_step, meta = 0, None
     if resume:
         meta, arrays = checkpoint.load(run.path("checkpoint.npz"))
@@ -139,7 +142,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         seed, limit, data, options = saved["seed"], saved["limit"], saved["data"], saved["options"]
         log_every = saved["log_every"]
         epochs = epochs or saved["epochs"]
-    experiment, e, m = build(name, engine, device, dtype, seed, options)
+    experiment, e, m = build(name, engine, device, dtype, seed, options, capturable=cuda_graph)
     dataset = load_data(experiment, data, limit)
     epochs = epochs or default_epochs(experiment, dataset)
     config["epochs"] = epochs
@@ -165,11 +168,13 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
                                  title=f"{name} [{engine}]") if grad_stats_every else None
     bar = _progress_bar(progress, steps, start_step, name, engine)
     training_seconds, steps_done = 0.0, 0
+    run_step = graphed_step(experiment, m, e, constants) if cuda_graph else (
+        lambda tensors: experiment.step(m, e, tensors, constants))
     for step, batch in experiment.stream(dataset, rng, start_step, steps):
         started = time.perf_counter()
         if stats is not None:
             stats.begin(step + 1)
-        outputs = experiment.step(m, e, experiment.tensors(e, batch), constants)
+        outputs = run_step(experiment.tensors(e, batch))
         if stats is not None:
             stats.end(step + 1)
         if (step + 1) % log_every == 0:
@@ -215,6 +220,24 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     plots.losses(run.path("loss.png"), run.path("losses.csv"), name, engine)
     run.write_json("metrics.json", metrics)
     return metrics
+
+
+def graphed_step(experiment, m, e, constants):
+    """The training step captured as a CUDA graph on its first call, replayed afterwards
+    (``minigrad.cuda.graphed``; on the CPU it runs eagerly and says so once)."""
+    import minigrad
+    replay, keys = None, None
+
+    def step(tensors):
+        nonlocal replay, keys
+        if replay is None:
+            keys = sorted(tensors)
+            state = tuple(m.modules().values()) + tuple(m.optimisers().values())
+            replay = minigrad.cuda.graphed(
+                lambda *inputs: experiment.step(m, e, dict(zip(keys, inputs)), constants),
+                *(tensors[k] for k in keys), state=state)
+        return replay(*(tensors[k] for k in keys))
+    return step
 
 
 def save_checkpoint(run, m, e, config, step, rng):

@@ -189,3 +189,21 @@ def test_cli_list_and_train(capsys, tmp_path):
                      "--out", str(tmp_path)]) == 0
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["options"] == {"bce": True, "adam": True}
+
+
+@pytest.mark.parametrize("name", ["mnist-gan", "classifier-refined"])
+def test_cuda_graph_flag_on_the_cpu_trains_like_the_eager_loop(name, tmp_path, recwarn):
+    """--cuda-graph: Adam(capturable=True) and minigrad.cuda.graphed, which on the CPU runs the
+    step eagerly; the weights match the ordinary run to rounding."""
+    from minigrad import graphs
+    graphs.EagerStep._warned = False
+    training.train(name, "minigrad", dtype="float64", steps=15, out=tmp_path / "eager", progress=False,
+                   eval_samples=0)
+    training.train(name, "minigrad", dtype="float64", steps=15, out=tmp_path / "graph", progress=False,
+                   eval_samples=0, cuda_graph=True)
+    assert any("runs eagerly" in str(w.message) for w in recwarn)
+    a, b = _weights(tmp_path / "eager"), _weights(tmp_path / "graph")
+    for key in a:
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-12, atol=1e-15, err_msg=key)
+    with pytest.raises(ValueError, match="--engine minigrad"):
+        training.train(name, "torch", steps=2, out=tmp_path / "t", progress=False, cuda_graph=True)
