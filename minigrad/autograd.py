@@ -11,6 +11,8 @@ limit).  Each Function turns the gradient of its output into gradients of its in
 (the chain rule); gradients arriving at the same tensor along several paths are added;
 gradients of leaf tensors are accumulated into ``.grad``.
 """
+import functools
+
 import numpy as np
 
 from . import backend
@@ -25,15 +27,18 @@ def is_grad_enabled():
     return _grad_enabled
 
 
-class set_grad_enabled:
-    """Switch graph recording on or off; a context manager, a decorator, or a plain call."""
+class no_grad:
+    """Operations inside do not record a graph (for evaluation and optimiser updates).
 
-    def __init__(self, mode):
-        global _grad_enabled
-        self.previous = _grad_enabled
-        _grad_enabled = bool(mode)
+    A context manager (``with no_grad():``) or a decorator (``@no_grad()``); like PyTorch's,
+    it changes nothing until the block is entered or the function is called.
+    """
+
+    mode = False
 
     def __enter__(self):
+        global _grad_enabled
+        self.previous, _grad_enabled = _grad_enabled, self.mode
         return self
 
     def __exit__(self, *exc):
@@ -41,30 +46,41 @@ class set_grad_enabled:
         _grad_enabled = self.previous
 
     def __call__(self, func):
-        mode = _grad_enabled
-        set_grad_enabled(self.previous)  # being used as a decorator: undo the switch
+        mode = self.mode
 
+        @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
+            with _switch(mode):
                 return func(*args, **kwargs)
-        wrapper.__wrapped__ = func
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = func.__doc__
         return wrapper
 
 
-class no_grad(set_grad_enabled):
-    """Operations inside do not record a graph (for evaluation and optimiser updates)."""
-
-    def __init__(self):
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
+class enable_grad(no_grad):
     """Record the graph again inside a ``no_grad`` block."""
 
-    def __init__(self):
-        super().__init__(True)
+    mode = True
+
+
+class set_grad_enabled(no_grad):
+    """Switch graph recording on or off: at once (``set_grad_enabled(False)``), for a block
+    (``with set_grad_enabled(False):``) or for a function (as a decorator)."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        self.mode = bool(mode)
+        self.previous, _grad_enabled = _grad_enabled, self.mode
+
+    def __enter__(self):
+        return self  # already switched by the constructor, as in PyTorch
+
+    def __call__(self, func):
+        global _grad_enabled
+        _grad_enabled = self.previous  # used as a decorator: only the calls are switched
+        return super().__call__(func)
+
+
+def _switch(mode):
+    return enable_grad() if mode else no_grad()
 
 
 class Function:
@@ -204,16 +220,17 @@ def backward(tensor, gradient=None, retain_graph=False):
         grad = backend.move(grad, backend.device_type_of(tensor.array)).astype(tensor.dtype, copy=False)
 
     if tensor.grad_fn is None:  # backward() on a leaf: d(x)/d(x) = gradient
-        _accumulate(tensor, grad)
+        _accumulate(tensor, grad, {id(grad)})
         return
 
     pending = {tensor.grad_fn: grad}
+    handed_out = {id(grad)}  # arrays that belong to someone (.grad of a leaf, the caller's gradient)
     for fn in topological_order(tensor.grad_fn):
         grad = pending.pop(fn, None)
         if grad is None:
             continue
         if fn.retained is not None:
-            _accumulate(fn.retained, grad)
+            _accumulate(fn.retained, grad, handed_out)
         if fn.freed:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (or directly access saved "
@@ -232,7 +249,7 @@ def backward(tensor, gradient=None, retain_graph=False):
             if g.shape != t.array.shape:
                 g = sum_to_shape(g, t.array.shape)
             if t.grad_fn is None:
-                _accumulate(t, g)
+                _accumulate(t, g, handed_out)
             else:
                 previous = pending.get(t.grad_fn)
                 # never add in place: one array may be handed to several inputs
@@ -241,13 +258,19 @@ def backward(tensor, gradient=None, retain_graph=False):
             fn.release()
 
 
-def _accumulate(leaf, grad):
+def _accumulate(leaf, grad, handed_out):
+    """Add ``grad`` into ``leaf.grad``.  A gradient array is stored as it is only when nothing
+    else holds it: a view (e.g. a read-only broadcast) or an array already given to another
+    tensor in this backward pass is copied, so that ``x.grad.zero_()`` touches x alone."""
     if grad.dtype != leaf.array.dtype:  # e.g. a float32 weight used with float64 data
         grad = grad.astype(leaf.array.dtype)
     if leaf.grad is not None:
         grad = leaf.grad.array + grad
+    elif getattr(grad, "base", None) is not None or id(grad) in handed_out:
+        grad = grad.copy()
     if isinstance(grad, np.generic):  # NumPy turns 0-d results into scalars
         grad = np.asarray(grad)
+    handed_out.add(id(grad))
     if leaf.grad is None:
         leaf.grad = Tensor._make(grad)
     else:

@@ -180,3 +180,29 @@ def test_tensor_conversions():
     assert t.device == minigrad.device("cpu") and str(t.device) == "cpu"
     assert t.to("cpu") is t
     assert minigrad.tensor(2.5).item() == 2.5
+
+
+def test_leaf_gradients_never_share_memory():
+    """x + y hands one gradient array to both inputs, and sum() hands out a read-only broadcast:
+    each .grad must still be its own writable array (zero_grad(set_to_none=False) writes to it)."""
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    y = minigrad.tensor([3.0, 4.0], requires_grad=True)
+    (x + y).sum().backward()
+    x.grad.zero_()
+    assert y.grad.tolist() == [1.0, 1.0] and x.grad.tolist() == [0.0, 0.0]
+    upstream = minigrad.tensor([5.0, 6.0])
+    z = minigrad.tensor([0.0, 0.0], requires_grad=True)
+    (z + 0).backward(upstream)
+    z.grad.zero_()
+    assert upstream.tolist() == [5.0, 6.0]  # the caller's gradient is untouched
+
+
+def test_grad_modes_change_nothing_until_used():
+    assert minigrad.is_grad_enabled()
+    minigrad.no_grad()  # made but never entered: like PyTorch, no effect
+    assert minigrad.is_grad_enabled()
+    with minigrad.set_grad_enabled(False):
+        assert not minigrad.is_grad_enabled()
+        with minigrad.enable_grad():
+            assert minigrad.is_grad_enabled()
+    assert minigrad.is_grad_enabled()
