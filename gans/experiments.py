@@ -89,7 +89,7 @@ class Experiment:
                 batch["real"] = np.array([rng.uniform(0.8, 1.0), rng.uniform(0.0, 0.2),
                                           rng.uniform(0.8, 1.0), rng.uniform(0.0, 0.2)])
             else:
-                image, label = self.example(dataset.images, dataset.labels, dataset.order[index])
+                image, label = self.example(dataset.images, dataset.labels, index)
                 batch["real"] = image
                 if self.kind == "classifier" or self.labels:
                     batch["label"] = one_hot(label)

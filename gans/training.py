@@ -21,16 +21,13 @@ LOSS_COLUMNS = {"classifier": ["loss"], "gan": ["d_real", "d_fake", "g", "D(x)",
 
 @dataclass
 class TrainingData:
-    """What the stream reads: images (array or lazy HDF5 file), labels, the order, a note."""
+    """What the stream reads, in file order as the book does: images (array or lazy HDF5
+    file), labels, how many to use, and a note on where they came from."""
     images: object
     labels: object
     size: int
     source: str
     synthetic: bool = False
-
-    @property
-    def order(self):
-        return range(self.size)
 
 
 def load_data(experiment, path=None, limit=None, split="train"):
