@@ -26,6 +26,10 @@ def main(argv=None):
     for e in engines:
         if e not in ("minigrad", "torch"):
             parser.error(f"unknown engine {e!r} in --engine; use minigrad,torch")
+    if args.cuda_graph:  # each engine eager and replaying its captured step
+        if args.device != "cuda":
+            parser.error("--cuda-graph times CUDA graph replays; it needs --device cuda")
+        engines = [label for e in engines for label in (e, e + "+graph")]
     from .harness import run
     try:
         run(args.names, engines, args.device, args.dtype, args.seconds, args.data, args.json, not args.no_save,

@@ -19,7 +19,7 @@ import numpy as np
 
 from gans import experiments
 from gans.engines import Engine, seed_everything
-from gans.training import load_data
+from gans.training import graphed_step, load_data
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -50,18 +50,27 @@ def machine():
     return info
 
 
-class Workload:
-    """One experiment on one engine, with its data prepared as tensors."""
+GRAPH = "+graph"  # an engine label ending so ("minigrad+graph", "torch+graph") replays a CUDA graph
 
-    def __init__(self, name, engine, device="cpu", dtype="float32", seed=0, data=None, prepared=64):
+
+class Workload:
+    """One experiment on one engine, with its data prepared as tensors; ``label`` is an
+    engine's name, with ``+graph`` to capture the step as a CUDA graph and replay it."""
+
+    def __init__(self, name, label, device="cpu", dtype="float32", seed=0, data=None, prepared=64):
         self.experiment = experiments.get(name)
-        self.engine = Engine(engine, device, dtype)
+        graph = label.endswith(GRAPH)
+        self.engine = Engine(label.removesuffix(GRAPH), device, dtype, capturable=graph)
         seed_everything(seed)
         self.models = self.experiment.build(self.engine, {})
         dataset = load_data(self.experiment, data, limit=prepared)
         stream = self.experiment.stream(dataset, np.random.default_rng(seed), 0, prepared)
         self.batches = [self.experiment.tensors(self.engine, b) for _, b in stream]
         self.constants = self.experiment.constants(self.engine)
+        if graph:
+            self.step = graphed_step(self.experiment, self.models, self.engine, self.constants)
+        else:
+            self.step = lambda batch: self.experiment.step(self.models, self.engine, batch, self.constants)
         self.next = 0
 
     def run(self, iterations):
@@ -69,7 +78,7 @@ class Workload:
         batches, n = self.batches, len(self.batches)
         started = time.perf_counter()
         for i in range(iterations):
-            self.experiment.step(self.models, self.engine, batches[(self.next + i) % n], self.constants)
+            self.step(batches[(self.next + i) % n])
         self.engine.synchronize()
         self.next += iterations
         return time.perf_counter() - started
@@ -140,6 +149,9 @@ def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", se
             record["ratio_to_torch"] = float(statistics.median(ratios))
             record["ratio_p25"], record["ratio_p75"] = (float(np.percentile(ratios, 25)),
                                                         float(np.percentile(ratios, 75)))
+        if "torch" + GRAPH in times:
+            record["ratio_to_torch_graph"] = float(statistics.median(
+                [a / b for a, b in zip(times[e], times["torch" + GRAPH])]))
         records.append(record)
     return records
 
@@ -206,8 +218,10 @@ def _best_of(fn, repeat=20):
 
 def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32", seconds=3.0, data=None,
         json_path=None, save=True, matmul=True, echo=print, threads=None):
-    """Benchmark the experiments, print a table, and save the JSON (``benchmarks/results/``)."""
+    """Benchmark the experiments, print a table, and save the JSON (``benchmarks/results/``).
+    An engine label ending in ``+graph`` times that engine replaying a captured CUDA graph."""
     names = list(names or experiments.EXPERIMENTS)
+    graphs = any(e.endswith(GRAPH) for e in engines)
     for name in names:
         experiments.get(name)
     info = machine()
@@ -217,9 +231,14 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
          + (f", GPU {info['gpu']}" if "gpu" in info else ""))
     records = []
     for name in names:
-        rows = bench(name, tuple(engines), device, dtype, seconds, data)
+        try:
+            rows = bench(name, tuple(engines), device, dtype, seconds, data)
+        except Exception as err:  # one experiment that fails (say, cannot be captured) is reported, not fatal
+            rows = [{"experiment": name, "error": f"{type(err).__name__}: {err}"}]
+            echo(f"{name:<22}failed: {rows[0]['error']}")
+        else:
+            echo(format_rows(rows))
         records += rows
-        echo(format_rows(rows))
     if matmul:
         demo = matmul_demo()
         records += demo
@@ -227,12 +246,12 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
             echo(f"{r['experiment']:<22}{r['engine']:<14}{r['median_us']:>14,.0f} µs  {r.get('note', '')}")
     document = {"machine": info, "date": date.today().isoformat(), "device": device, "dtype": dtype,
                 "command": "gans bench " + " ".join(names) + f" --device {device} --seconds {seconds}"
-                           + (f" --threads {threads}" if threads else ""),
+                           + (f" --threads {threads}" if threads else "") + (" --cuda-graph" if graphs else ""),
                 "records": records}
     if save:
         RESULTS.mkdir(exist_ok=True)
         slug = "".join(c if c.isalnum() else "-" for c in info.get("gpu", info["cpu"]))[:40].strip("-")
-        path = RESULTS / f"{device}-{slug}-{document['date']}.json"
+        path = RESULTS / f"{device}{'-graph' * graphs}-{slug}-{document['date']}.json"
         path.write_text(json.dumps(document, indent=2) + "\n")
         echo(f"saved {path}")
     if json_path:
@@ -246,7 +265,8 @@ def markdown_table(records):
              "| --- | --- | --- | --- | --- |"]
     by_name = {}
     for r in records:
-        by_name.setdefault(r["experiment"], {})[r["engine"]] = r
+        if "error" not in r:
+            by_name.setdefault(r["experiment"], {})[r["engine"]] = r
     for name, engines in by_name.items():
         if name.startswith("matmul"):
             continue
@@ -269,10 +289,10 @@ def markdown_table(records):
 def format_rows(rows):
     lines = []
     for r in rows:
-        ratio = f"{r['ratio_to_torch']:.2f} × torch" if r.get("ratio_to_torch") is not None and r["engine"] != "torch" \
-            else ""
-        if "ratio_to_numpy_by_hand" in r:
-            ratio += f", {r['ratio_to_numpy_by_hand']:.2f} × by hand"
-        lines.append(f"{r['experiment']:<22}{r['engine']:<14}{r['median_us']:>14,.0f} µs "
-                     f"[{r['p25_us']:,.0f}–{r['p75_us']:,.0f}]  {ratio}")
+        ratios = [f"{r[key]:.2f} × {name}" for key, name in (("ratio_to_torch", "torch"),
+                                                              ("ratio_to_torch_graph", "torch" + GRAPH),
+                                                              ("ratio_to_numpy_by_hand", "by hand"))
+                  if r.get(key) is not None and r["engine"] != name]
+        lines.append(f"{r['experiment']:<22}{r['engine']:<16}{r['median_us']:>12,.0f} µs "
+                     f"[{r['p25_us']:,.0f}–{r['p75_us']:,.0f}]  {', '.join(ratios)}")
     return "\n".join(lines)

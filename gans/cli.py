@@ -52,7 +52,7 @@ def build_parser():
     p.add_argument("--log-every", type=int, default=10, help="steps between rows of losses.csv (book: 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--cuda-graph", action="store_true",
-                   help="capture the training step once as a CUDA graph and replay it (minigrad on CUDA)")
+                   help="capture the training step once as a CUDA graph and replay it (CUDA; eager on the CPU)")
     p.add_argument("--eval-samples", type=int, default=2000,
                    help="MNIST GANs: samples scored at the end (mode coverage, FID, ...); 0 skips")
     p.add_argument("--grad-stats", type=int, nargs="?", const=0, metavar="K",
@@ -138,6 +138,8 @@ def add_bench_arguments(p):
     p.add_argument("--json", help="also write the records here")
     p.add_argument("--no-save", action="store_true", help="don't write benchmarks/results/")
     p.add_argument("--no-matmul", action="store_true", help="skip the chapter 4 matrix-product demo")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="also time each engine replaying its training step captured as a CUDA graph")
     p.add_argument("--threads", type=int, default=1,
                    help="threads for both engines (NumPy's BLAS and PyTorch); default 1, see README")
 
@@ -234,7 +236,7 @@ def bench_argv(args):
     for flag, value in (("--data", args.data), ("--json", args.json)):
         if value:
             argv += [flag, value]
-    return argv + ["--no-save"] * args.no_save + ["--no-matmul"] * args.no_matmul
+    return argv + ["--no-save"] * args.no_save + ["--no-matmul"] * args.no_matmul + ["--cuda-graph"] * args.cuda_graph
 
 
 def cmd_graph(args):

@@ -52,11 +52,9 @@ class Engine:
 
     @property
     def optim(self):
-        if not self.capturable:
-            return self.lib.optim
-        if self.name != "minigrad":
-            raise ValueError("--cuda-graph captures minigrad's training step; use --engine minigrad")
         optim = self.lib.optim
+        if not self.capturable or (self.name == "torch" and self.device != "cuda"):
+            return optim  # PyTorch's capturable Adam works on CUDA only (and is not needed elsewhere)
         return SimpleNamespace(SGD=optim.SGD, Adam=functools.partial(optim.Adam, capturable=True))
 
     @property
@@ -103,6 +101,14 @@ class Engine:
         if self.device == "cuda":
             self.lib.cuda.synchronize()
 
+    def graphed(self, step, example_inputs, state):
+        """``step(*inputs)`` captured once as a CUDA graph and replayed on new inputs, eager
+        on the CPU: ``minigrad.cuda.graphed`` or PyTorch's ``torch.cuda.graph``.  ``state``
+        (modules and optimisers) is put back after the warm-up runs that precede capture."""
+        if self.name == "minigrad":
+            return minigrad.cuda.graphed(step, *example_inputs, state=state)
+        return _torch_graphed(self.lib, step, example_inputs, state)
+
     def View(self, *shape):
         """The book's ``View`` module: reshape inside an ``nn.Sequential``."""
         return module_classes(self.lib).View(shape)
@@ -140,6 +146,45 @@ def module_classes(lib):
 
         _MODULE_CLASSES[lib] = type("ModuleClasses", (), {"View": View, "Conditional": Conditional})
     return _MODULE_CLASSES[lib]
+
+
+def _torch_graphed(torch, step, example_inputs, state, warmup=3):
+    """PyTorch's recipe for capturing a whole training step (warm up on a side stream,
+    capture with ``torch.cuda.graph``), with the same warm-up undo as minigrad's."""
+    if not all(t.is_cuda for t in example_inputs):
+        from minigrad.graphs import EagerStep
+        return EagerStep(step)
+    static_inputs = [t.detach().clone() for t in example_inputs]
+    saved = {id(t): t.detach().clone() for t in _torch_state(state)}
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            step(*static_inputs)
+    torch.cuda.current_stream().wait_stream(side)
+    with torch.no_grad():
+        for t in _torch_state(state):
+            t.copy_(saved[id(t)]) if id(t) in saved else t.zero_()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_outputs = step(*static_inputs)
+
+    def replay(*inputs):
+        for static, new in zip(static_inputs, inputs):
+            static.copy_(new)
+        graph.replay()
+        return static_outputs
+    return replay
+
+
+def _torch_state(state):
+    for owner in state:
+        if hasattr(owner, "parameters"):
+            yield from owner.parameters()
+            yield from owner.buffers()
+        if hasattr(owner, "state"):
+            for entries in owner.state.values():
+                yield from (v for v in entries.values() if hasattr(v, "is_cuda"))
 
 
 def seed_everything(seed):

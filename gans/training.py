@@ -119,8 +119,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     ends the run early at that step with a checkpoint, as an interruption would.
     ``eval_samples``: an MNIST GAN that finishes is scored on that many samples (mode
     coverage, FID, …, see ``gans.evaluation``); 0 skips it.
-    ``cuda_graph``: capture the training step once as a CUDA graph and replay it (minigrad
-    engine; Adam keeps its step count on the device); on the CPU the step runs eagerly.
+    ``cuda_graph``: capture the training step once as a CUDA graph and replay it (Adam keeps
+    its step count on the device); on the CPU the step runs eagerly.
     ``grad_stats_every``: every that many steps, write per-layer gradient and weight norms to
     grad_stats.csv (and grad_stats.png at the end; see ``gans.grad_stats``).
     """
@@ -221,8 +221,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
 
 def graphed_step(experiment, m, e, constants):
     """The training step captured as a CUDA graph on its first call, replayed afterwards
-    (``minigrad.cuda.graphed``; on the CPU it runs eagerly and says so once)."""
-    import minigrad
+    (``Engine.graphed``; on the CPU it runs eagerly and says so once)."""
     replay, keys = None, None
 
     def step(tensors):
@@ -230,9 +229,8 @@ def graphed_step(experiment, m, e, constants):
         if replay is None:
             keys = sorted(tensors)
             state = tuple(m.modules().values()) + tuple(m.optimisers().values())
-            replay = minigrad.cuda.graphed(
-                lambda *inputs: experiment.step(m, e, dict(zip(keys, inputs)), constants),
-                *(tensors[k] for k in keys), state=state)
+            replay = e.graphed(lambda *inputs: experiment.step(m, e, dict(zip(keys, inputs)), constants),
+                               [tensors[k] for k in keys], state)
         return replay(*(tensors[k] for k in keys))
     return step
 

@@ -49,10 +49,37 @@ def array_module(array):
     return cp if hasattr(array, "__cuda_array_interface__") else np
 
 
+_pending_checks = []  # (device scalar, message): bad input the GPU found, reported at the next read
+
+
+def check_later(value, message):
+    """Raise ``RuntimeError(message)`` at the next read from the GPU if the device scalar
+    ``value`` is NaN.  Checking now would make the host wait for the GPU in the middle of
+    a training step; like a CUDA device-side assert, the error comes at the next sync."""
+    _pending_checks.append((value, message))
+    if len(_pending_checks) >= 256:  # nothing read back for a long time: check now
+        raise_pending()
+
+
+def raise_pending():
+    """Report what ``check_later`` registered (waits for the GPU)."""
+    if not _pending_checks:
+        return
+    checks = list(_pending_checks)
+    _pending_checks.clear()
+    values = cp.asnumpy(cp.stack([value.reshape(()) for value, _ in checks]))
+    for value, (_, message) in zip(values, checks):
+        if value != value:
+            raise RuntimeError(message)
+
+
 def move(array, device_type):
     """Copy ``array`` to the host ('cpu') or the current GPU ('cuda'); no copy if it is there."""
     if device_type == "cpu":
-        return cp.asnumpy(array) if is_gpu_array(array) else array
+        if not is_gpu_array(array):
+            return array
+        raise_pending()
+        return cp.asnumpy(array)
     require_cuda()
     return cp.asarray(array)
 

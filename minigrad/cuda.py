@@ -29,6 +29,7 @@ def get_device_name(device=None):
 def synchronize():
     if is_available():
         backend.cp.cuda.Stream.null.synchronize()
+        backend.raise_pending()
 
 
 def memory_allocated(device=None):

@@ -211,7 +211,7 @@ class Tensor:
     def item(self):
         if self.array.size != 1:
             raise RuntimeError(f"a Tensor with {self.array.size} elements cannot be converted to Scalar")
-        return self.array.item()
+        return backend.move(self.array, "cpu").item()
 
     def numpy(self):
         if self.requires_grad:
@@ -238,7 +238,7 @@ class Tensor:
     def __bool__(self):
         if self.array.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self.array.item())
+        return bool(self.item())
 
     def __index__(self):
         if self.array.dtype.kind not in "iu" or self.array.size != 1:

@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 settings.register_profile("default", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.register_profile("quick", max_examples=8, deadline=None,  # a GPU run inside a short lease
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

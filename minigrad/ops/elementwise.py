@@ -6,7 +6,7 @@ gradients in the broadcast shape.
 """
 import math
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function
 
 
@@ -130,23 +130,15 @@ class Clamp(Function):
         return grad * keep
 
 
-def sigmoid_array(a):
-    """σ(x) = 1 / (1 + e^(-x)) without overflow warnings: e^(-|x|) never overflows,
-    and σ(x) = e^x / (1 + e^x) for x < 0."""
-    xp = backend.array_module(a)
-    e = xp.exp(-abs(a))
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
-
-
 class Sigmoid(Function):
     """σ(x) = 1 / (1 + e^(-x)); dσ/dx = σ(1 - σ)."""
 
     def forward(self, a):
-        self.out = sigmoid_array(a)
+        self.out = kernels.sigmoid(a)
         return self.out
 
     def backward(self, grad):
-        return grad * (1 - self.out) * self.out
+        return kernels.sigmoid_backward(grad, self.out)
 
 
 class Tanh(Function):
@@ -174,11 +166,11 @@ class LeakyRelu(Function):
         self.slope = negative_slope
 
     def forward(self, a):
-        self.positive = a > 0
-        return backend.array_module(a).where(self.positive, a, a * self.slope)
+        self.a = a
+        return kernels.leaky_relu(a, self.slope)
 
     def backward(self, grad):
-        return backend.array_module(grad).where(self.positive, grad, grad * self.slope)
+        return kernels.leaky_relu_backward(grad, self.a, self.slope)
 
 
 class Gelu(Function):
@@ -191,20 +183,17 @@ class Gelu(Function):
 
     def forward(self, a):
         self.a = a
+        if self.approximate == "none":
+            return kernels.gelu(a)
         xp = backend.array_module(a)
-        if self.approximate == "tanh":
-            inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3)
-            self.t = xp.tanh(inner)
-            return 0.5 * a * (1 + self.t)
-        self.cdf = 0.5 * (1 + backend.erf(a / math.sqrt(2)))
-        return a * self.cdf
+        inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3)
+        self.t = xp.tanh(inner)
+        return 0.5 * a * (1 + self.t)
 
     def backward(self, grad):
         a = self.a
-        xp = backend.array_module(a)
-        if self.approximate == "tanh":
-            t = self.t
-            d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * a * a)
-            return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * d_inner)
-        pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
-        return grad * (self.cdf + a * pdf)
+        if self.approximate == "none":
+            return kernels.gelu_backward(grad, a)
+        t = self.t
+        d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * a * a)
+        return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * d_inner)

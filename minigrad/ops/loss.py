@@ -1,11 +1,10 @@
 """Loss functions, each one node, with PyTorch's numerics and ``reduction`` argument."""
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function
 from ..graphs import capturing
-from .elementwise import sigmoid_array
 
 REDUCTIONS = ("mean", "sum", "none")
-BCE_EPSILON = 9.999999960041972e-13  # PyTorch's 1e-12 is a C float: this is float32(1e-12) exactly
+BCE_RANGE = "all elements of input should be between 0 and 1"
 
 
 class Loss(Function):
@@ -27,6 +26,10 @@ class Loss(Function):
         """The upstream gradient for each element of the unreduced loss."""
         return grad / size if self.reduction == "mean" else grad
 
+    def count(self, input):
+        """What the summed loss is divided by: N for 'mean', 1 otherwise."""
+        return input.size if self.reduction == "mean" else 1
+
 
 def check_same_shape(name, input, target):
     if input.shape != target.shape:
@@ -40,11 +43,14 @@ class MSELoss(Loss):
 
     def forward(self, input, target):
         check_same_shape("mse_loss", input, target)
-        self.diff = input - target
-        return self.reduce(self.diff * self.diff)
+        self.input, self.target = input, target
+        if self.reduction == "none":
+            diff = input - target
+            return diff * diff
+        return kernels.mse(input, target, self.count(input))
 
     def backward(self, grad):
-        g = self.scale(grad, self.diff.size) * 2 * self.diff
+        g = kernels.mse_backward(grad, self.input, self.target, self.count(self.input))
         return g, (-g if self.needs_grad[1] else None)
 
 
@@ -56,26 +62,31 @@ class BCELoss(Loss):
 
     def forward(self, input, target, weight=None):
         check_same_shape("binary_cross_entropy", input, target)
-        xp = backend.array_module(input)
-        # the check reads values back to the host: not possible while a CUDA graph is recorded
-        if input.size and not capturing() and (input.min() < 0 or input.max() > 1):
-            raise RuntimeError("all elements of input should be between 0 and 1")
         self.input, self.target, self.weight = input, target, weight
-        with backend.quiet(xp):  # log(0) = -inf is expected here and clamped next
-            self.log_x, self.log_1mx = xp.log(input), xp.log(1 - input)
-        losses = -(target * xp.maximum(self.log_x, -100) + (1 - target) * xp.maximum(self.log_1mx, -100))
-        if weight is not None:
-            losses = losses * weight
-        return self.reduce(losses)
+        on_gpu = backend.is_gpu_array(input)
+        if not on_gpu and input.size and not (input.min() >= 0 and input.max() <= 1):  # NaN fails too
+            raise RuntimeError(BCE_RANGE)
+        if weight is not None or self.reduction == "none":
+            losses = kernels.bce_losses(input, target)
+            return self.reduce(losses * weight if weight is not None else losses)
+        loss = kernels.bce(input, target, self.count(input))
+        if on_gpu and not capturing():  # the GPU kernel made the loss NaN for inputs outside [0, 1]
+            backend.check_later(loss, BCE_RANGE)
+        return loss
 
     def backward(self, grad):
         xp = backend.array_module(self.input)
         x, y = self.input, self.target
         upstream = self.scale(grad, x.size)
-        if self.weight is not None:
+        if self.weight is None:
+            g = kernels.bce_backward(grad, x, y, self.count(x))
+        else:
             upstream = upstream * self.weight
-        g = upstream * (x - y) / xp.maximum((1 - x) * x, BCE_EPSILON)
-        gy = upstream * (self.log_1mx - self.log_x) if self.needs_grad[1] else None  # -logit(x)
+            g = upstream * (x - y) / xp.maximum((1 - x) * x, kernels.BCE_EPSILON)
+        gy = None
+        if self.needs_grad[1]:
+            with backend.quiet(xp):
+                gy = upstream * (xp.log(1 - x) - xp.log(x))  # -logit(x)
         return g, gy, None
 
 
@@ -92,7 +103,7 @@ class BCEWithLogitsLoss(Loss):
 
     def backward(self, grad):
         x, y = self.input, self.target
-        g = self.scale(grad, x.size) * (sigmoid_array(x) - y)
+        g = self.scale(grad, x.size) * (kernels.sigmoid(x) - y)
         gy = None
         if self.needs_grad[1]:  # d/dy = -x
             gy = -self.scale(grad, x.size) * x

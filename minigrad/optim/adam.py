@@ -1,7 +1,7 @@
 """Adam, update for update the same as ``torch.optim.Adam`` (Kingma & Ba, 2015)."""
 import math
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -42,26 +42,15 @@ class Adam(Optimizer):
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self._new_state(p, group["capturable"])
-                step_size, correction2 = self._bias_corrections(state, lr, beta1, beta2, p.array.dtype)
                 m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-                scratch = self._scratch(p)
-                xp = backend.array_module(v)
-                # PyTorch's single-tensor Adam, in place in a scratch buffer kept per parameter: no
-                # temporary arrays (15% faster on 784×200); only the last product is in another
-                # order than PyTorch's, which changes the result by rounding (~1e-16 relative)
-                xp.subtract(g, m, out=scratch)
-                scratch *= 1 - beta1
-                m += scratch                                   # m.lerp_(g, 1 - β₁)
-                xp.multiply(g, 1 - beta2, out=scratch)
-                scratch *= g
-                v *= beta2
-                v += scratch                                   # v·β₂ + (1 - β₂)·g·g
-                denom = xp.sqrt(v, out=scratch)
-                denom /= correction2
-                denom += eps
-                update = xp.divide(m, denom, out=scratch)
-                update *= step_size                            # m / denom · (-step_size)
-                p.array += update
+                if group["capturable"] and backend.is_gpu_array(v):  # t and the corrections stay on the GPU
+                    t = state["step"].array
+                    t += 1
+                    kernels.adam_device_step(g, beta1, beta2, eps, lr, t, p.array, m, v)
+                    continue
+                step_size, correction2 = self._bias_corrections(state, lr, beta1, beta2, p.array.dtype)
+                scratch = None if backend.is_gpu_array(v) else self._scratch(p)  # the GPU kernel needs none
+                kernels.adam(g, beta1, beta2, eps, step_size, correction2, p.array, m, v, scratch)
 
     @staticmethod
     def _new_state(p, capturable):

@@ -1,4 +1,5 @@
 """Stochastic gradient descent, update for update the same as ``torch.optim.SGD``."""
+from .. import kernels
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -37,4 +38,4 @@ class SGD(Optimizer):
                         buf.array *= momentum
                         buf.array += (1 - group["dampening"]) * d
                     d = d + momentum * buf.array if group["nesterov"] else buf.array
-                p.array -= lr * d  # in place: p + (-lr)·d
+                kernels.sgd(d, lr, p.array)  # in place: p + (-lr)·d
