@@ -2,46 +2,52 @@
 # Everything that needs a GPU, in one call: the CUDA tests, parity against PyTorch-CUDA,
 # the benchmarks (eager and CUDA-graph replays) and a profile of one step.
 #   OUT=folder bash benchmarks/gpu_check.sh        (run from the repository root)
-# Logs and JSON go to $OUT; a short table is printed last.
+#   STAGES="tests bench" ... runs only those stages (default: tests parity bench profile)
+# Logs go to $OUT/logs.tar.gz, the benchmark JSON to $OUT; a short summary is printed last.
 set -u
 OUT=${OUT:-gpu-check}
+LOGS=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HYPOTHESIS_PROFILE=quick
 PY=${PYTHON:-python3}
-stage() { echo "== $1 ($(date +%T))"; }
+STAGES=${STAGES:-tests parity bench profile}
+stage() { [[ " $STAGES " == *" $1 "* ]] && echo "== $1 ($(date +%T))"; }
+finish() { tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .; }
+trap finish EXIT
 
-stage environment
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   $PY -c "import numpy, cupy, torch; print('numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
-} 2>&1 | tee "$OUT/environment.txt"
+} 2>&1 | tee "$LOGS/environment.txt"
 
-stage "CUDA tests"
-timeout ${TEST_SECONDS:-150} $PY -m pytest -q -m cuda -p no:cacheprovider -rf --tb=short tests/ \
-    >"$OUT/tests.log" 2>&1
-echo "pytest exit $?"; grep -E "passed|failed|error" "$OUT/tests.log" | tail -3
+if stage tests; then
+    # xdist spreads the tests over CPU cores (one GPU is plenty for batch-1 tests)
+    timeout ${TEST_SECONDS:-150} $PY -m pytest -q -m cuda -p no:cacheprovider -n ${WORKERS:-8} -rf --tb=short \
+        --durations=10 tests/ >"$LOGS/tests.log" 2>&1
+    echo "pytest exit $?"; grep -E "^FAILED|passed|failed" "$LOGS/tests.log" | tail -25
+fi
 
-stage "parity (float64, TF32 off)"
-for case in "classifier-refined 100" "mnist-gan 100" "mnist-cgan 50" "mnist-cnn 50" "celeba-cnn-gan 5"; do
-    set -- $case
-    timeout 60 $PY -m gans compare "$1" --steps "$2" --device cuda --out "runs/compare-$1-cuda" \
-        >"$OUT/compare-$1.log" 2>&1
-    echo "$1: exit $? $(grep -m1 -i diverge "$OUT/compare-$1.log") $(grep -m1 "parameter difference" "$OUT/compare-$1.log")"
-done
-timeout 60 $PY -m gans compare mnist-gan --steps 50 --cross-device --out runs/compare-cross \
-    >"$OUT/compare-cross-device.log" 2>&1
-echo "cross-device mnist-gan: exit $? $(grep -m1 -iE 'diverge|within|max' "$OUT/compare-cross-device.log")"
+if stage parity; then
+    for case in "classifier-refined 100" "mnist-gan 100" "mnist-cgan 50" "mnist-cnn 50" "celeba-cnn-gan 5" \
+                "celeba-cnn-gan-gelu 5"; do
+        set -- $case
+        timeout 60 $PY -m gans compare "$1" --steps "$2" --device cuda --out "runs/compare-$1-cuda" \
+            >"$LOGS/compare-$1.log" 2>&1
+        echo "$1: exit $? $(grep -m1 -i diverge "$LOGS/compare-$1.log")"
+    done
+    timeout 60 $PY -m gans compare mnist-gan --steps 50 --cross-device --out runs/compare-cross \
+        >"$LOGS/compare-cross-device.log" 2>&1
+    echo "cross-device: exit $? $(grep -m1 -i diverge "$LOGS/compare-cross-device.log")"
+fi
 
-stage benchmarks
-timeout ${BENCH_SECONDS:-240} $PY -m benchmarks --device cuda --cuda-graph --seconds ${BENCH_BUDGET:-1.5} \
-    --no-matmul --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log"
-cp benchmarks/results/cuda-* "$OUT/" 2>/dev/null
+if stage bench; then
+    timeout ${BENCH_SECONDS:-240} $PY -m benchmarks ${BENCH_NAMES:-} --device cuda --cuda-graph \
+        --seconds ${BENCH_BUDGET:-1.5} --no-matmul --json "$OUT/bench-records.json" 2>&1 | tee "$LOGS/bench.log"
+    cp benchmarks/results/cuda-* "$OUT/" 2>/dev/null
+fi
 
-stage profile
-for name in classifier-refined mnist-gan; do
-    timeout 40 $PY -m benchmarks.profile $name --device cuda --steps 100 --top 30 >"$OUT/profile-$name.txt" 2>&1
-    head -1 "$OUT/profile-$name.txt"
-done
-
-stage summary
-grep -E "passed|failed" "$OUT/tests.log" | tail -1
-grep -vE "^(machine|saved)" "$OUT/bench.log" | tail -45
+if stage profile; then
+    for name in classifier-refined mnist-gan; do
+        timeout 40 $PY -m benchmarks.profile $name --device cuda --steps 100 --top 40 >"$LOGS/profile-$name.txt" 2>&1
+        head -1 "$LOGS/profile-$name.txt"
+    done
+fi

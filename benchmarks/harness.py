@@ -118,12 +118,18 @@ FLOOR = "numpy-by-hand"
 
 def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", seconds=3.0, data=None):
     """Interleaved rounds for one experiment; returns one record per engine."""
-    loads = {e: Workload(name, e, device, dtype, data=data) for e in engines}
-    if name == "classifier-refined" and device == "cpu" and dtype == "float32" and "minigrad" in engines:
+    loads, failures = {}, []
+    for e in engines:
+        try:
+            loads[e] = Workload(name, e, device, dtype, data=data)
+            loads[e].run(3)  # warm-up: caches, allocator, lazy imports, kernel compilation, capture
+        except Exception as err:  # e.g. a step that cannot be captured: reported, the others still run
+            loads.pop(e, None)
+            failures.append({"experiment": name, "engine": e, "error": f"{type(err).__name__}: {err}"})
+    if name == "classifier-refined" and device == "cpu" and dtype == "float32" and "minigrad" in loads:
         loads[FLOOR] = ByHandWorkload(data)
-        engines = tuple(engines) + (FLOOR,)
-    for load in loads.values():  # warm-up: caches, allocator, lazy imports
-        load.run(3)
+        loads[FLOOR].run(3)
+    engines = tuple(loads)
     probe = {e: max(load.run(3) / 3, 1e-7) for e, load in loads.items()}
     rounds = 15
     per_round = {e: max(1, int(seconds / rounds / len(engines) / t)) for e, t in probe.items()}
@@ -153,7 +159,7 @@ def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", se
             record["ratio_to_torch_graph"] = float(statistics.median(
                 [a / b for a, b in zip(times[e], times["torch" + GRAPH])]))
         records.append(record)
-    return records
+    return records + failures
 
 
 def matmul_demo(n=600, loop_n=80):
@@ -235,9 +241,7 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
             rows = bench(name, tuple(engines), device, dtype, seconds, data)
         except Exception as err:  # one experiment that fails (say, cannot be captured) is reported, not fatal
             rows = [{"experiment": name, "error": f"{type(err).__name__}: {err}"}]
-            echo(f"{name:<22}failed: {rows[0]['error']}")
-        else:
-            echo(format_rows(rows))
+        echo(format_rows(rows))
         records += rows
     if matmul:
         demo = matmul_demo()
@@ -289,6 +293,9 @@ def markdown_table(records):
 def format_rows(rows):
     lines = []
     for r in rows:
+        if "error" in r:
+            lines.append(f"{r['experiment']:<22}{r.get('engine', ''):<16}failed: {r['error']}")
+            continue
         ratios = [f"{r[key]:.2f} × {name}" for key, name in (("ratio_to_torch", "torch"),
                                                               ("ratio_to_torch_graph", "torch" + GRAPH),
                                                               ("ratio_to_numpy_by_hand", "by hand"))

@@ -84,6 +84,17 @@ def move(array, device_type):
     return cp.asarray(array)
 
 
+capture_blas = None  # while a CUDA graph is recorded: its own cuBLAS handle (see graphs.CaptureBlas)
+
+
+def matmul(a, b):
+    """``a @ b``.  Every matrix product in minigrad comes through here: CuPy refuses to call
+    cuBLAS while a CUDA graph is being recorded, so then the graph's own handle does it."""
+    if capture_blas is not None and is_gpu_array(a):
+        return capture_blas.matmul(a, b)
+    return a @ b
+
+
 def scatter_add(xp, target, index, values):
     """``target[index] += values`` with repeated indices summed (NumPy's ``add.at``)."""
     if xp is np:

@@ -28,7 +28,7 @@ def get_device_name(device=None):
 
 def synchronize():
     if is_available():
-        backend.cp.cuda.Stream.null.synchronize()
+        backend.cp.cuda.Device().synchronize()  # every stream, as torch.cuda.synchronize()
         backend.raise_pending()
 
 

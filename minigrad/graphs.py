@@ -24,11 +24,18 @@ The rules that make a step capturable (PyTorch's CUDA graphs have the same ones)
   the warm-up does not train on the example inputs.
 - Memory comes from a pool private to the graph that stays alive with it, so replays
   never allocate and nothing else can take the graph's memory.
+- CuPy refuses to call cuBLAS while a stream is captured (cuBLAS itself allows it), so
+  during capture every matrix product (``backend.matmul``) calls cuBLAS directly, with a
+  handle and workspace of the graph's own (:class:`CaptureBlas`).
 
 Without CUDA (NumPy on the CPU) ``graphed`` returns a wrapper that runs the step
 eagerly, after saying so once: code that uses it stays portable.
 """
+import ctypes
+import ctypes.util
 import warnings
+
+import numpy as np
 
 from . import backend
 
@@ -72,41 +79,136 @@ class GraphedStep:
         self.stream = cp.cuda.Stream(non_blocking=True)
         self.static_inputs = [t.detach().clone() if not t.requires_grad else t for t in example_inputs]
         saved = _snapshot(state)
+        # capture needs a stream of its own; it waits for the work that made the inputs
+        self.stream.wait_event(cp.cuda.get_current_stream().record())
         with self.stream:
             for _ in range(warmup):  # create lazy state (Adam's moments, .grad arrays) outside the graph
                 step(*self.static_inputs)
         self.stream.synchronize()
         _restore(state, saved)
+        cp.cuda.Device().synchronize()
         self.pool = cp.cuda.MemoryPool()  # private: replays reuse exactly these blocks
         with cp.cuda.using_allocator(self.pool.malloc), self.stream:
+            self.blas = backend.capture_blas = CaptureBlas(self.stream)
             _capturing[0] = True
             try:
-                self.stream.begin_capture()
+                self.stream.begin_capture(cp.cuda.runtime.streamCaptureModeRelaxed)
                 try:
                     self.static_outputs = step(*self.static_inputs)
                 finally:
                     self.graph = self.stream.end_capture()
             finally:
                 _capturing[0] = False
+                backend.capture_blas = None
         self.stream.synchronize()
 
     def __call__(self, *inputs):
         """Copy ``inputs`` into the static buffers and replay; returns the static outputs."""
         if len(inputs) != len(self.static_inputs):
             raise TypeError(f"the step was captured with {len(self.static_inputs)} inputs, got {len(inputs)}")
-        with self.stream:
-            for static, new in zip(self.static_inputs, inputs):
-                if new.shape != static.shape or new.dtype != static.dtype:
-                    raise ValueError(f"a captured step needs inputs of shape {list(static.shape)} and dtype "
-                                     f"{static.dtype}, got {list(new.shape)} {new.dtype}")
-                static.array[...] = backend.move(new.array, "cuda")
-            self.graph.launch(self.stream)
-        return self.static_outputs
+        for static, new in zip(self.static_inputs, inputs):
+            if new.shape != static.shape or new.dtype != static.dtype:
+                raise ValueError(f"a captured step needs inputs of shape {list(static.shape)} and dtype "
+                                 f"{static.dtype}, got {list(new.shape)} {new.dtype}")
+            static.array[...] = backend.move(new.array, "cuda")
+        return self.replay()
 
     def replay(self):
-        """Replay on the inputs already in the static buffers."""
-        self.graph.launch(self.stream)
+        """Replay on the inputs already in the static buffers, on the current stream (so
+        that what comes after, such as reading a loss, waits for it, as in PyTorch)."""
+        self.graph.launch(backend.cp.cuda.get_current_stream())
         return self.static_outputs
+
+
+class CaptureBlas:
+    """Matrix products while a graph is recorded: cuBLAS's gemm called through ctypes with a
+    handle bound to the capturing stream and a workspace that lives as long as the graph
+    (so cuBLAS allocates nothing inside the capture)."""
+    WORKSPACE_BYTES = 32 * 2 ** 20
+    GEMM = {np.dtype(np.float32): ("cublasSgemm_v2", ctypes.c_float),
+            np.dtype(np.float64): ("cublasDgemm_v2", ctypes.c_double)}
+
+    def __init__(self, stream):
+        self.lib = _cublas_library()
+        self.handle = ctypes.c_void_p()
+        _check(self.lib.cublasCreate_v2(ctypes.byref(self.handle)), "cublasCreate")
+        _check(self.lib.cublasSetStream_v2(self.handle, ctypes.c_void_p(stream.ptr)), "cublasSetStream")
+        self.workspace = backend.cp.empty(self.WORKSPACE_BYTES, dtype=np.uint8)
+        _check(self.lib.cublasSetWorkspace_v2(self.handle, ctypes.c_void_p(self.workspace.data.ptr),
+                                              ctypes.c_size_t(self.WORKSPACE_BYTES)), "cublasSetWorkspace")
+
+    def __del__(self):
+        if getattr(self, "handle", None):
+            self.lib.cublasDestroy_v2(self.handle)
+
+    def matmul(self, a, b):
+        """``a @ b`` with NumPy's rules (1-D operands, broadcast batch dimensions)."""
+        cp = backend.cp
+        if a.dtype != b.dtype or a.dtype not in self.GEMM:
+            raise TypeError(f"a captured matrix product needs two float32 or float64 arrays, got {a.dtype} "
+                            f"and {b.dtype}")
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        (m, k), n = a2.shape[-2:], b2.shape[-1]
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        out = cp.empty(batch + (m, n), dtype=a.dtype)
+        a2, b2 = cp.broadcast_to(a2, batch + (m, k)), cp.broadcast_to(b2, batch + (k, n))
+        for index in np.ndindex(*batch):
+            self.gemm(a2[index], b2[index], out[index])
+        return out.reshape(batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ()))
+
+    def gemm(self, a, b, out):
+        """out = a @ b for matrices, out C-contiguous.  cuBLAS is column-major: a row-major
+        matrix is its transpose there, so it computes outᵀ = bᵀ·aᵀ."""
+        m, k = a.shape
+        n = b.shape[1]
+        if out.size == 0:
+            return
+        if k == 0:
+            out.fill(0)
+            return
+        name, scalar = self.GEMM[out.dtype]
+        (op_b, ld_b, b), (op_a, ld_a, a) = _column_major(b), _column_major(a)
+        one, zero = scalar(1), scalar(0)
+        _check(getattr(self.lib, name)(
+            self.handle, op_b, op_a, n, m, k, ctypes.byref(one), ctypes.c_void_p(b.data.ptr), ld_b,
+            ctypes.c_void_p(a.data.ptr), ld_a, ctypes.byref(zero), ctypes.c_void_p(out.data.ptr), n), name)
+
+
+def _column_major(x):
+    """(operation, leading dimension, array) that give cuBLAS the row-major matrix x's
+    transpose: a row-contiguous x is xᵀ as it lies (no-op, 'N'); a column-contiguous x
+    (a transposed view) is x itself, so cuBLAS transposes it ('T')."""
+    item = x.itemsize
+    rows, cols = x.shape
+    s0, s1 = x.strides
+    if s1 == item and s0 % item == 0 and (rows == 1 or s0 >= cols * item):
+        return 0, max(s0 // item if rows > 1 else cols, 1), x
+    if s0 == item and s1 % item == 0 and (cols == 1 or s1 >= rows * item):
+        return 1, max(s1 // item if cols > 1 else rows, 1), x
+    x = backend.cp.ascontiguousarray(x)
+    return 0, max(cols, 1), x
+
+
+def _cublas_library():
+    """The libcublas that CuPy loaded (found in the process's memory map), else the system's."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                if "/libcublas.so" in path:
+                    return ctypes.CDLL(path)
+    except OSError:
+        pass
+    name = ctypes.util.find_library("cublas")
+    if name is None:
+        raise RuntimeError("minigrad.cuda.graphed: cannot find the cuBLAS library to record matrix products")
+    return ctypes.CDLL(name)
+
+
+def _check(status, what):
+    if status != 0:
+        raise RuntimeError(f"{what} failed with cuBLAS status {status}")
 
 
 def _snapshot(state):

@@ -59,14 +59,16 @@ def _gelu_cdf(x):
     return 0.5 * (1 + backend.erf(x / math.sqrt(2)))
 
 
-gelu = Fused(lambda x: x * _gelu_cdf(x), elementwise(
-    "T x", "T y", "y = x * (0.5 * (1 + erf(x * M_SQRT1_2)))", "gelu"))
+# NVRTC has no M_SQRT1_2: 1/√2 and 1/√(2π) are written out
+_CDF = "(0.5 * (1 + erf(x * 0.7071067811865476)))"
+
+gelu = Fused(lambda x: x * _gelu_cdf(x), elementwise("T x", "T y", f"y = x * {_CDF}", "gelu"))
 
 gelu_backward = Fused(
     lambda grad, x: grad * (_gelu_cdf(x) + x * (backend.array_module(x).exp(-0.5 * x * x)
                                                  / math.sqrt(2 * math.pi))),
     elementwise("T grad, T x", "T dx",
-                "dx = grad * (0.5 * (1 + erf(x * M_SQRT1_2)) + x * (exp(-0.5 * x * x) * (0.5 * M_2_SQRTPI * M_SQRT1_2)))",
+                f"dx = grad * ({_CDF} + x * (exp(-0.5 * x * x) * 0.3989422804014327))",
                 "gelu_backward"))
 
 # --- optimiser updates ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 import minigrad
 import minigrad.nn as nn
+from gans.experiments import EXPERIMENTS
 from minigrad import graphs
 
 
@@ -108,3 +109,51 @@ def test_replayed_steps_equal_eager_steps_on_the_gpu():
         assert abs(eager_loss - graph_loss) <= 1e-12 * abs(eager_loss)
     for p, q in zip(eager_model.parameters(), graph_model.parameters()):
         np.testing.assert_allclose(q.detach().cpu().numpy(), p.detach().cpu().numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_capture_blas_multiplies_like_matmul(dtype):
+    """The cuBLAS calls a captured graph makes, checked outside capture against CuPy's @ on
+    every layout minigrad hands it: vectors, transposed views, slices, broadcast batches."""
+    cp = minigrad.backend.cp
+    blas = graphs.CaptureBlas(cp.cuda.Stream())
+    rng = np.random.default_rng(0)
+
+    def r(*shape):
+        return cp.asarray(rng.standard_normal(shape).astype(dtype))
+    cases = [(r(3, 4), r(4, 5)), (r(1, 784), r(200, 784).T), (r(1, 200), r(200, 784)), (r(200, 1).T, r(1, 784)),
+             (r(7, 3).T, r(7, 2)), (r(6, 4)[::2], r(4, 3)), (r(5), r(5, 2)), (r(3, 5), r(5)), (r(5), r(5)),
+             (r(2, 3, 4), r(4, 6)), (r(2, 1, 3, 4), r(5, 4, 1)), (r(3, 1, 9), r(3, 9, 1)), (r(0, 4), r(4, 2)),
+             (r(2, 0), r(0, 3))]
+    for a, b in cases:
+        got, expected = blas.matmul(a, b), a @ b
+        assert got.shape == expected.shape, (a.shape, b.shape)
+        np.testing.assert_allclose(cp.asnumpy(got), cp.asnumpy(expected), rtol=1e-5 if dtype == "float32" else 1e-12,
+                                   atol=1e-5 if dtype == "float32" else 1e-12, err_msg=f"{a.shape} @ {b.shape}")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU")
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_book_experiment_replays_like_its_eager_steps(name):
+    """gans train --cuda-graph on the GPU: 100 replayed steps give the eager run's parameters."""
+    from gans import experiments, training
+    from gans.engines import Engine, seed_everything
+    experiment = experiments.get(name)
+    dataset = training.load_data(experiment, None, limit=100)
+    results = []
+    for graph in (False, True):
+        e = Engine("minigrad", "cuda", "float64", capturable=True)
+        seed_everything(0)
+        m = experiment.build(e, {})
+        constants = experiment.constants(e)
+        step = training.graphed_step(experiment, m, e, constants) if graph else (
+            lambda t: experiment.step(m, e, t, constants))
+        for _, batch in experiment.stream(dataset, np.random.default_rng(0), 0, 100):
+            step(experiment.tensors(e, batch))
+        results.append({f"{part}.{k}": v.detach().cpu().numpy() for part, module in m.modules().items()
+                        for k, v in module.state_dict().items()})
+    for key, eager in results[0].items():
+        np.testing.assert_allclose(results[1][key], eager, rtol=1e-12, atol=1e-14, err_msg=key)

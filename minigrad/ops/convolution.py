@@ -228,7 +228,7 @@ class Windows:
         """Σ_k W[:, :, k] @ window_k(image) = W₂ @ im2col(image): (M, N·Ho·width)."""
         m = weight.shape[0]
         if self.stack_windows:
-            return weight.reshape(m, -1) @ lowered
+            return backend.matmul(weight.reshape(m, -1), lowered)
         # per phase p: Z = W_p @ phase_p, every offset's M rows of it over the whole phase
         # image; offset k's window is Z's columns from starts[k] on
         xp = backend.array_module(lowered)
@@ -236,7 +236,7 @@ class Windows:
         phases = lowered.reshape(n, self.channels, self.phase_count, self.phase_size)
         out = xp.zeros((n, m, self.run), dtype=lowered.dtype)
         for (p, ks), w in zip(self.by_phase, self._weights_by_phase(weight)):
-            z = (w @ phases[:, :, p]).reshape(n, len(ks), m, self.phase_size)
+            z = backend.matmul(w, phases[:, :, p]).reshape(n, len(ks), m, self.phase_size)
             for i, k in enumerate(ks):
                 out += z[:, i, :, self.starts[k]:self.starts[k] + self.run]
         return out.transpose(1, 0, 2).reshape(m, n * self.run)
@@ -245,13 +245,13 @@ class Windows:
         """b @ im2col(image)ᵀ for b of shape (M, N·Ho·width), as a weight (M, C, kH, kW)."""
         m = b.shape[0]
         if self.stack_windows:
-            return (b @ lowered.T).reshape((m, self.channels) + self.kernel)
+            return backend.matmul(b, lowered.T).reshape((m, self.channels) + self.kernel)
         xp = backend.array_module(lowered)
         n = lowered.shape[0]
         phases = lowered.reshape(n, self.channels, self.phase_count, self.phase_size)
         grads = xp.empty((len(self.offsets), m, self.channels), dtype=b.dtype)
         for (p, ks), moved in zip(self.by_phase, self._moved(b, n)):
-            product = (moved @ phases[:, :, p].transpose(0, 2, 1)).sum(axis=0)    # (|ks|·M, C)
+            product = backend.matmul(moved, phases[:, :, p].transpose(0, 2, 1)).sum(axis=0)    # (|ks|·M, C)
             grads[ks] = product.reshape(len(ks), m, self.channels)
         return grads.transpose(1, 2, 0).reshape((m, self.channels) + self.kernel)
 
@@ -262,13 +262,13 @@ class Windows:
         m, c = weight.shape[0], self.channels
         phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=b.dtype)
         if self.stack_windows:  # col2im: one add of an (N, C, Ho, Wo) block per offset
-            blocks = (weight.reshape(m, -1).T @ b).reshape((c, len(self.offsets), n) + self.out_size)
+            blocks = backend.matmul(weight.reshape(m, -1).T, b).reshape((c, len(self.offsets), n) + self.out_size)
             for k in range(len(self.offsets)):
                 self.window(phases, k)[...] += blocks[:, k].transpose(1, 0, 2, 3)
             return self.from_phases(phases)
         phases = phases.reshape(n, c, self.phase_count, self.phase_size)
         for (p, ks), w, moved in zip(self.by_phase, self._weights_by_phase(weight), self._moved(b, n)):
-            phases[:, :, p] = w.T @ moved                                          # (N, C, phase_size)
+            phases[:, :, p] = backend.matmul(w.T, moved)                                    # (N, C, phase_size)
         return self.from_phases(phases)
 
     # --- helpers of the C > M way ------------------------------------------------------------------

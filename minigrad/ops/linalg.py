@@ -25,7 +25,7 @@ class MatMul(Function):
         if a.dtype != b.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype}")
         self.a, self.b = a, b
-        return a @ b
+        return backend.matmul(a, b)
 
     def backward(self, grad):
         a, b = self.a, self.b
@@ -38,8 +38,8 @@ class MatMul(Function):
             g2 = xp.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = xp.expand_dims(g2, -2)
-        ga = g2 @ xp.swapaxes(b2, -1, -2) if self.needs_grad[0] else None
-        gb = xp.swapaxes(a2, -1, -2) @ g2 if self.needs_grad[1] else None
+        ga = backend.matmul(g2, xp.swapaxes(b2, -1, -2)) if self.needs_grad[0] else None
+        gb = backend.matmul(xp.swapaxes(a2, -1, -2), g2) if self.needs_grad[1] else None
         if ga is not None and a.ndim == 1:
             ga = ga.reshape(-1, a.shape[0]).sum(axis=0)
         if gb is not None and b.ndim == 1:
@@ -63,21 +63,21 @@ class Linear(Function):
         if x.dtype != weight.dtype:
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {x.dtype} and {weight.dtype}")
         self.x, self.weight = x, weight
-        out = x @ weight.T
+        out = backend.matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
 
     def backward(self, grad):
         x, weight = self.x, self.weight
-        gx = grad @ weight if self.needs_grad[0] else None
+        gx = backend.matmul(grad, weight) if self.needs_grad[0] else None
         gw = gb = None
         if self.needs_grad[1]:
             g2, x2 = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
             if g2.shape[0] == 1:  # one example (the book's batch size): an outer product,
                 gw = g2.T * x2    # 4x faster than a k=1 matrix product, same bits
             else:
-                gw = g2.T @ x2
+                gw = backend.matmul(g2.T, x2)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
             gb = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
         return gx, gw, gb

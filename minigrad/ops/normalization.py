@@ -130,5 +130,5 @@ def _channel_sums(a, b=None):
     xp = backend.array_module(a)
     n, c = a.shape[:2]
     if b is None:
-        return (a.reshape(n, c, -1) @ xp.ones(a.size // (n * c), dtype=a.dtype)).sum(axis=0)
-    return (a.reshape(n, c, 1, -1) @ b.reshape(n, c, -1, 1)).reshape(n, c).sum(axis=0)
+        return backend.matmul(a.reshape(n, c, -1), xp.ones(a.size // (n * c), dtype=a.dtype)).sum(axis=0)
+    return backend.matmul(a.reshape(n, c, 1, -1), b.reshape(n, c, -1, 1)).reshape(n, c).sum(axis=0)
