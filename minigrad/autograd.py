@@ -170,7 +170,10 @@ def sum_to_shape(grad, shape):
     """Undo broadcasting: sum ``grad`` over the axes that broadcasting created in ``shape``."""
     extra = grad.ndim - len(shape)
     if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
+        if all(n == 1 for n in grad.shape[:extra]):  # one example (the book's batch): no reduction launch
+            grad = grad.reshape(grad.shape[extra:])
+        else:
+            grad = grad.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)

@@ -127,9 +127,11 @@ class CaptureBlas:
     WORKSPACE_BYTES = 32 * 2 ** 20
     GEMM = {np.dtype(np.float32): ("cublasSgemm_v2", ctypes.c_float),
             np.dtype(np.float64): ("cublasDgemm_v2", ctypes.c_double)}
+    BATCHED = {np.dtype(np.float32): "cublasSgemmStridedBatched",
+               np.dtype(np.float64): "cublasDgemmStridedBatched"}
 
     def __init__(self, stream):
-        self.lib = _cublas_library()
+        self.lib, self.stream = _cublas_library(), stream  # the handle needs the stream alive
         self.handle = ctypes.c_void_p()
         _check(self.lib.cublasCreate_v2(ctypes.byref(self.handle)), "cublasCreate")
         _check(self.lib.cublasSetStream_v2(self.handle, ctypes.c_void_p(stream.ptr)), "cublasSetStream")
@@ -152,10 +154,28 @@ class CaptureBlas:
         (m, k), n = a2.shape[-2:], b2.shape[-1]
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         out = cp.empty(batch + (m, n), dtype=a.dtype)
-        a2, b2 = cp.broadcast_to(a2, batch + (m, k)), cp.broadcast_to(b2, batch + (k, n))
-        for index in np.ndindex(*batch):
-            self.gemm(a2[index], b2[index], out[index])
+        if not batch:
+            self.gemm(a2, b2, out)
+        elif out.size and k:  # a stack of products: one strided-batched call on contiguous copies
+            count = out.size // (m * n)
+            self.batched_gemm(cp.ascontiguousarray(cp.broadcast_to(a2, batch + (m, k))).reshape(count, m, k),
+                              cp.ascontiguousarray(cp.broadcast_to(b2, batch + (k, n))).reshape(count, k, n),
+                              out.reshape(count, m, n))
+        else:
+            out.fill(0)
         return out.reshape(batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ()))
+
+    def batched_gemm(self, a, b, out):
+        """out[i] = a[i] @ b[i] for C-contiguous stacks (count, m, k) and (count, k, n)."""
+        count, m, k = a.shape
+        n = b.shape[2]
+        name, (_, scalar) = self.BATCHED[out.dtype], self.GEMM[out.dtype]
+        one, zero = scalar(1), scalar(0)
+        stride = ctypes.c_longlong
+        _check(getattr(self.lib, name)(
+            self.handle, 0, 0, n, m, k, ctypes.byref(one), ctypes.c_void_p(b.data.ptr), n, stride(k * n),
+            ctypes.c_void_p(a.data.ptr), k, stride(m * k), ctypes.byref(zero), ctypes.c_void_p(out.data.ptr), n,
+            stride(m * n), count), name)
 
     def gemm(self, a, b, out):
         """out = a @ b for matrices, out C-contiguous.  cuBLAS is column-major: a row-major

@@ -3,6 +3,7 @@ on random geometries (kernel, stride, padding, dilation, output padding, channel
 odd image sizes), running statistics, initialisation, errors, and the book's three CNN
 stacks end to end with weights exchanged through state_dict.  Tests taking ``device`` run
 on the CPU and, where CuPy sees a GPU, on CUDA too (see conftest.py)."""
+import contextlib
 import math
 
 import numpy as np
@@ -18,6 +19,23 @@ import minigrad.nn.functional as F
 from helpers import assert_close, check, dtypes, values
 
 small = st.integers(1, 3)
+LOWERINGS = ["windows", "gather"]
+
+
+@contextlib.contextmanager
+def lowering(kind):
+    """Force one way of lowering convolutions: copying windows (the CPU's) or gathering through
+    an index plan (the GPU's), so that both are checked on either device."""
+    from minigrad.ops import convolution
+    original = convolution._gather_on
+    if kind == "gather":
+        convolution._gather_on = lambda x: "cuda" if minigrad.backend.is_gpu_array(x) else "cpu"
+    else:
+        convolution._gather_on = lambda x: None
+    try:
+        yield
+    finally:
+        convolution._gather_on = original
 
 
 @st.composite
@@ -51,19 +69,22 @@ def _image_size(data, kernel, geometry, transposed):
 
 @given(data=st.data(), geometry=geometries(), batch=small, channels=small, out_channels=small,
        bias=st.booleans(), unbatched=st.booleans(), dtype=dtypes)
-def test_conv2d_against_pytorch(device, data, geometry, batch, channels, out_channels, bias, unbatched, dtype):
+@pytest.mark.parametrize("way", LOWERINGS)
+def test_conv2d_against_pytorch(device, way, data, geometry, batch, channels, out_channels, bias, unbatched, dtype):
     kernel, kwargs = geometry
     h, w = _image_size(data, kernel, kwargs, transposed=False)
     shape = (channels, h, w) if unbatched else (batch, channels, h, w)
     arrays = [data.draw(values(shape)), data.draw(values((out_channels, channels) + kernel))]
     if bias:
         arrays.append(data.draw(values((out_channels,))))
-    check(lambda *t: F.conv2d(*t, **kwargs), *arrays, torch_fn=lambda *t: TF.conv2d(*t, **kwargs), dtype=dtype)
+    with lowering(way):
+        check(lambda *t: F.conv2d(*t, **kwargs), *arrays, torch_fn=lambda *t: TF.conv2d(*t, **kwargs), dtype=dtype)
 
 
 @given(data=st.data(), geometry=geometries(transposed=True), batch=small, channels=small, out_channels=small,
        bias=st.booleans(), unbatched=st.booleans(), dtype=dtypes)
-def test_conv_transpose2d_against_pytorch(device, data, geometry, batch, channels, out_channels, bias, unbatched,
+@pytest.mark.parametrize("way", LOWERINGS)
+def test_conv_transpose2d_against_pytorch(device, way, data, geometry, batch, channels, out_channels, bias, unbatched,
                                           dtype):
     kernel, kwargs = geometry
     h, w = _image_size(data, kernel, kwargs, transposed=True)
@@ -73,8 +94,9 @@ def test_conv_transpose2d_against_pytorch(device, data, geometry, batch, channel
     arrays = [data.draw(values(shape)), data.draw(values((channels, out_channels) + kernel))]
     if bias:
         arrays.append(data.draw(values((out_channels,))))
-    check(lambda *t: F.conv_transpose2d(*t, **kwargs), *arrays,
-          torch_fn=lambda *t: TF.conv_transpose2d(*t, **kwargs), dtype=dtype)
+    with lowering(way):
+        check(lambda *t: F.conv_transpose2d(*t, **kwargs), *arrays,
+              torch_fn=lambda *t: TF.conv_transpose2d(*t, **kwargs), dtype=dtype)
 
 
 def test_gradient_of_one_input_only():
@@ -310,7 +332,8 @@ def celeba_cnn_generator(nn_):
                                                 (celeba_cnn_discriminator, (1, 3, 128, 128)),
                                                 (celeba_cnn_generator, (100,))],
                          ids=["mnist-discriminator", "celeba-discriminator", "celeba-generator"])
-def test_book_stack_matches_pytorch(device, build, input_shape):
+@pytest.mark.parametrize("way", LOWERINGS)
+def test_book_stack_matches_pytorch(device, way, build, input_shape):
     """Same weights (PyTorch's, through state_dict), same input, same upstream gradient:
     same output, parameter gradients, input gradient and running statistics, in float64."""
     torch.manual_seed(0)
@@ -320,7 +343,9 @@ def test_book_stack_matches_pytorch(device, build, input_shape):
     rng = np.random.default_rng(4)
     x = rng.random(input_shape) if len(input_shape) == 4 else rng.standard_normal(input_shape)
     x_ours, x_theirs = minigrad.tensor(x, requires_grad=True, device=device), torch.tensor(x, requires_grad=True)
-    y_ours, y_theirs = ours(x_ours), theirs(x_theirs)
+    with lowering(way):
+        y_ours = ours(x_ours)
+    y_theirs = theirs(x_theirs)
     assert_close(y_ours, y_theirs, what="output")
     upstream = rng.standard_normal(tuple(y_theirs.shape))
     y_ours.backward(minigrad.tensor(upstream, device=device))

@@ -22,6 +22,10 @@ The image is lowered once (``Windows.lower``) and reused by both products that r
 conv2d keeps its input's lowering from forward for dW.  Everything is written against
 the array module ``xp``, so NumPy and CuPy share it.
 """
+import functools
+
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 
@@ -140,14 +144,18 @@ class Windows:
     layers.  One layout serves both ways.)
     """
 
-    def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size):
+    def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size, gather=None):
         self.others, self.channels = weight_shape[0], weight_shape[1]
         self.kernel, self.image_size = tuple(weight_shape[2:]), tuple(image_size)
         self.stride, self.padding, self.dilation = tuple(stride), tuple(padding), tuple(dilation)
         self.out_size = tuple(out_size)
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out_size
         (h, w), (ph, pw) = self.image_size, self.padding
-        self.stack_windows = self.channels <= self.others   # im2col/col2im, or work from the M side
+        # gather ('cuda' on the GPU, or 'cpu'): im2col as one indexed read through an index plan
+        # cached on that device, and col2im as one indexed add, since on a GPU every copy per
+        # offset or phase is a kernel launch
+        self.gather = gather
+        self.stack_windows = gather or self.channels <= self.others  # im2col/col2im, or work from the M side
         self.rows = (dh * (kh - 1)) // sh + ho               # phase-image rows that real outputs read
         self.phase_width = (dw * (kw - 1)) // sw + wo        # phase-image columns
         # one spare row: the runs of the last offsets reach up to `phase_width` numbers past `rows`
@@ -215,6 +223,8 @@ class Windows:
         """What ``correlate`` and ``weight_grad`` need from an (N, C, H, W) image: its im2col
         matrix (C·kH·kW, N·Ho·Wo), one block copied per offset, or (C > M) just its phases."""
         xp = backend.array_module(image)
+        if self.gather:
+            return xp.take(self.padded(image).reshape(-1), self.plan(image.shape[0]))
         phases = self.to_phases(image)
         if not self.stack_windows:
             return phases
@@ -261,6 +271,10 @@ class Windows:
         xp = backend.array_module(b)
         m, c = weight.shape[0], self.channels
         phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=b.dtype)
+        if self.gather:  # col2im: every window's values added onto the padded image at once
+            padded = xp.zeros((n, c) + self.padded_size, dtype=b.dtype)
+            backend.scatter_add(xp, padded.reshape(-1), self.plan(n), backend.matmul(weight.reshape(m, -1).T, b))
+            return xp.ascontiguousarray(self.unpad(padded))
         if self.stack_windows:  # col2im: one add of an (N, C, Ho, Wo) block per offset
             blocks = backend.matmul(weight.reshape(m, -1).T, b).reshape((c, len(self.offsets), n) + self.out_size)
             for k in range(len(self.offsets)):
@@ -270,6 +284,30 @@ class Windows:
         for (p, ks), w, moved in zip(self.by_phase, self._weights_by_phase(weight), self._moved(b, n)):
             phases[:, :, p] = backend.matmul(w.T, moved)                                    # (N, C, phase_size)
         return self.from_phases(phases)
+
+    # --- helpers of the gather way ----------------------------------------------------------------
+    @property
+    def padded_size(self):
+        return tuple(size + 2 * pad for size, pad in zip(self.image_size, self.padding))
+
+    def padded(self, image):
+        """The (N, C, H, W) image with its zero padding: (N, C, H + 2pH, W + 2pW)."""
+        if not any(self.padding):
+            return image
+        padded = backend.array_module(image).zeros(image.shape[:2] + self.padded_size, dtype=image.dtype)
+        self.unpad(padded)[...] = image
+        return padded
+
+    def unpad(self, padded):
+        (h, w), (ph, pw) = self.image_size, self.padding
+        return padded[:, :, ph:ph + h, pw:pw + w]
+
+    def plan(self, n):
+        """For every entry of the im2col matrix (C·kH·kW, N·Ho·Wo), the position it reads in the
+        flat padded images: made once per geometry and kept on the device."""
+        device = backend.cp.cuda.Device().id if self.gather == "cuda" else None
+        return _gather_plan(n, self.channels, self.padded_size, self.kernel, self.stride, self.dilation,
+                            self.out_size, device)
 
     # --- helpers of the C > M way ------------------------------------------------------------------
     def _weights_by_phase(self, weight):
@@ -293,6 +331,23 @@ class Windows:
                 for _, ks in self.by_phase]
 
 
+@functools.lru_cache(maxsize=64)
+def _gather_plan(n, channels, padded_size, kernel, stride, dilation, out_size, device):
+    """The im2col index plan (see ``Windows.plan``), on GPU ``device`` or, for None, the host."""
+    (hp, wp), (kh, kw), (sh, sw), (dh, dw), (ho, wo) = padded_size, kernel, stride, dilation, out_size
+    c = np.arange(channels).reshape(-1, 1, 1, 1, 1, 1)
+    i, j = (np.arange(kh) * dh).reshape(1, -1, 1, 1, 1, 1), (np.arange(kw) * dw).reshape(1, 1, -1, 1, 1, 1)
+    image = np.arange(n).reshape(1, 1, 1, -1, 1, 1)
+    y, x = (np.arange(ho) * sh).reshape(1, 1, 1, 1, -1, 1), (np.arange(wo) * sw).reshape(1, 1, 1, 1, 1, -1)
+    index = ((image * channels + c) * hp + y + i) * wp + x + j
+    index = index.reshape(channels * kh * kw, n * ho * wo)
+    index = index.astype(np.int32 if n * channels * hp * wp < 2 ** 31 else np.int64)
+    if device is None:
+        return index
+    with backend.cp.cuda.Device(device):
+        return backend.cp.asarray(index)
+
+
 def _phase_lines(size, pad, stride, extent):
     """Along one dimension: for each phase r, the positions Y (< extent) of phase r's image
     that hold real pixels, and those pixels h = Y·stride + r − pad (0 ≤ h < size)."""
@@ -305,6 +360,11 @@ def _phase_lines(size, pad, stride, extent):
 
 
 # --- the two operations ------------------------------------------------------------------------
+
+def _gather_on(x):
+    """The gather way on the GPU; on the CPU copying windows is faster (None)."""
+    return "cuda" if backend.is_gpu_array(x) else None
+
 
 class Conv2d(Function):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d`` with groups = 1.
@@ -330,7 +390,8 @@ class Conv2d(Function):
                                f"Kernel size: ({reach[0]} x {reach[1]}). "
                                "Kernel size can't be greater than actual input size")
         out_size = conv2d_output_size((h, w), kernel, self.stride, self.padding, self.dilation)
-        self.windows = Windows(weight.shape, (h, w), self.stride, self.padding, self.dilation, out_size)
+        self.windows = Windows(weight.shape, (h, w), self.stride, self.padding, self.dilation, out_size,
+                               gather=_gather_on(x))
         self.weight = weight
         self.lowered = self.windows.lower(x)                # kept: dW reads the same windows
         out = self.windows.narrow(self.windows.correlate(self.lowered, weight), n)
@@ -387,7 +448,8 @@ class ConvTranspose2d(Function):
             raise RuntimeError(f"Given input size per channel: ({h} x {w}). Calculated output size per channel: "
                                f"({out_size[0]} x {out_size[1]}). Output size is too small")
         # the convolution whose input gradient this is: from the output image to x's (h, w) grid
-        self.windows = Windows(weight.shape, out_size, self.stride, self.padding, self.dilation, (h, w))
+        self.windows = Windows(weight.shape, out_size, self.stride, self.padding, self.dilation, (h, w),
+                               gather=_gather_on(x))
         self.weight = weight
         self.x_wide = self.windows.widen(x)                 # (C_in, N·H·width), kept for dW
         out = self.windows.scatter(weight, self.x_wide, n)

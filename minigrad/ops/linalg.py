@@ -1,6 +1,6 @@
 """Matrix products: ``matmul`` (the ``@`` operator) and the fused ``linear`` layer."""
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, sum_to_shape
 
 
 def _shape_text(shape):
@@ -79,5 +79,5 @@ class Linear(Function):
             else:
                 gw = backend.matmul(g2.T, x2)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            gb = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+            gb = sum_to_shape(grad, grad.shape[-1:])
         return gx, gw, gb

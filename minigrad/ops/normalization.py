@@ -1,6 +1,6 @@
 """Normalisation layers as single graph nodes: layer norm (and batch norm)."""
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, sum_to_shape
 
 
 class LayerNorm(Function):
@@ -38,9 +38,9 @@ class LayerNorm(Function):
 
     def backward(self, grad):
         xhat, axes = self.xhat, self.axes
-        batch_axes = tuple(range(grad.ndim - len(axes)))
-        gw = (grad * xhat).sum(axis=batch_axes) if self.needs_grad[1:2] == (True,) else None
-        gb = grad.sum(axis=batch_axes) if self.needs_grad[2:3] == (True,) else None
+        shape = grad.shape[grad.ndim - len(axes):]  # the weight's: Σ over the batch dimensions
+        gw = sum_to_shape(grad * xhat, shape) if self.needs_grad[1:2] == (True,) else None
+        gb = sum_to_shape(grad, shape) if self.needs_grad[2:3] == (True,) else None
         gx = None
         if self.needs_grad[0]:
             g = grad * self.weight if self.weight is not None else grad
