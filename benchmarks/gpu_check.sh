@@ -28,7 +28,7 @@ fi
 
 if stage parity; then
     for case in "classifier-refined 100" "mnist-gan 100" "mnist-cgan 50" "mnist-cnn 50" "celeba-cnn-gan 5" \
-                "celeba-cnn-gan-gelu 5"; do
+                "celeba-cnn-gan-gelu 5" "celeba-gan 5"; do
         set -- $case
         timeout 60 $PY -m gans compare "$1" --steps "$2" --device cuda --out "runs/compare-$1-cuda" \
             >"$LOGS/compare-$1.log" 2>&1
@@ -46,8 +46,8 @@ if stage bench; then
 fi
 
 if stage profile; then
-    for name in classifier-refined mnist-gan; do
-        timeout 40 $PY -m benchmarks.profile $name --device cuda --steps 100 --top 40 >"$LOGS/profile-$name.txt" 2>&1
+    for name in classifier-refined mnist-gan mnist-cnn celeba-cnn-gan; do
+        timeout 40 $PY -m benchmarks.profile $name --device cuda --steps 30 --top 40 >"$LOGS/profile-$name.txt" 2>&1
         head -1 "$LOGS/profile-$name.txt"
     done
 fi
