@@ -287,6 +287,21 @@ def markdown_table(records):
     if small:
         lines.append(f"\nGeometric mean of minigrad / torch over the MNIST-sized models: "
                      f"{float(np.exp(np.mean(np.log(small)))):.2f}.")
+    if any(GRAPH in e for engines in by_name.values() for e in engines):
+        lines += ["", graph_table(by_name)]
+    return "\n".join(lines)
+
+
+def graph_table(by_name):
+    """Replays of captured CUDA graphs: µs per iteration and the two ratios issue-style targets use."""
+    lines = ["| experiment | minigrad+graph µs | torch+graph µs | minigrad+graph / torch+graph | "
+             "torch eager / minigrad+graph |", "| --- | --- | --- | --- | --- |"]
+    for name, engines in by_name.items():
+        ours, theirs, eager = engines.get("minigrad" + GRAPH), engines.get("torch" + GRAPH), engines.get("torch")
+        if not (ours and theirs and eager):
+            continue
+        lines.append(f"| `{name}` | {ours['median_us']:,.0f} | {theirs['median_us']:,.0f} | "
+                     f"{ours['ratio_to_torch_graph']:.2f} | {1 / ours['ratio_to_torch']:.1f}× |")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ from .harness import markdown_table
 if __name__ == "__main__":
     document = json.load(open(sys.argv[1]))
     machine = document["machine"]
-    print(f"{machine['cpu']}, {machine['cores']} cores, {machine.get('threads')} thread(s) per engine, "
+    gpu = f"{machine['gpu']} (CuPy {machine.get('cupy')}), " if "gpu" in machine else ""
+    print(f"{gpu}{machine['cpu']}, {machine['cores']} cores, {machine.get('threads')} thread(s) per engine, "
           f"numpy {machine['numpy']}, torch {machine.get('torch')}, {document['date']}: `{document['command']}`\n")
     print(markdown_table(document["records"]))

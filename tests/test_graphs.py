@@ -132,9 +132,9 @@ def test_capture_blas_multiplies_like_matmul(dtype):
         with stream:
             got = blas.matmul(a, b)
         stream.synchronize()
-        expected = a @ b
+        expected = cp.asnumpy(a) @ cp.asnumpy(b)  # NumPy's rules are the reference
         assert got.shape == expected.shape, (a.shape, b.shape)
-        np.testing.assert_allclose(cp.asnumpy(got), cp.asnumpy(expected), rtol=1e-5 if dtype == "float32" else 1e-12,
+        np.testing.assert_allclose(cp.asnumpy(got), expected, rtol=1e-5 if dtype == "float32" else 1e-12,
                                    atol=1e-5 if dtype == "float32" else 1e-12, err_msg=f"{a.shape} @ {b.shape}")
 
 
@@ -144,8 +144,10 @@ def test_capture_blas_multiplies_like_matmul(dtype):
 def test_every_book_experiment_replays_like_its_eager_steps(name):
     """gans train --cuda-graph on the GPU: 100 replayed steps give the eager run's parameters.
     The convolutional experiments' matrix products are summed in another order by the captured
-    cuBLAS calls (BatchNorm's per-channel sums: one product per example instead of a batched
-    one), and Adam amplifies that rounding where gradients are nearly zero: 1e-9 for them."""
+    cuBLAS calls, and Adam amplifies that rounding where gradients are nearly zero: 1e-9 for
+    them, and the biases right before a BatchNorm (whose exact gradient is zero: both runs
+    follow rounding noise there, see comparisons.compare.NOISE_FLOOR) are not compared."""
+    from comparisons.compare import noise_driven
     from gans import experiments, training
     from gans.engines import Engine, seed_everything
     experiment = experiments.get(name)
@@ -162,6 +164,12 @@ def test_every_book_experiment_replays_like_its_eager_steps(name):
             step(experiment.tensors(e, batch))
         results.append({f"{part}.{k}": v.detach().cpu().numpy() for part, module in m.modules().items()
                         for k, v in module.state_dict().items()})
+        if not graph:
+            noise = noise_driven({f"{part}.{k}.grad": p.grad.cpu().numpy() for part, module in m.modules().items()
+                                  for k, p in module.named_parameters() if p.grad is not None}, np.finfo(float).eps)
+    tolerance = 1e-9 if experiment.image_shape[0] == 1 else 1e-12  # (1, C, H, W): convolutional
+    differing = []
     for key, eager in results[0].items():
-        tolerance = 1e-9 if experiment.image_shape[0] == 1 else 1e-12  # (1, C, H, W): convolutional
-        np.testing.assert_allclose(results[1][key], eager, rtol=tolerance, atol=tolerance * 1e-2, err_msg=key)
+        if key not in noise and not np.allclose(results[1][key], eager, rtol=tolerance, atol=tolerance * 1e-2):
+            differing.append(f"{key}: {np.max(np.abs(results[1][key] - eager)) / np.max(np.abs(eager)):.2e}")
+    assert not differing, "replayed vs eager, max relative difference: " + ", ".join(differing)
