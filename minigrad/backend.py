@@ -95,6 +95,15 @@ def matmul(a, b):
     return a @ b
 
 
+def scatter_add(xp, target, index, values):
+    """``target[index] += values`` with repeated indices summed (NumPy's ``add.at``)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:  # checked on the GPU; CuPy 14 also offers cupy.add.at (and warns that this is deprecated)
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
 def erf(array):
     """The error function, elementwise (for the exact GELU)."""
     if not is_gpu_array(array):

@@ -272,7 +272,7 @@ class Windows:
         m, c = weight.shape[0], self.channels
         if self.gather:  # col2im: every window's values added onto the padded image at once
             padded = xp.zeros((n, c) + self.padded_size, dtype=b.dtype)
-            xp.add.at(padded.reshape(-1), self.plan(n), backend.matmul(weight.reshape(m, -1).T, b))
+            backend.scatter_add(xp, padded.reshape(-1), self.plan(n), backend.matmul(weight.reshape(m, -1).T, b))
             return xp.ascontiguousarray(self.unpad(padded))
         phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=b.dtype)
         if self.stack_windows:  # col2im: one add of an (N, C, Ho, Wo) block per offset

@@ -58,7 +58,7 @@ class GetItem(Function):
         xp = backend.array_module(grad)
         out = xp.zeros(self.shape, dtype=grad.dtype)
         if _has_array_index(self.index):
-            xp.add.at(out, self.index, grad)  # repeated indices summed
+            backend.scatter_add(xp, out, self.index, grad)
         else:
             out[self.index] = grad
         return out
