@@ -132,8 +132,8 @@ adam_device_step = Fused(None, elementwise(
 # as CUDA reports a device-side assert).
 
 
-def reduction(map_expr, name, inputs="T x, T y"):
-    return lambda cp: cp.ReductionKernel(inputs + ", T n", "T loss", map_expr, "a + b", "loss = a / n", "0",
+def reduction(map_expr, name):
+    return lambda cp: cp.ReductionKernel("T x, T y, T n", "T loss", map_expr, "a + b", "loss = a / n", "0",
                                          "minigrad_" + name)
 
 

@@ -22,10 +22,6 @@ class Loss(Function):
             return losses.sum()
         return losses
 
-    def scale(self, grad, size):
-        """The upstream gradient for each element of the unreduced loss."""
-        return grad / size if self.reduction == "mean" else grad
-
     def count(self, input):
         """What the summed loss is divided by: N for 'mean', 1 otherwise."""
         return input.size if self.reduction == "mean" else 1
@@ -66,27 +62,27 @@ class BCELoss(Loss):
         on_gpu = backend.is_gpu_array(input)
         if not on_gpu and input.size and not (input.min() >= 0 and input.max() <= 1):  # NaN fails too
             raise RuntimeError(BCE_RANGE)
-        if weight is not None or self.reduction == "none":
+        if weight is None and self.reduction != "none":
+            loss = kernels.bce(input, target, self.count(input))
+        else:
             losses = kernels.bce_losses(input, target)
-            return self.reduce(losses * weight if weight is not None else losses)
-        loss = kernels.bce(input, target, self.count(input))
-        if on_gpu and not capturing():  # the GPU kernel made the loss NaN for inputs outside [0, 1]
-            backend.check_later(loss, BCE_RANGE)
+            loss = self.reduce(losses if weight is None else losses * weight)
+        if on_gpu and not capturing():  # an input outside [0, 1] made the loss NaN (see kernels)
+            backend.check_later(loss if loss.ndim == 0 else loss.sum(), BCE_RANGE)
         return loss
 
     def backward(self, grad):
-        xp = backend.array_module(self.input)
-        x, y = self.input, self.target
-        upstream = self.scale(grad, x.size)
-        if self.weight is None:
-            g = kernels.bce_backward(grad, x, y, self.count(x))
-        else:
-            upstream = upstream * self.weight
-            g = upstream * (x - y) / xp.maximum((1 - x) * x, kernels.BCE_EPSILON)
+        x, y, weight = self.input, self.target, self.weight
+        g = kernels.bce_backward(grad, x, y, self.count(x))
+        if weight is not None:
+            g = g * weight
         gy = None
         if self.needs_grad[1]:
+            xp = backend.array_module(x)
             with backend.quiet(xp):
-                gy = upstream * (xp.log(1 - x) - xp.log(x))  # -logit(x)
+                gy = grad / self.count(x) * (xp.log(1 - x) - xp.log(x))  # -logit(x)
+            if weight is not None:
+                gy = gy * weight
         return g, gy, None
 
 
@@ -103,8 +99,7 @@ class BCEWithLogitsLoss(Loss):
 
     def backward(self, grad):
         x, y = self.input, self.target
-        g = self.scale(grad, x.size) * (kernels.sigmoid(x) - y)
-        gy = None
-        if self.needs_grad[1]:  # d/dy = -x
-            gy = -self.scale(grad, x.size) * x
+        upstream = grad / self.count(x)
+        g = upstream * (kernels.sigmoid(x) - y)
+        gy = -upstream * x if self.needs_grad[1] else None  # d/dy = -x
         return g, gy
