@@ -112,15 +112,16 @@ CELEBA_PIXELS = 218 * 178 * 3
 
 
 def celeba_discriminator(e: Engine):
+    """Here the book keeps LeakyReLU's default slope, 0.01 (chapter 7 uses 0.02)."""
     nn = e.nn
-    model = nn.Sequential(e.View(CELEBA_PIXELS), nn.Linear(CELEBA_PIXELS, 100), nn.LeakyReLU(0.02),
+    model = nn.Sequential(e.View(CELEBA_PIXELS), nn.Linear(CELEBA_PIXELS, 100), nn.LeakyReLU(),
                           nn.LayerNorm(100), nn.Linear(100, 1), nn.Sigmoid())
     return Trainable(e, model, nn.BCELoss(), lambda p: e.optim.Adam(p, lr=0.0001))
 
 
 def celeba_generator(e: Engine):
     nn = e.nn
-    model = nn.Sequential(nn.Linear(100, 300), nn.LeakyReLU(0.02), nn.LayerNorm(300),
+    model = nn.Sequential(nn.Linear(100, 300), nn.LeakyReLU(), nn.LayerNorm(300),
                           nn.Linear(300, CELEBA_PIXELS), nn.Sigmoid(), e.View(218, 178, 3))
     return Trainable(e, model, None, lambda p: e.optim.Adam(p, lr=0.0001))
 

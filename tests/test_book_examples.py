@@ -190,3 +190,43 @@ def test_ch10_cgan_learns_dark_backgrounds(tmp_path):
     result = run_example("ch10_cgan", tmp_path)
     assert result["trained_mean"] < result["untrained_mean"] - 0.05
     assert (tmp_path / "generated_3.png").exists()
+
+
+# experiment -> (chapter program, its network classes by part): the same networks twice
+BOOK_NETWORKS = {
+    "classifier": ("ch02_mnist_classifier", {"classifier": "Classifier"}),
+    "classifier-refined": ("ch03_refined_classifier", {"classifier": "Classifier"}),
+    "pattern-1010": ("ch06_gan_1010", {"D": "Discriminator", "G": "Generator"}),
+    "mnist-gan": ("ch07_mnist_gan", {"D": "Discriminator", "G": "Generator"}),
+    "celeba-gan": ("ch08_celeba_gan", {"D": "Discriminator", "G": "Generator"}),
+    "mnist-cnn": ("ch09_cnn", {"classifier": "Classifier"}),
+    "celeba-cnn-gan": ("ch09_celeba_cnn_gan", {"D": "Discriminator", "G": "Generator"}),
+    "mnist-cgan": ("ch10_cgan", {"D": "Discriminator", "G": "Generator"}),
+}
+
+
+def _layers(module):
+    """The layers of a network with their settings, the book's ``View`` left out (each program
+    writes its own), and the loss and optimiser that train it."""
+    model = module.model
+    model = getattr(model, "model", model)  # gans' Conditional wraps the Sequential
+    layers = [(type(layer).__name__, layer.extra_repr()) for layer in model if type(layer).__name__ != "View"]
+    optimiser = module.optimiser
+    group = optimiser.param_groups[0]
+    loss = getattr(module, "loss_function", None)
+    return layers, type(loss).__name__, type(optimiser).__name__, group["lr"]
+
+
+@pytest.mark.parametrize("name", list(BOOK_NETWORKS))
+def test_experiments_build_the_book_programs_networks(name):
+    """gans/models.py writes the book's networks once for both engines; the chapter programs
+    copy the book's code: both must describe the same layers, loss and optimiser."""
+    from gans import experiments
+    from gans.engines import Engine
+    program, classes = BOOK_NETWORKS[name]
+    namespace = runpy.run_path(str(EXAMPLES / f"{program}.py"))
+    models = experiments.get(name).build(Engine("minigrad"), {})
+    for part, cls in classes.items():
+        ours = models.parts[part]
+        book = namespace[cls]()
+        assert _layers(ours) == _layers(book), f"{name} {part}"
