@@ -643,3 +643,17 @@ def test_ensure_celeba_prefers_the_real_file(isolated_data_home, tmp_path, capsy
     assert capsys.readouterr().out == ""
     explicit = make_synthetic_celeba(tmp_path / "mine.h5", n=1)
     assert ensure_celeba(explicit) == (explicit, True)
+
+
+def test_a_training_csv_file_never_serves_as_its_own_test_split(tmp_path):
+    """gans train --data mnist_train.csv scores on mnist_test.csv beside it, or says it can't."""
+    train_images, train_labels = fake_mnist(4)
+    (tmp_path / "mnist_train.csv").write_text(csv_text(train_images, train_labels))
+    with pytest.raises(DataError, match="for the test split put mnist_test.csv beside it"):
+        load_mnist("test", path=tmp_path / "mnist_train.csv")
+    test_images, test_labels = fake_mnist(3)
+    (tmp_path / "mnist_test.csv").write_text(csv_text(test_images, test_labels))
+    test = load_mnist("test", path=tmp_path / "mnist_train.csv")
+    assert test.source == str(tmp_path / "mnist_test.csv")
+    np.testing.assert_array_equal(test.labels, test_labels)
+    np.testing.assert_array_equal(load_mnist("train", path=tmp_path / "mnist_train.csv").labels, train_labels)

@@ -321,8 +321,16 @@ def _find_idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
 
 
 def _read_split(path: Path, split: str) -> MnistData:
-    """Read ``split`` from a CSV file, or from a folder of IDX or CSV files."""
+    """Read ``split`` from a CSV file, or from a folder of IDX or CSV files.  A single CSV file
+    is the training data; its test split is ``mnist_test.csv`` beside it (never the file itself,
+    which would score a model on the digits it learned)."""
     if path.is_file():
+        if split == "test" and path.name != CSV_NAMES["test"]:
+            test = path.with_name(CSV_NAMES["test"])
+            if not test.is_file():
+                raise DataError(f"{path}: one CSV file holds one split; for the test split put "
+                                f"{CSV_NAMES['test']} beside it, or give the folder that holds both")
+            path = test
         images, labels = read_csv(path)
         return MnistData(images, labels, str(path))
     if path.is_dir():
@@ -351,7 +359,8 @@ def load_mnist(split: str = "train", path: str | os.PathLike | None = None) -> M
     """Load one split of MNIST, from ``path`` if given, else the cache, else the embedded subset.
 
     ``path`` may be a folder of IDX files (raw or .gz), a folder holding ``mnist_train.csv``
-    and ``mnist_test.csv``, or a single CSV file (then ``split`` only labels the result).
+    and ``mnist_test.csv``, or a single CSV file of training data (its test split is the
+    ``mnist_test.csv`` beside it).
     The cache is ``data_home()/mnist`` (see :func:`import_mnist`, :func:`download_mnist`).
     ``.source`` on the result says which one was used.
     """
