@@ -132,3 +132,32 @@ def test_missing_super_init_is_explained():
             self.layer = nn.Linear(1, 1)
     with pytest.raises(AttributeError, match="super"):
         Broken()
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 5), (2, 3, 4), (2, 3, 2, 2)])
+def test_softmax_without_dim_picks_pytorchs_dimension(shape):
+    """nn.Softmax() and F.softmax(x): dim 1, but 0 for 0-, 1- and 3-d inputs, with the warning."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        ours = nn.Softmax()(minigrad.tensor(x))
+    with pytest.warns(UserWarning):
+        theirs = tnn.Softmax()(torch.tensor(x))
+    assert_close(ours, theirs)
+    with pytest.warns(UserWarning, match="log_softmax"):
+        ours = nn.functional.log_softmax(minigrad.tensor(x))
+    with pytest.warns(UserWarning):
+        theirs = torch.nn.functional.log_softmax(torch.tensor(x))
+    assert_close(ours, theirs)
+
+
+def test_one_dimension_means_an_int():
+    x = minigrad.tensor([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(TypeError, match="'dim' must be int, not tuple"):
+        x.max(dim=(0, 1))
+    with pytest.raises(TypeError, match="'dim' must be int, not NoneType"):
+        x.softmax(None)
+
+
+def test_relu_of_a_negative_number_is_plus_zero():
+    out = minigrad.tensor([-1.0, 0.0, 2.0]).relu().numpy()
+    assert out.tolist() == [0.0, 0.0, 2.0] and not np.signbit(out).any()

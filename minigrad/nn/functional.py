@@ -1,4 +1,6 @@
 """``minigrad.nn.functional``: the layers and losses as functions (PyTorch's names)."""
+import warnings
+
 from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N
 from ..tensor import Tensor
 
@@ -40,12 +42,20 @@ def gelu(input, approximate="none"):
     return E.Gelu(approximate)(input)
 
 
-def softmax(input, dim):
-    return input.softmax(dim)
+def softmax(input, dim=None):
+    return input.softmax(_softmax_dim("softmax", input.ndim) if dim is None else dim)
 
 
-def log_softmax(input, dim):
-    return input.log_softmax(dim)
+def log_softmax(input, dim=None):
+    return input.log_softmax(_softmax_dim("log_softmax", input.ndim) if dim is None else dim)
+
+
+def _softmax_dim(name, ndim):
+    """PyTorch's choice when no ``dim`` is given, with its warning: dimension 1 (the classes
+    of an (N, C) batch, the channels of (N, C, H, W) images), but 0 for 0-, 1- and 3-d inputs."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  "dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -153,7 +153,7 @@ class Tanh(Function):
 class Relu(Function):
     def forward(self, a):
         self.positive = a > 0
-        return a * self.positive
+        return backend.array_module(a).where(self.positive, a, 0)  # 0, not -0.0 from a·0
 
     def backward(self, grad):
         return grad * self.positive

@@ -1,4 +1,6 @@
 """Reductions over dimensions: sum, mean, max/min, softmax and log-softmax."""
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 
@@ -17,9 +19,11 @@ def normalize_dims(dim, ndim):
     return tuple(sorted(set(result))) if ndim else ()
 
 
-def single_dim(dim, ndim):
-    """One axis index from ``dim``; a 0-d tensor accepts 0 and -1, as in PyTorch."""
-    axes = normalize_dims(dim, ndim)
+def single_dim(dim, ndim, name="dim"):
+    """One axis index from the int ``dim``; a 0-d tensor accepts 0 and -1, as in PyTorch."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"argument '{name}' must be int, not {type(dim).__name__}")
+    axes = normalize_dims(int(dim), ndim)
     return axes[0] if axes else 0
 
 
