@@ -161,3 +161,25 @@ def test_one_dimension_means_an_int():
 def test_relu_of_a_negative_number_is_plus_zero():
     out = minigrad.tensor([-1.0, 0.0, 2.0]).relu().numpy()
     assert out.tolist() == [0.0, 0.0, 2.0] and not np.signbit(out).any()
+
+
+def test_assigning_to_a_parameter_or_buffer_keeps_it_registered_as_pytorch_does():
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="cannot assign 'minigrad.FloatTensor' as parameter 'weight'"):
+        layer.weight = layer.weight * 2  # would drop the weight from parameters() and the optimiser
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    norm = nn.BatchNorm1d(2)
+    norm.running_mean = minigrad.ones(2)  # a buffer stays a buffer
+    assert norm.state_dict()["running_mean"].tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match="as buffer 'running_mean'"):
+        norm.running_mean = 3
+
+
+def test_state_dict_round_trip_with_tied_weights():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+    model[1].weight = model[0].weight
+    theirs = tnn.Sequential(tnn.Linear(3, 3), tnn.Linear(3, 3))
+    theirs[1].weight = theirs[0].weight
+    assert list(model.state_dict()) == list(theirs.state_dict())
+    model.load_state_dict(theirs.state_dict())
+    assert_close(model[1].weight, theirs[0].weight)

@@ -42,14 +42,27 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign to a Module before Module.__init__() call "
                                  "(call super().__init__() first)")
-        for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        else:
-            object.__setattr__(self, name, value)
+        # PyTorch's rules: a Parameter or Module registers under the name (in place, keeping the
+        # order); a name that is already a parameter, buffer or submodule keeps its kind and
+        # takes only that kind or None, so ``m.weight = m.weight * 2`` cannot silently leave the
+        # weight out of parameters() and the optimiser
+        if isinstance(value, (Parameter, Module)):
+            table = self._parameters if isinstance(value, Parameter) else self._modules
+            for other in (self._parameters, self._buffers, self._modules, self.__dict__):
+                if other is not table:
+                    other.pop(name, None)
+            table[name] = value
+            return
+        for table, kind, expected in ((self._parameters, "parameter", Parameter), (self._buffers, "buffer", Tensor),
+                                      (self._modules, "child module", Module)):
+            if name in table:
+                if value is not None and not isinstance(value, expected):
+                    raise TypeError(f"cannot assign '{_type_name(value)}' as {kind} '{name}' "
+                                    f"({expected.__module__.split('.')[0]}.{'nn.' * (expected is not Tensor)}"
+                                    f"{expected.__name__} or None expected)")
+                table[name] = value
+                return
+        object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
         # only called when normal lookup fails: look in the registries
@@ -132,13 +145,15 @@ class Module:
     # --- state -----------------------------------------------------------------------
     def state_dict(self):
         """Every parameter and buffer by dotted name (``0.weight``), detached, in order."""
-        state = OrderedDict()
+        return OrderedDict((key, t.detach()) for key, t in self._state_tensors())
+
+    def _state_tensors(self):
+        """(dotted name, tensor) of every parameter and buffer, a shared one under each name."""
         for module_name, module in self.named_modules():
             for table in (module._parameters, module._buffers):
                 for name, t in table.items():
                     if t is not None:
-                        state[f"{module_name}.{name}" if module_name else name] = t.detach()
-        return state
+                        yield (f"{module_name}.{name}" if module_name else name), t
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values into this module's parameters and buffers.
@@ -147,7 +162,7 @@ class Module:
         understands (e.g. CPU PyTorch tensors).  With ``strict`` the keys must match
         exactly; shape mismatches are always an error.  Returns (missing, unexpected).
         """
-        own = self.state_dict()
+        own = dict(self._state_tensors())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
@@ -168,16 +183,11 @@ class Module:
             values[key] = source
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        tensors = dict(self._named_tensors())
         for key, source in values.items():
-            target = tensors[key]
+            target = own[key]
             target.array[...] = backend.move(source, backend.device_type_of(target.array)).astype(
                 target.array.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
-
-    def _named_tensors(self):
-        yield from self.named_parameters()
-        yield from self.named_buffers()
 
     # --- modes and devices -----------------------------------------------------------
     def train(self, mode=True):
@@ -261,6 +271,11 @@ class Module:
             return f"{type(self).__name__}({extra})"
         head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _type_name(value):
+    """How PyTorch names a value in its errors: 'torch.FloatTensor' for a tensor."""
+    return value.type() if isinstance(value, Tensor) else type(value).__name__
 
 
 def _host(value):
