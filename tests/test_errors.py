@@ -70,7 +70,10 @@ def test_in_place_on_a_leaf_that_requires_grad():
 
 
 def test_loss_shapes_must_match():
+    """BCE refuses a differently shaped target; MSE, as in PyTorch, warns and tries to broadcast."""
     with pytest.raises(ValueError, match=r"target size \(\[2\]\) that is different to the input size \(\[3\]\)"):
+        nn.BCELoss()(minigrad.zeros(3), minigrad.zeros(2))
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match=r"tensor a \(3\) must match .* b \(2\)"):
         nn.MSELoss()(minigrad.zeros(3), minigrad.zeros(2))
 
 

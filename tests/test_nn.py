@@ -183,3 +183,23 @@ def test_state_dict_round_trip_with_tied_weights():
     assert list(model.state_dict()) == list(theirs.state_dict())
     model.load_state_dict(theirs.state_dict())
     assert_close(model[1].weight, theirs[0].weight)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shapes", [((4, 1), (4,)), ((2, 3), (3,)), ((3,), (1,))])
+def test_mse_with_a_differently_shaped_target_warns_and_broadcasts_like_pytorch(shapes, reduction):
+    rng = np.random.default_rng(1)
+    x, y = rng.random(shapes[0]), rng.random(shapes[1])
+    ours = [minigrad.tensor(v, requires_grad=True) for v in (x, y)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, y)]
+    with pytest.warns(UserWarning, match="different to the input size"):
+        loss = nn.functional.mse_loss(*ours, reduction=reduction)
+    with pytest.warns(UserWarning):
+        reference = torch.nn.functional.mse_loss(*theirs, reduction=reduction)
+    assert_close(loss, reference)
+    loss.sum().backward()
+    reference.sum().backward()
+    for a, b in zip(ours, theirs):
+        assert_close(a.grad, b.grad)
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="must match the size of tensor b"):
+        nn.functional.mse_loss(minigrad.ones(4, 3), minigrad.zeros(4))

@@ -1,7 +1,13 @@
 """Loss functions, each one node, with PyTorch's numerics and ``reduction`` argument."""
+import math
+import warnings
+
+import numpy as np
+
 from .. import backend, kernels
 from ..autograd import Function
 from ..graphs import capturing
+from ..tensor import broadcast_error
 
 REDUCTIONS = ("mean", "sum", "none")
 BCE_RANGE = "all elements of input should be between 0 and 1"
@@ -38,15 +44,25 @@ class MSELoss(Loss):
     """mean((x - y)²); d/dx = 2(x - y)/N."""
 
     def forward(self, input, target):
-        check_same_shape("mse_loss", input, target)
+        if input.shape != target.shape:  # PyTorch warns, then broadcasts (BCE refuses instead)
+            warnings.warn(f"Using a target size (minigrad.Size({list(target.shape)})) that is different to the "
+                          f"input size (minigrad.Size({list(input.shape)})). This will likely lead to incorrect "
+                          "results due to broadcasting. Please ensure they have the same size.", stacklevel=4)
+            try:
+                shape = np.broadcast_shapes(input.shape, target.shape)
+            except ValueError:
+                raise RuntimeError(broadcast_error(input.shape, target.shape)) from None
+        else:
+            shape = input.shape
         self.input, self.target = input, target
+        self.n = math.prod(shape) if self.reduction == "mean" else 1
         if self.reduction == "none":
             diff = input - target
             return diff * diff
-        return kernels.mse(input, target, self.count(input))
+        return kernels.mse(input, target, self.n)
 
-    def backward(self, grad):
-        g = kernels.mse_backward(grad, self.input, self.target, self.count(self.input))
+    def backward(self, grad):  # in the broadcast shape: the engine sums it back to each input's
+        g = kernels.mse_backward(grad, self.input, self.target, self.n)
         return g, (-g if self.needs_grad[1] else None)
 
 
