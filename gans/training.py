@@ -124,6 +124,9 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     ``grad_stats_every``: every that many steps, write per-layer gradient and weight norms to
     grad_stats.csv (and grad_stats.png at the end; see ``gans.grad_stats``).
     """
+    if cuda_graph and grad_stats_every and device == "cuda":
+        raise ValueError("--grad-stats reads the gradients in Python after each step, and a replayed CUDA graph "
+                         "never comes back to Python inside the step: use one or the other")
     if eval_samples and eval_samples < MIN_SAMPLES:  # say so now, not after the training
         raise ValueError(f"eval_samples must be 0 (no evaluation) or at least {MIN_SAMPLES}, got {eval_samples}")
     run = Run(out or Path("runs") / f"{name}-{engine}")
@@ -165,6 +168,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
                                  title=f"{name} [{engine}]") if grad_stats_every else None
     bar = _progress_bar(progress, steps, start_step, name, engine)
     training_seconds, steps_done = 0.0, 0
+    # a finished MNIST GAN is scored at the end, and its samples.png drawn with the scores
+    scored = experiment.name in MNIST_GANS and eval_samples and (stop_after is None or stop_after >= steps)
     run_step = graphed_step(experiment, m, e, constants) if cuda_graph else (
         lambda tensors: experiment.step(m, e, tensors, constants))
     for step, batch in experiment.stream(dataset, rng, start_step, steps):
@@ -183,12 +188,13 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
             if (step + 1) % log_every == 0:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
             bar.update(1)
-        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+        stopping = stop_after is not None and step + 1 >= stop_after
+        last = stopping or step + 1 == steps
+        if (step + 1) % checkpoint_every == 0 or last:
             save_checkpoint(run, m, e, config, step + 1, rng)
-        if experiment.is_gan and ((step + 1) % sample_every == 0 or step + 1 == steps):
+        if experiment.is_gan and ((step + 1) % sample_every == 0 or last) and not (last and scored):
             plots.samples(run.path("samples.png"), experiment, experiment.generate(m, e, *fixed), fixed[1])
-        if stop_after is not None and step + 1 >= stop_after:
-            save_checkpoint(run, m, e, config, step + 1, rng)
+        if stopping:
             break
     e.synchronize()
     if bar is not None:
@@ -208,7 +214,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         metrics["test_examples"] = test.size
         metrics["confusion_matrix"] = confusion.tolist()
         plots.confusion(run.path("samples.png"), confusion, accuracy, name)
-    if experiment.name in MNIST_GANS and eval_samples and (stop_after is None or stop_after >= steps):
+    if scored:
         scores = evaluate_gan(experiment, m, e, eval_samples, data)
         metrics["eval_samples"] = scores.pop("n")
         metrics.update(scores)

@@ -211,3 +211,21 @@ def test_cuda_graph_flag_on_the_cpu_trains_like_the_eager_loop(name, tmp_path, r
     a, b = _weights(tmp_path / "torch-False"), _weights(tmp_path / "torch-True")
     for key in a:
         np.testing.assert_array_equal(b[key], a[key], err_msg=key)
+
+
+def test_the_end_of_a_run_saves_and_draws_once(tmp_path, monkeypatch):
+    saved, drawn = [], []
+    save, draw = training.save_checkpoint, training.plots.samples
+    monkeypatch.setattr(training, "save_checkpoint", lambda run, m, e, config, step, rng: (
+        saved.append(step), save(run, m, e, config, step, rng)))
+    monkeypatch.setattr(training.plots, "samples", lambda *args, **kwargs: (drawn.append(1), draw(*args, **kwargs)))
+    training.train("mnist-gan", steps=20, out=tmp_path / "a", progress=False, eval_samples=1000)
+    assert saved == list(range(2, 21, 2)) and len(drawn) == 10  # the last picture is the scored one
+    saved.clear()
+    training.train("mnist-gan", steps=20, stop_after=10, out=tmp_path / "b", progress=False, eval_samples=0)
+    assert saved == [2, 4, 6, 8, 10]
+
+
+def test_grad_stats_and_a_cuda_graph_do_not_go_together():
+    with pytest.raises(ValueError, match="use one or the other"):
+        training.train("mnist-gan", device="cuda", cuda_graph=True, grad_stats_every=1, steps=1, progress=False)
