@@ -38,13 +38,11 @@ def load_data(experiment, path=None, limit=None, split="train"):
         mnist = D.load_mnist(split, path)
         n = len(mnist) if limit is None else min(limit, len(mnist))
         return TrainingData(mnist.images, mnist.labels, n, mnist.source)
-    celeba_path, synthetic = D.ensure_celeba(path)
-    images = D.CelebAFile(celeba_path)
-    n = len(images) if limit is None else min(limit, len(images))
-    if experiment.data == "celeba-crop":
-        images = CroppedImages(images)
-    note = f"{celeba_path}" + (" (synthetic face-like images, not CelebA)" if synthetic else "")
-    return TrainingData(images, None, n, note, synthetic)
+    faces = D.open_celeba(path)
+    n = len(faces) if limit is None else min(limit, len(faces))
+    note = f"{faces.path}" + (" (synthetic face-like images, not CelebA)" if faces.synthetic else "")
+    images = CroppedImages(faces) if experiment.data == "celeba-crop" else faces
+    return TrainingData(images, None, n, note, faces.synthetic)
 
 
 class CroppedImages:
@@ -157,8 +155,6 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         start_step = meta["step"]
         rng.bit_generator.state = meta["rng"]
     run.write_json("config.json", config)
-    if dataset.synthetic:
-        print(f"{name}: training on SYNTHETIC face-like images ({dataset.source}), not CelebA")
 
     checkpoint_every = checkpoint_every or max(steps // 10, 1)
     sample_every = sample_every or checkpoint_every

@@ -5,7 +5,7 @@ This layer knows nothing about minigrad or PyTorch; models turn the arrays into 
 MNIST (``load_mnist``) comes from an explicit path, the cache folder ``data_home()/mnist``
 (filled by ``import_mnist`` or ``download_mnist``), or a subset shipped in the package.
 CelebA (``CelebAFile``) uses the book's HDF5 layout, built from the official zip with
-``build_celeba_hdf5``; without it, ``ensure_celeba`` generates synthetic face-like images
+``build_celeba_hdf5``; without it, ``open_celeba`` generates synthetic face-like images
 in the same layout and says so.
 """
 
@@ -17,6 +17,7 @@ from .celeba import (
     centre_crop,
     default_celeba_path,
     ensure_celeba,
+    open_celeba,
     make_synthetic_celeba,
 )
 from .download import DEFAULT_MIRRORS, MNIST_SHA256, data_home, download_mnist
@@ -49,6 +50,7 @@ __all__ = [
     "default_celeba_path",
     "download_mnist",
     "ensure_celeba",
+    "open_celeba",
     "find_full_mnist",
     "import_mnist",
     "load_mnist",

@@ -6,7 +6,7 @@ shape (218, 178, 3) (height, width, RGB). Despite the names these hold decoded p
 JPEG bytes. Training then reads single images lazily instead of holding 20 000 faces
 (2.3 GB) in memory, and crops the centre 128x128 of each.
 
-When the real file is not available, :func:`ensure_celeba` generates simple face-like
+When the real file is not available, :func:`open_celeba` generates simple face-like
 images (:func:`make_synthetic_celeba`) in the identical layout, marked ``synthetic=True``
 in the file's attributes, so every CelebA code path can run and be tested anywhere.
 """
@@ -306,37 +306,52 @@ def default_celeba_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def ensure_celeba(
+def open_celeba(
     path: str | os.PathLike | None = None, synthetic_n: int = 1000, seed: int = 0
-) -> tuple[Path, bool]:
-    """A CelebA HDF5 file to train on, as ``(path, synthetic)``.
+) -> CelebAFile:
+    """The CelebA HDF5 file to train on, opened (and validated) once.
 
-    ``path`` if given (validated), else :func:`default_celeba_path`, else a synthetic set of
+    ``path`` if given, else :func:`default_celeba_path`, else a synthetic set of
     ``synthetic_n`` images at ``data_home()/celeba/synthetic_celeba.h5``, generated on first
-    use (and again if its size or seed differ). Using synthetic data prints one line saying so.
+    use (and again if its size or seed differ).  Training on synthetic images prints one
+    line saying so.
     """
     if path is None:
         path = default_celeba_path()
-    if path is not None:
-        with CelebAFile(path) as f:
-            return Path(path), f.synthetic
+    if path is None:
+        path = data_home() / "celeba" / "synthetic_celeba.h5"
+        faces = _open_synthetic_set(path, synthetic_n, seed)
+        if faces is None:
+            make_synthetic_celeba(path, synthetic_n, seed)
+            faces = CelebAFile(path)
+        print(f"CelebA not found (expected {data_home() / 'celeba' / 'img_align_celeba.h5'}); "
+              f"using {synthetic_n} synthetic face-like images from {path}, not real faces")
+        return faces
+    faces = CelebAFile(path)
+    if faces.synthetic:
+        print(f"{path}: SYNTHETIC face-like images, not CelebA")
+    return faces
 
-    synthetic_path = data_home() / "celeba" / "synthetic_celeba.h5"
-    if not _is_synthetic_set(synthetic_path, synthetic_n, seed):
-        make_synthetic_celeba(synthetic_path, synthetic_n, seed)
-    print(
-        f"CelebA not found (expected {data_home() / 'celeba' / 'img_align_celeba.h5'}); "
-        f"using {synthetic_n} synthetic face-like images from {synthetic_path}, not real faces"
-    )
-    return synthetic_path, True
+
+def ensure_celeba(
+    path: str | os.PathLike | None = None, synthetic_n: int = 1000, seed: int = 0
+) -> tuple[Path, bool]:
+    """Like :func:`open_celeba`, as ``(path, synthetic)`` for code that opens the file itself."""
+    with open_celeba(path, synthetic_n, seed) as faces:
+        return faces.path, faces.synthetic
 
 
-def _is_synthetic_set(path: Path, n: int, seed: int) -> bool:
-    """Whether ``path`` holds what ``make_synthetic_celeba(path, n, seed)`` would write."""
+def _open_synthetic_set(path: Path, n: int, seed: int) -> CelebAFile | None:
+    """``path`` opened if it holds what ``make_synthetic_celeba(path, n, seed)`` would write."""
     if not path.is_file():
-        return False
+        return None
     try:
-        with CelebAFile(path) as f:
-            return f.synthetic and len(f) == n and f.attrs.get("seed") == seed
+        faces = CelebAFile(path)
     except DataError:
-        return False
+        return None
+    if faces.synthetic and len(faces) == n and faces.attrs.get("seed") == seed:
+        return faces
+    faces.close()
+    return None
+
+
