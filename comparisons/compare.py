@@ -85,11 +85,11 @@ def compare(name, steps=100, dtype="float64", device="cpu", seed=0, every=1, dat
         module.load_state_dict({k: reference.numpy(v) for k, v in ref.models.modules()[part].state_dict().items()})
 
     dataset = load_data(experiment, data, limit)
-    batches = [b for _, b in experiment.stream(dataset, np.random.default_rng(seed), 0, steps)]
     report = Report(name, steps, dtype, device if not cross_device else "cpu-vs-cuda",
                     [ref.label, oth.label], TOLERANCE[dtype], data=dataset.source)
     constants = {id(s): experiment.constants(s.engine) for s in (ref, oth)}
-    for step, batch in enumerate(batches, start=1):
+    for done, batch in experiment.stream(dataset, np.random.default_rng(seed), 0, steps):  # one batch at a time
+        step = done + 1
         outputs = {}
         for side in (ref, oth):
             started = time.perf_counter()
