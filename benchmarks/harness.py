@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gans import experiments
-from gans.engines import Engine, seed_everything
-from gans.training import graphed_step, load_data
+from gans.training import build, load_data, make_step
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -58,19 +57,14 @@ class Workload:
     engine's name, with ``+graph`` to capture the step as a CUDA graph and replay it."""
 
     def __init__(self, name, label, device="cpu", dtype="float32", seed=0, data=None, prepared=64):
-        self.experiment = experiments.get(name)
         graph = label.endswith(GRAPH)
-        self.engine = Engine(label.removesuffix(GRAPH), device, dtype, capturable=graph)
-        seed_everything(seed)
-        self.models = self.experiment.build(self.engine, {})
+        self.experiment, self.engine, self.models = build(name, label.removesuffix(GRAPH), device, dtype, seed,
+                                                          capturable=graph)
         dataset = load_data(self.experiment, data, limit=prepared)
         stream = self.experiment.stream(dataset, np.random.default_rng(seed), 0, prepared)
         self.batches = [self.experiment.tensors(self.engine, b) for _, b in stream]
-        self.constants = self.experiment.constants(self.engine)
-        if graph:
-            self.step = graphed_step(self.experiment, self.models, self.engine, self.constants)
-        else:
-            self.step = lambda batch: self.experiment.step(self.models, self.engine, batch, self.constants)
+        self.step = make_step(self.experiment, self.models, self.engine, self.experiment.constants(self.engine),
+                              graph)
         self.next = 0
 
     def run(self, iterations):

@@ -166,8 +166,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     training_seconds, steps_done = 0.0, 0
     # a finished MNIST GAN is scored at the end, and its samples.png drawn with the scores
     scored = experiment.name in MNIST_GANS and eval_samples and (stop_after is None or stop_after >= steps)
-    run_step = graphed_step(experiment, m, e, constants) if cuda_graph else (
-        lambda tensors: experiment.step(m, e, tensors, constants))
+    run_step = make_step(experiment, m, e, constants, cuda_graph)
     for step, batch in experiment.stream(dataset, rng, start_step, steps):
         started = time.perf_counter()
         if stats is not None:
@@ -219,6 +218,14 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     plots.losses(run.path("loss.png"), run.path("losses.csv"), name, engine)
     run.write_json("metrics.json", metrics)
     return metrics
+
+
+def make_step(experiment, m, e, constants, cuda_graph=False):
+    """One training iteration as a function of the batch's tensors: eager, or captured as a
+    CUDA graph on its first call and replayed afterwards."""
+    if cuda_graph:
+        return graphed_step(experiment, m, e, constants)
+    return lambda tensors: experiment.step(m, e, tensors, constants)
 
 
 def graphed_step(experiment, m, e, constants):

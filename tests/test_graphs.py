@@ -158,8 +158,7 @@ def test_every_book_experiment_replays_like_its_eager_steps(name):
         seed_everything(0)
         m = experiment.build(e, {})
         constants = experiment.constants(e)
-        step = training.graphed_step(experiment, m, e, constants) if graph else (
-            lambda t: experiment.step(m, e, t, constants))
+        step = training.make_step(experiment, m, e, constants, graph)
         for _, batch in experiment.stream(dataset, np.random.default_rng(0), 0, 100):
             step(experiment.tensors(e, batch))
         results.append({f"{part}.{k}": v.detach().cpu().numpy() for part, module in m.modules().items()
