@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 import minigrad
+from minigrad.graphs import EagerStep, state_tensors
 
 ENGINES = ("minigrad", "torch")
 DTYPES = ("float32", "float64")
@@ -152,10 +153,9 @@ def _torch_graphed(torch, step, example_inputs, state, warmup=3):
     """PyTorch's recipe for capturing a whole training step (warm up on a side stream,
     capture with ``torch.cuda.graph``), with the same warm-up undo as minigrad's."""
     if not all(t.is_cuda for t in example_inputs):
-        from minigrad.graphs import EagerStep
         return EagerStep(step)
     static_inputs = [t.detach().clone() for t in example_inputs]
-    saved = {id(t): t.detach().clone() for t in _torch_state(state)}
+    saved = {id(t): t.detach().clone() for t in state_tensors(state, torch.Tensor)}
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -163,7 +163,7 @@ def _torch_graphed(torch, step, example_inputs, state, warmup=3):
             step(*static_inputs)
     torch.cuda.current_stream().wait_stream(side)
     with torch.no_grad():
-        for t in _torch_state(state):
+        for t in state_tensors(state, torch.Tensor):
             t.copy_(saved[id(t)]) if id(t) in saved else t.zero_()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
@@ -175,16 +175,6 @@ def _torch_graphed(torch, step, example_inputs, state, warmup=3):
         graph.replay()
         return static_outputs
     return replay
-
-
-def _torch_state(state):
-    for owner in state:
-        if hasattr(owner, "parameters"):
-            yield from owner.parameters()
-            yield from owner.buffers()
-        if hasattr(owner, "state"):
-            for entries in owner.state.values():
-                yield from (v for v in entries.values() if hasattr(v, "is_cuda"))
 
 
 def seed_everything(seed):

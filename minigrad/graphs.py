@@ -233,29 +233,30 @@ def _check(status, what):
 
 def _snapshot(state):
     """Copies of the arrays of ``state`` (modules and optimisers), keyed by tensor."""
-    return {id(t): t.array.copy() for owner in state for t in _arrays_of(owner)}
+    from .tensor import Tensor
+    return {id(t): t.array.copy() for t in state_tensors(state, Tensor)}
 
 
 def _restore(state, copies):
     """Undo the warm-up in place (the graph will write to these very arrays): arrays that
     existed go back to their values; optimiser state the warm-up created (Adam's moments
     and step count, SGD's momentum) goes back to zero, its value before a first step."""
-    for owner in state:
-        for t in _arrays_of(owner):
-            saved = copies.get(id(t))
-            if saved is None:
-                t.array[...] = 0
-            else:
-                t.array[...] = saved
-
-
-def _arrays_of(owner):
     from .tensor import Tensor
-    if hasattr(owner, "parameters"):
-        yield from owner.parameters()
-        yield from owner.buffers()
-    if hasattr(owner, "state"):
-        for entries in owner.state.values():
-            for value in entries.values():
-                if isinstance(value, Tensor):
-                    yield value
+    for t in state_tensors(state, Tensor):
+        saved = copies.get(id(t))
+        if saved is None:
+            t.array[...] = 0
+        else:
+            t.array[...] = saved
+
+
+def state_tensors(state, tensor_type):
+    """Every tensor a training step changes, for modules and optimisers in ``state``:
+    parameters, buffers, optimiser state (of ``tensor_type``: minigrad's or PyTorch's)."""
+    for owner in state:
+        if hasattr(owner, "parameters"):
+            yield from owner.parameters()
+            yield from owner.buffers()
+        if hasattr(owner, "state"):
+            for entries in owner.state.values():
+                yield from (value for value in entries.values() if isinstance(value, tensor_type))
