@@ -143,7 +143,9 @@ def module_classes(lib):
                 self.model = model
 
             def forward(self, x, label):
-                return self.model(lib.cat((x, label)))
+                # the book's torch.cat((x, label)) joins one example's vectors; joining the last
+                # dimension is the same there and also takes a batch of examples
+                return self.model(lib.cat((x, label), -1))
 
         _MODULE_CLASSES[lib] = type("ModuleClasses", (), {"View": View, "Conditional": Conditional})
     return _MODULE_CLASSES[lib]

@@ -126,14 +126,8 @@ def generate_samples(experiment, m, e, n, seed=SAMPLES_SEED):
     seeds = np.stack([experiment.seed(rng) for _ in range(n)])
     requested = np.arange(n) % 10 if experiment.labels else None
     with e.no_grad():
-        if experiment.labels:
-            # The book's conditional wrapper concatenates one example's seed and label
-            # (torch.cat along dim 0); for a batch, concatenate along the feature axis here
-            # and call the wrapped network: one forward pass instead of n.
-            one_hot = np.eye(10)[requested]
-            images = m.G.model.model(e.tensor(np.concatenate([seeds, one_hot], axis=1)))
-        else:
-            images = m.G(e.tensor(seeds))
+        labels = (e.tensor(np.eye(10)[requested]),) if experiment.labels else ()
+        images = m.G(e.tensor(seeds), *labels)  # one forward pass for the whole batch
     return e.numpy(images).reshape(n, 784).astype(np.float64), requested
 
 
