@@ -94,9 +94,6 @@ class Engine:
     def no_grad(self):
         return self.lib.no_grad()
 
-    def cat(self, tensors):
-        return self.lib.cat(tensors)
-
     def synchronize(self):
         """Wait for the GPU (timings must not stop the clock before the work is done)."""
         if self.device == "cuda":

@@ -88,9 +88,6 @@ class Run:
         checkpoint.write_atomically(self.path(name), lambda f: f.write(
             (json.dumps(value, indent=2, default=_json_default) + "\n").encode()))
 
-    def read_json(self, name):
-        return json.loads(self.path(name).read_text())
-
 
 def _json_default(value):
     if isinstance(value, (np.integer, np.floating)):

@@ -218,8 +218,8 @@ def backward(tensor, gradient=None, retain_graph=False):
     else:
         grad = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
         if grad.shape != tensor.array.shape:
-            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {_size(grad.shape)} "
-                               f"and output[0] has a shape of {_size(tensor.array.shape)}.")
+            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {shape_text(grad.shape)} "
+                               f"and output[0] has a shape of {shape_text(tensor.array.shape)}.")
         grad = backend.move(grad, backend.device_type_of(tensor.array)).astype(tensor.dtype, copy=False)
 
     if tensor.grad_fn is None:  # backward() on a leaf: d(x)/d(x) = gradient
@@ -280,5 +280,6 @@ def _accumulate(leaf, grad, handed_out):
         leaf.grad.array = grad
 
 
-def _size(shape):
+def shape_text(shape):
+    """A shape as PyTorch prints it in errors: [2, 3]."""
     return f"[{', '.join(str(n) for n in shape)}]"

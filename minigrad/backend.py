@@ -31,22 +31,14 @@ def require_cuda():
                            "(minigrad.cuda.is_available() is False)")
 
 
-def module_for(device_type):
-    """The array module for a device type: ``numpy`` for 'cpu', ``cupy`` for 'cuda'."""
-    if device_type == "cpu":
-        return np
-    require_cuda()
-    return cp
-
-
 def device_type_of(array):
     """'cuda' for a CuPy array, 'cpu' for anything else (NumPy arrays and scalars)."""
-    return "cuda" if hasattr(array, "__cuda_array_interface__") else "cpu"
+    return "cuda" if is_gpu_array(array) else "cpu"
 
 
 def array_module(array):
     """The array module that owns ``array``: CuPy for GPU arrays, NumPy otherwise."""
-    return cp if hasattr(array, "__cuda_array_interface__") else np
+    return cp if is_gpu_array(array) else np
 
 
 _pending_checks = []  # (device scalar, message): bad input the GPU found, reported at the next read
@@ -71,6 +63,15 @@ def raise_pending():
     for value, (_, message) in zip(values, checks):
         if value != value:
             raise RuntimeError(message)
+
+
+def to_host(value):
+    """A minigrad or PyTorch tensor, or a CuPy array, as something NumPy can read."""
+    if hasattr(value, "detach"):
+        value = value.detach()
+    if hasattr(value, "cpu") and not isinstance(value, np.ndarray):
+        value = value.cpu()
+    return move(value, "cpu")
 
 
 def move(array, device_type):

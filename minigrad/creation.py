@@ -3,7 +3,7 @@ import numpy as np
 
 from . import backend, random
 from .ops import shape as S
-from .tensor import Tensor, as_array, defaults, device_type
+from .tensor import Tensor, as_array, check_same_device, defaults, device_type
 
 
 def _shape(size):
@@ -138,11 +138,7 @@ def _same_device(tensors, name):
     tensors = tuple(tensors)
     if not tensors:
         raise RuntimeError(f"{name}(): expected a non-empty list of Tensors")
-    first = type(tensors[0].array)
-    for t in tensors[1:]:
-        if type(t.array) is not first:
-            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                               f"devices, {tensors[0].device} and {t.device}!")
+    check_same_device(*tensors)
     return tensors
 
 

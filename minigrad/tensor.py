@@ -598,21 +598,27 @@ def _raw_index(index):
     return _raw(index)
 
 
+def check_same_device(*tensors):
+    """PyTorch's error for tensors on different devices (NumPy and CuPy arrays mixed);
+    anything that is not a tensor (None, numbers) is left out."""
+    tensors = [t for t in tensors if isinstance(t, Tensor)]
+    for t in tensors[1:]:
+        if type(t.array) is not type(tensors[0].array):
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {tensors[0].device} and {t.device}!")
+
+
 def _check_device(tensor, other):
     """Other operand as a tensor on the same device, or a clear error."""
     if not isinstance(other, Tensor):
-        other = Tensor._make(as_array(other, tensor.dtype, backend.device_type_of(tensor.array)))
-    elif type(other.array) is not type(tensor.array):
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                           f"devices, {tensor.device} and {other.device}!")
+        return Tensor._make(as_array(other, tensor.dtype, backend.device_type_of(tensor.array)))
+    check_same_device(tensor, other)
     return other
 
 
 def binary(op, a, b):
     """Apply a broadcasting binary op, with PyTorch's error when the shapes do not fit."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and type(a.array) is not type(b.array):
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                           f"devices, {a.device} and {b.device}!")
+    check_same_device(a, b)
     try:
         return op()(a, b)
     except ValueError:

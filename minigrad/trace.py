@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import autograd, backend
-from .autograd import sum_to_shape
+from .autograd import shape_text, sum_to_shape
 from .tensor import Tensor
 
 
@@ -100,9 +100,9 @@ class trace:
         """
         rows = [("#", "op", "output", "‖grad in‖", "→ inputs: ‖grad out‖")]
         for s in self.steps:
-            outs = ", ".join(f"{name}{_shape_text(shape) if shape else ''}: {_number(norm)}"
+            outs = ", ".join(f"{name}{shape_text(shape) if shape else ''}: {_number(norm)}"
                              for name, shape, norm in zip(s.inputs, s.input_shapes, s.input_grad_norms))
-            rows.append((str(s.index), s.op, _shape_text(s.output_shape), _number(s.grad_norm), outs))
+            rows.append((str(s.index), s.op, shape_text(s.output_shape), _number(s.grad_norm), outs))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
                             r[3].rjust(widths[3]), r[4]]).rstrip() for r in rows]
@@ -135,5 +135,3 @@ def _number(value):
     return "–" if value is None else f"{value:.4g}"
 
 
-def _shape_text(shape):
-    return "[" + ", ".join(str(n) for n in shape) + "]"

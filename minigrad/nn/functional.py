@@ -2,18 +2,13 @@
 import warnings
 
 from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N
-from ..tensor import Tensor
+from ..tensor import Tensor, check_same_device
 
 
 def _check_same_device(first, *others):
-    """PyTorch's error for tensors on different devices (NumPy and CuPy arrays mixed)."""
     if not isinstance(first, Tensor):
         raise TypeError(f"expected a minigrad Tensor as input, got {type(first).__name__}")
-    kind = type(first.array)
-    for t in others:
-        if t is not None and isinstance(t, Tensor) and type(t.array) is not kind:
-            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                               f"devices, {first.device} and {t.device}!")
+    check_same_device(first, *others)
 
 
 def linear(input, weight, bias=None):

@@ -176,7 +176,7 @@ class Module:
             if key not in state_dict:
                 continue
             source = state_dict[key]
-            source = source.array if isinstance(source, Tensor) else np.asarray(_host(source))
+            source = source.array if isinstance(source, Tensor) else np.asarray(backend.to_host(source))
             if tuple(source.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape {list(source.shape)} from "
                               f"checkpoint, the shape in current model is {list(target.shape)}.")
@@ -276,14 +276,3 @@ class Module:
 def _type_name(value):
     """How PyTorch names a value in its errors: 'torch.FloatTensor' for a tensor."""
     return value.type() if isinstance(value, Tensor) else type(value).__name__
-
-
-def _host(value):
-    """A PyTorch tensor or CuPy array as something NumPy can read."""
-    if hasattr(value, "detach"):
-        value = value.detach()
-    if hasattr(value, "cpu") and not isinstance(value, np.ndarray):
-        value = value.cpu()
-    if backend.is_gpu_array(value):
-        value = backend.move(value, "cpu")
-    return value

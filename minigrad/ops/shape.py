@@ -51,7 +51,7 @@ class GetItem(Function):
         self.index = index
 
     def forward(self, a):
-        self.shape, self.dtype = a.shape, a.dtype
+        self.shape = a.shape
         return a[self.index]
 
     def backward(self, grad):

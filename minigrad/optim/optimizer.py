@@ -79,13 +79,13 @@ class Optimizer:
             entry = {}
             for key, value in saved.items():
                 if key == "step":
-                    step = float(np.asarray(_host(value)))
+                    step = float(np.asarray(backend.to_host(value)))
                     capturable = any(g.get("capturable") and any(q is p for q in g["params"])
                                      for g in self.param_groups)
                     entry[key] = Tensor._make(backend.move(np.asarray(step), backend.device_type_of(p.array))) \
                         if capturable else step
                 else:
-                    array = value.array if isinstance(value, Tensor) else np.asarray(_host(value))
+                    array = value.array if isinstance(value, Tensor) else np.asarray(backend.to_host(value))
                     if array.shape != p.array.shape:
                         raise ValueError(f"optimizer state '{key}' has shape {list(array.shape)} but its "
                                          f"parameter has shape {list(p.array.shape)}")
@@ -104,11 +104,3 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
-
-
-def _host(value):
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    if backend.is_gpu_array(value):
-        value = backend.move(value, "cpu")
-    return value
