@@ -244,13 +244,14 @@ def backward(tensor, gradient=None, retain_graph=False):
         input_grads = fn.backward(grad)
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
+        # an op may return a gradient in the broadcast shape: summed back to its input's here
+        input_grads = tuple(sum_to_shape(g, t.array.shape) if needed and g is not None and g.shape != t.array.shape
+                            else g for t, needed, g in zip(fn.inputs, fn.needs_grad, input_grads))
         if _tracer is not None:
             _tracer.record(fn, grad, input_grads)
         for t, needed, g in zip(fn.inputs, fn.needs_grad, input_grads):
             if not needed or g is None:
                 continue
-            if g.shape != t.array.shape:
-                g = sum_to_shape(g, t.array.shape)
             if t.grad_fn is None:
                 _accumulate(t, g, handed_out)
             else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import autograd, backend
-from .autograd import shape_text, sum_to_shape
+from .autograd import shape_text
 from .tensor import Tensor
 
 
@@ -64,17 +64,10 @@ class trace:
         return iter(self.steps)
 
     def record(self, fn, grad, input_grads):
-        """Called by ``autograd.backward`` after ``fn.backward(grad)`` returned ``input_grads``."""
-        reduced, norms = [], []
-        for t, needed, g in zip(fn.inputs, fn.needs_grad, input_grads + (None,) * len(fn.inputs)):
-            if not needed or g is None:
-                reduced.append(None)
-                norms.append(None)
-                continue
-            if g.shape != t.array.shape:  # the engine sums broadcast gradients back; so do we
-                g = sum_to_shape(g, t.array.shape)
-            reduced.append(g)
-            norms.append(_norm(g))
+        """Called by ``autograd.backward`` with ``fn.backward(grad)``'s ``input_grads``, each
+        already summed back to its input's shape."""
+        reduced = [g if needed else None for needed, g in zip(fn.needs_grad, input_grads + (None,) * len(fn.inputs))]
+        norms = [None if g is None else _norm(g) for g in reduced]
         self.steps.append(Step(
             index=len(self.steps) + 1, op=fn.name(),
             inputs=tuple(self._describe(t) for t in fn.inputs),
