@@ -7,11 +7,11 @@ temporary file that replaces the old one only when complete, so a kill mid-write
 leaves the previous checkpoint intact.
 """
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .data.download import atomic_output
 
 META = "__meta__"
 
@@ -36,47 +36,42 @@ def save(path, modules, optimisers, meta, engine):
                    if isinstance(v, (int, float, bool, str, list, tuple)) or v is None}
                   for g in state["param_groups"]]
         optimiser_meta[part] = {"steps": steps, "param_groups": groups}
-    meta = dict(meta, optimisers=optimiser_meta, format="minigrad-gans checkpoint 1")
-    arrays[META] = np.array(json.dumps(meta))
-    write_atomically(path, lambda f: np.savez(f, **arrays))
+    write_npz(path, arrays, dict(meta, optimisers=optimiser_meta, format="minigrad-gans checkpoint 1"))
 
 
 def write_atomically(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``
+    (see ``gans.data.download.atomic_output``)."""
+    with atomic_output(path) as temp, open(temp, "wb") as f:
+        write(f)
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def write_npz(path, arrays, meta, compress=False):
+    """``arrays`` and the JSON-able ``meta`` as one ``.npz`` file, written atomically; it
+    loads without pickle (see :func:`read_npz`)."""
+    arrays = dict(arrays, **{META: np.array(json.dumps(meta))})
+    save = np.savez_compressed if compress else np.savez
+    write_atomically(path, lambda f: save(f, **arrays))
 
 
-def load(path):
-    """Read a checkpoint: returns (meta, arrays) with arrays keyed as written."""
+def read_npz(path, what="checkpoint"):
+    """``(meta, arrays)`` from a file that :func:`write_npz` wrote; ``what`` names it in errors."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise FileNotFoundError(f"no {what} at {path}")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (ValueError, OSError) as err:
-        raise ValueError(f"{path}: not a readable checkpoint ({err})") from err
+        raise ValueError(f"{path}: not a readable {what} ({err})") from err
     if META not in arrays:
-        raise ValueError(f"{path}: not a minigrad-gans checkpoint (no {META} entry)")
+        raise ValueError(f"{path}: not a minigrad-gans {what} (no {META} entry)")
     return json.loads(str(arrays.pop(META))), arrays
+
+
+def load(path):
+    """Read a checkpoint: returns (meta, arrays) with arrays keyed as written."""
+    return read_npz(path)
 
 
 def restore(meta, arrays, modules, optimisers, engine):

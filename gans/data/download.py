@@ -61,13 +61,20 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        # mkstemp creates the file readable by its owner only; give the result the usual
-        # permissions of a data file instead.
-        os.chmod(tmp, 0o644)
+        with open(tmp, "rb+") as f:  # on disk before the rename, so a crash cannot leave it half-written
+            os.fsync(f.fileno())
+        # mkstemp makes the file private; give the result a normal file's mode (0o666 less the umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def sha256_of(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

@@ -11,18 +11,16 @@ The weight file holds plain arrays only (``allow_pickle=False``): every ``state_
 entry under its PyTorch key, and ``__meta__``, a JSON string with the architecture, the
 training recipe and the test accuracy.
 """
-import json
-import os
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import read_npz, write_npz
 from ..engines import Engine
 
 WEIGHTS_PATH = Path(__file__).with_name("evaluator.npz")
-META = "__meta__"
 FEATURES = 128
 NUM_CLASSES = 10
 # Images go through the network this many at a time: a batch of 1000 keeps the largest
@@ -146,21 +144,12 @@ def softmax(logits):
 
 def read_weights(path=WEIGHTS_PATH):
     """(meta, state) from an evaluator weight file: no pickle, plain arrays and one JSON string."""
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise FileNotFoundError(f"no evaluator weights at {path}; train them with "
                                 "'python -m gans.evaluation.train_evaluator --data MNIST_FOLDER'")
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    if META not in arrays:
-        raise ValueError(f"{path}: not an evaluator weight file (no {META} entry)")
-    return json.loads(str(arrays.pop(META))), arrays
+    return read_npz(path, "evaluator weight file")
 
 
 def write_weights(path, state, meta):
     """Write a ``state_dict`` (as NumPy arrays, float32 to keep the file small) and ``meta``."""
-    from ..checkpoint import write_atomically
-    arrays = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
-    arrays[META] = np.array(json.dumps(meta))
-    write_atomically(path, lambda f: np.savez_compressed(f, **arrays))
-    os.chmod(path, 0o644)  # the temporary file it was written to is private; package data is not
+    write_npz(path, {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}, meta, compress=True)
