@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .csvlog import CsvLog
+
 COLUMNS = ["step", "part", "layer", "grad_norm", "weight_norm"]
 
 
@@ -46,14 +48,7 @@ class GradStats:
         for part, trainable in models.parts.items():
             self._watch(part, trainable)
         self.csv_path = self.folder / "grad_stats.csv"
-        rows = []
-        if keep_until and self.csv_path.exists():
-            with open(self.csv_path) as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_until]
-        self.file = open(self.csv_path, "w", newline="")
-        self.writer = csv.DictWriter(self.file, COLUMNS)
-        self.writer.writeheader()
-        self.writer.writerows(rows)
+        self.log = CsvLog(self.csv_path, COLUMNS, keep_until)
 
     def _watch(self, part, trainable):
         """Read the norms right after each of this part's optimiser steps (see the module doc)."""
@@ -87,13 +82,13 @@ class GradStats:
             return
         for part, rows in self.latest.items():
             for layer, grad_norm, weight_norm in rows:
-                self.writer.writerow({"step": step, "part": part, "layer": layer,
+                self.log.append({"step": step, "part": part, "layer": layer,
                                       "grad_norm": f"{grad_norm:.6g}", "weight_norm": f"{weight_norm:.6g}"})
-        self.file.flush()
+        self.log.file.flush()
         self.recording = False
 
     def close(self):
-        self.file.close()
+        self.log.close()
         plot(self.folder / "grad_stats.png", {"": self.csv_path}, self.title)
 
 

@@ -4,7 +4,6 @@ The run folder holds ``config.json``, ``losses.csv``, ``loss.png``, ``samples.pn
 ``metrics.json`` and ``checkpoint.npz``.  ``resume=True`` continues from the checkpoint
 exactly: same weights, optimiser state, position in the data and random stream.
 """
-import csv
 import json
 import time
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, data as D, experiments, grad_stats, plots
+from .csvlog import CsvLog
 from .engines import Engine, seed_everything
 from .evaluation.scoring import MIN_SAMPLES, MNIST_GANS, evaluate_gan
 
@@ -155,7 +155,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
 
     checkpoint_every = checkpoint_every or max(steps // 10, 1)
     sample_every = sample_every or checkpoint_every
-    log = LossLog(run.path("losses.csv"), LOSS_COLUMNS[experiment.kind], keep_until=start_step if resume else 0)
+    columns = LOSS_COLUMNS[experiment.kind]
+    log = CsvLog(run.path("losses.csv"), ["step"] + columns, keep_until=start_step if resume else 0)
     constants = experiment.constants(e)
     stats = grad_stats.GradStats(run.folder, m, e, grad_stats_every, keep_until=start_step if resume else 0,
                                  title=f"{name} [{engine}]") if grad_stats_every else None
@@ -173,7 +174,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
             stats.end(step + 1)
         if (step + 1) % log_every == 0:
             values = {k: float(e.numpy(v).reshape(-1)[0]) for k, v in outputs.items()}
-            log.append(step + 1, values)
+            log.append({"step": step + 1, **{k: f"{values[k]:.6g}" for k in columns}})
         training_seconds += time.perf_counter() - started
         steps_done += 1
         if bar is not None:
@@ -198,7 +199,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=device, dtype=dtype,
                    steps=steps, epochs=epochs, data=dataset.source, synthetic_data=dataset.synthetic,
                    seconds_per_step=training_seconds / max(steps_done, 1), book=experiment.book)
-    metrics.update(log.last())
+    if log.last is not None:
+        metrics.update({f"final_{k}": float(log.last[k]) for k in columns})
     if not experiment.is_gan:
         test = load_data(experiment, data, None, split="test")
         accuracy, confusion = evaluate_classifier(experiment, m, e, test)
@@ -276,34 +278,6 @@ def evaluate_classifier(experiment, m, e, test):
             confusion[label, guess] += 1
     m.classifier.model.train()
     return float(np.trace(confusion) / max(confusion.sum(), 1)), confusion
-
-
-class LossLog:
-    """``losses.csv``: one row every ``log_every`` steps; on resume, rows after the
-    checkpoint's step are dropped so the file matches an uninterrupted run."""
-
-    def __init__(self, path, columns, keep_until=0):
-        self.path, self.columns, self.rows = Path(path), columns, []
-        if keep_until and self.path.exists():
-            with open(self.path) as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_until]
-        self.file = open(self.path, "w", newline="")
-        self.writer = csv.DictWriter(self.file, ["step"] + columns)
-        self.writer.writeheader()
-        self.writer.writerows(self.rows)
-
-    def append(self, step, values):
-        row = {"step": step, **{k: f"{values[k]:.6g}" for k in self.columns}}
-        self.writer.writerow(row)
-        self.rows.append(row)
-
-    def last(self):
-        if not self.rows:
-            return {}
-        return {f"final_{k}": float(self.rows[-1][k]) for k in self.columns}
-
-    def close(self):
-        self.file.close()
 
 
 def _progress_bar(enabled, total, start, name, engine):
