@@ -41,7 +41,7 @@ fi
 
 if stage bench; then
     timeout ${BENCH_SECONDS:-240} $PY -m benchmarks ${BENCH_NAMES:-} --device cuda --cuda-graph \
-        --seconds ${BENCH_BUDGET:-1.5} --no-matmul --json "$OUT/bench-records.json" 2>&1 | tee "$LOGS/bench.log"
+        --seconds ${BENCH_BUDGET:-2.0} --no-matmul --json "$OUT/bench-records.json" 2>&1 | tee "$LOGS/bench.log"
     cp benchmarks/results/cuda-* "$OUT/" 2>/dev/null
 fi
 

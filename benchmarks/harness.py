@@ -3,7 +3,7 @@
 One iteration is what the book does per example at batch size 1 (classifier: forward,
 loss, zero_grad, backward, step; GAN: D on real, D on a detached fake, G through D).
 Data is drawn and turned into tensors in advance, so only training is timed.  After a
-warm-up the engines run in interleaved rounds (A B A B …): drifts of a shared machine
+warm-up the engines run in interleaved rounds (A B, then B A, …): drifts of a shared machine
 hit both alike, and the ratio minigrad/torch is taken within each round.
 """
 import json
@@ -244,7 +244,7 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
             echo(f"{r['experiment']:<22}{r['engine']:<14}{r['median_us']:>14,.0f} µs  {r.get('note', '')}")
     document = {"machine": info, "date": date.today().isoformat(), "device": device, "dtype": dtype,
                 "command": "gans bench " + " ".join(names) + f" --device {device} --seconds {seconds}"
-                           + (f" --threads {threads}" if threads else "") + (" --cuda-graph" if graphs else ""),
+                           + (f" --threads {threads}" if threads else "") + (" --cuda-graph" if graphs else "") + ("" if matmul else " --no-matmul"),
                 "records": records}
     if save:
         RESULTS.mkdir(exist_ok=True)

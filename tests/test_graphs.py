@@ -115,7 +115,7 @@ def test_replayed_steps_equal_eager_steps_on_the_gpu():
 @pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_capture_blas_multiplies_like_matmul(dtype):
-    """The cuBLAS calls a captured graph makes, checked outside capture against CuPy's @ on
+    """The cuBLAS calls a captured graph makes, checked outside capture against NumPy's @ on
     every layout minigrad hands it: vectors, transposed views, slices, broadcast batches."""
     cp = minigrad.backend.cp
     stream = cp.cuda.Stream()
