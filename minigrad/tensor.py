@@ -225,6 +225,10 @@ class Tensor:
     def tolist(self):
         return backend.move(self.array, "cpu").tolist()
 
+    # NumPy hands ``numpy_number + tensor`` to Tensor.__radd__ instead of making an ndarray
+    # of the tensor (which would leave the graph), as it does for PyTorch's tensors
+    __array_ufunc__ = None
+
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
         return array if dtype is None else array.astype(dtype)
@@ -307,10 +311,10 @@ class Tensor:
         return binary(E.Mul, other, self)
 
     def __truediv__(self, other):
-        return binary(E.Div, self, other)
+        return binary(E.Div, self, other, true_division=True)
 
     def __rtruediv__(self, other):
-        return binary(E.Div, other, self)
+        return binary(E.Div, other, self, true_division=True)
 
     def __pow__(self, other):
         return binary(E.Pow, self, other)
@@ -616,14 +620,55 @@ def _check_device(tensor, other):
     return other
 
 
-def binary(op, a, b):
-    """Apply a broadcasting binary op, with PyTorch's error when the shapes do not fit."""
+def binary(op, a, b, true_division=False):
+    """Apply a broadcasting binary op, with PyTorch's result dtype (see :func:`result_dtype`)
+    and PyTorch's error when the shapes do not fit."""
     check_same_device(a, b)
+    dtype = result_dtype(a, b, true_division)
+    a, b = (_as_dtype(x, dtype) for x in (a, b))
     try:
         return op()(a, b)
     except ValueError:
         shape_a, shape_b = np.shape(_raw(a)), np.shape(_raw(b))
         raise RuntimeError(broadcast_error(shape_a, shape_b)) from None
+
+
+def result_dtype(a, b, true_division=False):
+    """PyTorch's type promotion, which is not NumPy's: operands rank as tensors with
+    dimensions, then 0-d tensors, then Python numbers (NumPy scalars count as numbers), and
+    a lower rank decides the dtype only when its kind (bool < int < float) is higher; a
+    number's float is the default dtype (float32).  ``/`` of integers gives the default float."""
+    ranked = {0: [], 1: [], 2: []}
+    for x in (a, b):
+        if isinstance(x, Tensor) or getattr(x, "ndim", 0):  # tensors, and arrays with dimensions
+            ranked[0 if x.ndim else 1].append(np.dtype(x.dtype))
+        else:
+            kind = np.asarray(x).dtype.kind
+            ranked[2].append(np.dtype(bool) if kind == "b" else np.dtype(int64) if kind in "iu" else defaults.dtype)
+    result = None
+    for dtypes in ranked.values():
+        if not dtypes:
+            continue
+        floats = [d for d in dtypes if d.kind == "f"]  # int with float: the float's type (NumPy widens)
+        candidate = np.result_type(*(floats or dtypes))
+        if result is None or _KIND_RANK[candidate.kind] > _KIND_RANK[result.kind]:
+            result = candidate if result is None or result.kind != "b" else np.result_type(result, candidate)
+    if true_division and result.kind in "biu":
+        result = np.dtype(defaults.dtype)
+    return result
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _as_dtype(x, dtype):
+    """A tensor or array in ``dtype`` (a tensor differentiably); a number as a Python number,
+    which NumPy fits to the other operand's dtype (a NumPy scalar would impose its own)."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else x.to(dtype)
+    if getattr(x, "ndim", 0):
+        return x.astype(dtype, copy=False)
+    return x.item() if hasattr(x, "item") else x
 
 
 def broadcast_error(shape_a, shape_b):

@@ -1,5 +1,7 @@
 """Every op against PyTorch: forward values and the gradient of every input, on random
 shapes (broadcasting and size-1 dimensions included) and values, float64 and float32."""
+import operator
+
 import numpy as np
 import pytest
 import torch
@@ -227,3 +229,46 @@ def test_conversions_are_differentiable(device):
     check(lambda x: x.float().double() * 3, a)
     check(lambda x: x.to(minigrad.float32).to(minigrad.float64) if isinstance(x, minigrad.Tensor)
           else x.to(torch.float32).to(torch.float64), a)
+
+
+PROMOTION_OPERANDS = {
+    "int tensor": lambda lib: lib.tensor([1, 2, 3]),
+    "float32 tensor": lambda lib: lib.tensor([1.5, -2.0, 4.0]),
+    "float64 tensor": lambda lib: lib.tensor([0.5, 2.0, 3.0], dtype=lib.float64),
+    "bool tensor": lambda lib: lib.tensor([True, False, True]),
+    "0-d float64": lambda lib: lib.tensor(2.5, dtype=lib.float64),
+    "0-d int": lambda lib: lib.tensor(3),
+    "python float": lambda lib: 1.5,
+    "python int": lambda lib: 2,
+    "numpy float64": lambda lib: np.float64(1.25),
+    "python bool": lambda lib: True,
+}
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "truediv"])
+@pytest.mark.parametrize("left", list(PROMOTION_OPERANDS))
+@pytest.mark.parametrize("right", list(PROMOTION_OPERANDS))
+def test_result_dtype_follows_pytorchs_promotion(op, left, right):
+    """Tensors with dimensions outrank 0-d tensors, which outrank numbers; a number's float is
+    float32; int / int is float32 — not NumPy's rules (int tensor * 1.5 would be float64)."""
+    fn = getattr(operator, op)
+    theirs_args = [PROMOTION_OPERANDS[k](torch) for k in (left, right)]
+    if not any(isinstance(x, torch.Tensor) for x in theirs_args):
+        pytest.skip("two numbers")
+    try:
+        expected = fn(*theirs_args)
+    except RuntimeError:  # e.g. bool - bool
+        pytest.skip("PyTorch refuses this combination")
+    got = fn(*[PROMOTION_OPERANDS[k](minigrad) for k in (left, right)])
+    assert str(got.dtype) == str(expected.dtype).removeprefix("torch."), (left, op, right)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_a_promoted_operand_gets_its_gradient_in_its_own_dtype():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)               # float32
+    s = minigrad.tensor(3.0, dtype=minigrad.float64, requires_grad=True)  # 0-d float64
+    y = x * s
+    assert y.dtype == minigrad.float32
+    y.sum().backward()
+    assert s.grad.dtype == minigrad.float64 and s.grad.item() == pytest.approx(3.0)
+    assert x.grad.dtype == minigrad.float32 and x.grad.tolist() == [3.0, 3.0]
