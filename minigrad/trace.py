@@ -66,14 +66,16 @@ class trace:
     def record(self, fn, grad, input_grads):
         """Called by ``autograd.backward`` with ``fn.backward(grad)``'s ``input_grads``, each
         already summed back to its input's shape."""
-        reduced = [g if needed else None for needed, g in zip(fn.needs_grad, input_grads + (None,) * len(fn.inputs))]
-        norms = [None if g is None else _norm(g) for g in reduced]
+        # optional inputs left out (None, e.g. a layer without bias) are not listed
+        slots = [(t, g if needed else None) for t, needed, g in
+                 zip(fn.inputs, fn.needs_grad, input_grads + (None,) * len(fn.inputs)) if t is not None]
         self.steps.append(Step(
             index=len(self.steps) + 1, op=fn.name(),
-            inputs=tuple(self._describe(t) for t in fn.inputs),
-            input_shapes=tuple(tuple(t.shape) if isinstance(t, Tensor) else () for t in fn.inputs),
-            output_shape=tuple(grad.shape), grad_norm=_norm(grad), input_grad_norms=tuple(norms),
-            fn=fn, grad=grad, input_grads=tuple(reduced)))
+            inputs=tuple(self._describe(t) for t, _ in slots),
+            input_shapes=tuple(tuple(t.shape) if isinstance(t, Tensor) else () for t, _ in slots),
+            output_shape=tuple(grad.shape), grad_norm=_norm(grad),
+            input_grad_norms=tuple(None if g is None else _norm(g) for _, g in slots),
+            fn=fn, grad=grad, input_grads=tuple(g for _, g in slots)))
 
     def _describe(self, t):
         if not isinstance(t, Tensor):

@@ -203,6 +203,8 @@ def graph(tensor, params=None, values=False, constants=True, trace=None):
         expanded.add(id(fn))
         target = made[("op", id(fn))]
         for slot, t in enumerate(fn.inputs):
+            if t is None:  # an optional input left out (a layer without bias)
+                continue
             if not isinstance(t, Tensor):
                 if constants:
                     node = Node(f"c{len(made)}", "constant", _constant_text(t))

@@ -203,3 +203,17 @@ def test_mse_with_a_differently_shaped_target_warns_and_broadcasts_like_pytorch(
         assert_close(a.grad, b.grad)
     with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="must match the size of tensor b"):
         nn.functional.mse_loss(minigrad.ones(4, 3), minigrad.zeros(4))
+
+
+def test_layer_norm_with_a_bias_and_no_weight_matches_pytorch():
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    b = np.random.default_rng(3).standard_normal(4)
+    ours = [minigrad.tensor(v, requires_grad=True) for v in (x, b)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, b)]
+    y = nn.functional.layer_norm(ours[0], (4,), None, ours[1])
+    reference = torch.nn.functional.layer_norm(theirs[0], (4,), None, theirs[1])
+    assert_close(y, reference)
+    (y * y).sum().backward()
+    (reference * reference).sum().backward()
+    for a, t in zip(ours, theirs):
+        assert_close(a.grad, t.grad)

@@ -14,7 +14,7 @@ def _check_same_device(first, *others):
 def linear(input, weight, bias=None):
     """y = x Wᵀ + b."""
     _check_same_device(input, weight, bias)
-    return linalg.Linear()(input, weight) if bias is None else linalg.Linear()(input, weight, bias)
+    return linalg.Linear()(input, weight, bias)
 
 
 def sigmoid(input):
@@ -57,10 +57,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     _check_same_device(input, weight, bias)
-    args = [input] + [t for t in (weight, bias) if t is not None]
-    if weight is None and bias is not None:
-        raise ValueError("layer_norm with a bias needs a weight too")
-    return N.LayerNorm(normalized_shape, eps)(*args)
+    return N.LayerNorm(normalized_shape, eps)(input, weight, bias)
 
 
 def _check_target(input, target):
@@ -78,8 +75,7 @@ def mse_loss(input, target, reduction="mean"):
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(y log x + (1-y) log(1-x)), each log clamped at -100 like PyTorch."""
     _check_target(input, target)
-    args = (input, target) if weight is None else (input, target, weight)
-    return L.BCELoss(reduction)(*args)
+    return L.BCELoss(reduction)(input, target, weight)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
