@@ -202,9 +202,9 @@ def graph(tensor, params=None, values=False, constants=True, trace=None):
             continue
         expanded.add(id(fn))
         target = made[("op", id(fn))]
-        for slot, t in enumerate(fn.inputs):
-            if t is None:  # an optional input left out (a layer without bias)
-                continue
+        # optional inputs left out (None: a layer without bias) are not drawn; slots count the
+        # others, as the trace lists them
+        for slot, t in enumerate(t for t in fn.inputs if t is not None):
             if not isinstance(t, Tensor):
                 if constants:
                     node = Node(f"c{len(made)}", "constant", _constant_text(t))

@@ -246,3 +246,16 @@ def test_cli_graph_of_a_conv_model_names_its_layers(tmp_path, no_graphviz):
     g = viz.graph(loss, params=names)
     assert {"classifier.0.weight", "classifier.2.weight", "classifier.7.weight"} <= {n.name for n in g}
     assert {"Conv2dBackward", "LinearBackward", "BCELossBackward"} <= {n.name for n in g.ops}
+
+
+def test_a_left_out_bias_is_not_drawn_and_gradients_stay_on_their_edges():
+    x = minigrad.tensor(np.ones((2, 3)), requires_grad=True)
+    bias = minigrad.tensor(np.arange(3.0), requires_grad=True)
+    with minigrad.trace() as t:
+        y = minigrad.nn.functional.layer_norm(x, (3,), None, bias)  # weight left out
+        (y * y).sum().backward()
+    g = viz.graph(y, params={"x": x, "bias": bias}, trace=t)
+    norm = next(n for n in g.ops if n.name == "LayerNormBackward")
+    assert [n.name for n in g.inputs(norm)] == ["x", "bias"]
+    edge = next(e for e in g.edges if g.nodes[e.source].name == "bias")
+    np.testing.assert_allclose(edge.grad, bias.grad.numpy())
