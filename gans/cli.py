@@ -189,11 +189,11 @@ def cmd_data(args):
         print(f"MNIST is in {path}; it is used by default from now on")
         return
     if args.synthetic:
-        out = Path(args.out) if args.out else D.data_home() / "celeba" / "synthetic_celeba.h5"
+        out = Path(args.out) if args.out else D.celeba_cache_path(synthetic=True)
         D.make_synthetic_celeba(out, args.synthetic)
         print(f"wrote {args.synthetic} synthetic face-like images (not CelebA) to {out}")
     elif args.source:
-        out = Path(args.out) if args.out else D.data_home() / "celeba" / "img_align_celeba.h5"
+        out = Path(args.out) if args.out else D.celeba_cache_path()
         count = D.build_celeba_hdf5(args.source, out, args.limit)
         print(f"wrote {count} CelebA images to {out}")
     else:

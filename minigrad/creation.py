@@ -36,23 +36,25 @@ def from_numpy(array):
     return Tensor._make(np.asarray(array))
 
 
+def typed_tensor(dtype, data, device=None):
+    """PyTorch's legacy constructors: ``FloatTensor([1, 2])`` from data, ``FloatTensor(2, 3)``
+    zeros of that size."""
+    if len(data) == 1 and not isinstance(data[0], int):
+        return Tensor._make(as_array(data[0], dtype, device))
+    return zeros(*data, dtype=dtype, device=device)
+
+
 def FloatTensor(*data):
     """A float32 tensor from a list or array (``FloatTensor(sizes...)`` makes zeros)."""
-    if len(data) == 1 and not isinstance(data[0], int):
-        return Tensor._make(as_array(data[0], np.float32))
-    return zeros(*data, dtype=np.float32)
+    return typed_tensor(np.float32, data)
 
 
 def DoubleTensor(*data):
-    if len(data) == 1 and not isinstance(data[0], int):
-        return Tensor._make(as_array(data[0], np.float64))
-    return zeros(*data, dtype=np.float64)
+    return typed_tensor(np.float64, data)
 
 
 def LongTensor(*data):
-    if len(data) == 1 and not isinstance(data[0], int):
-        return Tensor._make(as_array(data[0], np.int64))
-    return zeros(*data, dtype=np.int64)
+    return typed_tensor(np.int64, data)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):

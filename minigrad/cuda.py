@@ -2,7 +2,6 @@
 import numpy as np
 
 from . import backend, random
-from .tensor import Tensor, as_array
 
 
 def is_available():
@@ -66,10 +65,8 @@ def FloatTensor(*data):
                            "False (no CuPy or no GPU). Use minigrad.FloatTensor(...) on the CPU, or "
                            "minigrad.tensor(..., device=device) with device = minigrad.device('cuda' if "
                            "minigrad.cuda.is_available() else 'cpu').")
-    if len(data) == 1 and not isinstance(data[0], int):
-        return Tensor._make(as_array(data[0], np.float32, "cuda"))
-    from .creation import zeros
-    return zeros(*data, dtype=np.float32, device="cuda")
+    from .creation import typed_tensor
+    return typed_tensor(np.float32, data, "cuda")
 
 
 def graphed(step, *example_inputs, warmup=3, state=()):

@@ -73,7 +73,6 @@ class CelebAFile:
             self._check(self._names[0])
             self.attrs = dict(self._file.attrs)
             self.synthetic = bool(self.attrs.get("synthetic", False))
-            self.description = str(self.attrs.get("description", ""))
         except BaseException:
             self._file.close()
             raise
@@ -297,12 +296,15 @@ def make_synthetic_celeba(out_path: str | os.PathLike, n: int, seed: int = 0) ->
     return out_path
 
 
-def default_celeba_path() -> Path | None:
-    """``data_home()/celeba/img_align_celeba.h5`` if it exists, else None.
+def celeba_cache_path(synthetic: bool = False) -> Path:
+    """Where CelebA is looked for by default, ``data_home()/celeba/img_align_celeba.h5`` (put
+    :func:`build_celeba_hdf5`'s output there), or where the synthetic set is kept."""
+    return data_home() / "celeba" / ("synthetic_celeba.h5" if synthetic else "img_align_celeba.h5")
 
-    That is where to put the output of :func:`build_celeba_hdf5` for it to be found by default.
-    """
-    path = data_home() / "celeba" / "img_align_celeba.h5"
+
+def default_celeba_path() -> Path | None:
+    """:func:`celeba_cache_path` if the file exists, else None."""
+    path = celeba_cache_path()
     return path if path.is_file() else None
 
 
@@ -319,12 +321,12 @@ def open_celeba(
     if path is None:
         path = default_celeba_path()
     if path is None:
-        path = data_home() / "celeba" / "synthetic_celeba.h5"
+        path = celeba_cache_path(synthetic=True)
         faces = _open_synthetic_set(path, synthetic_n, seed)
         if faces is None:
             make_synthetic_celeba(path, synthetic_n, seed)
             faces = CelebAFile(path)
-        print(f"CelebA not found (expected {data_home() / 'celeba' / 'img_align_celeba.h5'}); "
+        print(f"CelebA not found (expected {celeba_cache_path()}); "
               f"using {synthetic_n} synthetic face-like images from {path}, not real faces")
         return faces
     faces = CelebAFile(path)

@@ -75,9 +75,7 @@ def _open_binary(path: Path):
     The gzip magic bytes decide, not the extension: files get renamed, and browsers
     sometimes decompress ``.gz`` downloads without renaming them.
     """
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
 
 
 def _is_gzip(path: Path) -> bool:
