@@ -123,5 +123,6 @@ def quiet(xp):
 
 
 def is_gpu_array(value):
-    """True for a CuPy array (anything exposing the CUDA array interface)."""
-    return hasattr(value, "__cuda_array_interface__")
+    """True for a CuPy array.  (An isinstance test: CuPy builds its CUDA array interface,
+    a dict, on each access, ~1 µs; minigrad asks ~200 times per CelebA CNN step.)"""
+    return cp is not None and isinstance(value, cp.ndarray)

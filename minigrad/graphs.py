@@ -152,6 +152,9 @@ class CaptureBlas:
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         (m, k), n = a2.shape[-2:], b2.shape[-1]
+        if b2.shape[-2] != k:
+            raise ValueError(f"matrix products: shapes cannot be multiplied ({' x '.join(map(str, a.shape))} "
+                             f"and {' x '.join(map(str, b.shape))})")
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         out = cp.empty(batch + (m, n), dtype=a.dtype)
         if not batch:

@@ -84,3 +84,101 @@ def test_bce_input_outside_0_1_is_reported_at_the_next_read():
         loss.item()
     good = minigrad.nn.BCELoss()(minigrad.tensor([0.25], device="cuda"), minigrad.tensor([1.0], device="cuda"))
     assert good.item() == pytest.approx(-np.log(0.25))  # the error was reported once, then cleared
+
+
+def _on_gpu(values):
+    return [backend.move(v, "cuda") if isinstance(v, np.ndarray) else v for v in values]
+
+
+def _assert_twins(got, expected, dtype, what):
+    assert len(got) == len(expected)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        if e is None:
+            assert g is None, f"{what}[{i}]"
+            continue
+        assert g.dtype == e.dtype and g.shape == e.shape, f"{what}[{i}]"
+        np.testing.assert_allclose(backend.move(g, "cpu"), e, rtol=TOLERANCE[dtype] * 5,
+                                   atol=TOLERANCE[dtype] * 5, err_msg=f"{what}[{i}]")
+
+
+# rows × m: one block per row, m below, at and above the 256 threads of a block
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows, m", [(1, 200), (3, 7), (2, 256), (4, 1000)])
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+def test_layer_norm_kernels_match_their_numpy_twins(dtype, rows, m, affine):
+    rng = np.random.default_rng(rows * m)
+    x = (rng.standard_normal((rows, m)) * 3 + 1).astype(dtype)
+    weight = rng.uniform(0.5, 1.5, m).astype(dtype) if affine in ("both", "weight") else None
+    bias = rng.standard_normal(m).astype(dtype) if affine in ("both", "bias") else None
+    grad = rng.standard_normal((rows, m)).astype(dtype)
+    expected = kernels.layer_norm(x, weight, bias, 1e-5)
+    _assert_twins(kernels.layer_norm(*_on_gpu([x, weight, bias, 1e-5])), expected, dtype, "forward")
+    for needs in [(True, weight is not None, bias is not None), (False, True, True), (True, False, False)]:
+        args = [grad, x, weight, expected[1], expected[2], needs]
+        _assert_twins(kernels.layer_norm_backward(*_on_gpu(args)), kernels.layer_norm_backward(*args), dtype,
+                      f"backward {needs}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 256, 13, 13), (2, 3, 5, 4), (5, 3), (2, 3, 4), (1, 4, 61, 61)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_kernels_match_their_numpy_twins(dtype, shape, training, affine):
+    rng = np.random.default_rng(len(shape))
+    channels = shape[1]
+    x = (rng.standard_normal(shape) * 2 + rng.standard_normal((1, channels) + (1,) * (len(shape) - 2))).astype(dtype)
+    weight, bias = (rng.uniform(0.5, 1.5, channels).astype(dtype), rng.standard_normal(channels).astype(dtype)) \
+        if affine else (None, None)
+    running = [rng.standard_normal(channels).astype(dtype), rng.uniform(0.5, 2, channels).astype(dtype)]
+    on_gpu = _on_gpu(running)
+    expected = kernels.batch_norm(x, weight, bias, 1e-5, *running, 0.1, training)
+    got = kernels.batch_norm(*_on_gpu([x, weight, bias, 1e-5]), *on_gpu, 0.1, training)
+    _assert_twins(got, expected, dtype, "forward")
+    _assert_twins(on_gpu, running, dtype, "running estimates")  # updated in place while training
+    grad = rng.standard_normal(shape).astype(dtype)
+    for needs_x in (True, False):
+        args = [grad, x, weight, expected[1], expected[2], training, needs_x]
+        _assert_twins(kernels.batch_norm_backward(*_on_gpu(args)), kernels.batch_norm_backward(*args), dtype,
+                      f"backward needs_x={needs_x}")
+
+
+def test_batch_norm_kernel_keeps_running_estimates_of_another_dtype():
+    """float64 running estimates with float32 input: updated in place, dtype kept."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
+    running = [np.zeros(3), np.ones(3)]
+    on_gpu = _on_gpu(running)
+    kernels.batch_norm(x, None, None, 1e-5, *running, 0.1, True)
+    kernels.batch_norm(backend.move(x, "cuda"), None, None, 1e-5, *on_gpu, 0.1, True)
+    for g, e in zip(on_gpu, running):
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(backend.move(g, "cpu"), e, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("index_dtype", ["int32", "int64"])
+def test_gather_sum_kernel_matches_its_numpy_twin(dtype, index_dtype):
+    rng = np.random.default_rng(2)
+    values = rng.standard_normal(500).astype(dtype)
+    plan = rng.integers(-1, 500, (300, 7)).astype(index_dtype)  # −1: an empty slot
+    plan[0] = -1                                                 # a position nothing lands on
+    expected = kernels.gather_sum(values, plan)
+    got = kernels.gather_sum(*_on_gpu([values, plan]))
+    _assert_twins([got], [expected], dtype, "gather_sum")
+    assert float(got[0]) == 0.0
+
+
+def test_col2im_on_the_gpu_gives_the_same_numbers_every_run():
+    """A transposed convolution (col2im with 16 windows overlapping per pixel) and a
+    convolution's input gradient, twice each: bit for bit the same (no atomic adds)."""
+    rng = np.random.default_rng(3)
+    x = minigrad.tensor(rng.standard_normal((1, 64, 13, 13)), device="cuda", requires_grad=True)
+    w = minigrad.tensor(rng.standard_normal((64, 32, 8, 8)), device="cuda")
+    runs = []
+    for _ in range(2):
+        x.grad = None
+        y = minigrad.nn.functional.conv_transpose2d(x, w, stride=2)
+        minigrad.nn.functional.conv2d(y, w, stride=2).sum().backward()  # col2im again, for x's gradient
+        runs.append((y.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    for first, second in zip(*runs):
+        np.testing.assert_array_equal(first, second)

@@ -26,7 +26,7 @@ import functools
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function
 
 
@@ -270,9 +270,9 @@ class Windows:
         every output pixel's window receives Σ_m W[m, :, k]·b[m] (overlaps summed)."""
         xp = backend.array_module(b)
         m, c = weight.shape[0], self.channels
-        if self.gather:  # col2im: every window's values added onto the padded image at once
-            padded = xp.zeros((n, c) + self.padded_size, dtype=b.dtype)
-            backend.scatter_add(xp, padded.reshape(-1), self.plan(n), backend.matmul(weight.reshape(m, -1).T, b))
+        if self.gather:  # col2im: each padded pixel sums the window entries that land on it
+            values = backend.matmul(weight.reshape(m, -1).T, b).reshape(-1)
+            padded = kernels.gather_sum(values, self.plan(n, _scatter_plan)).reshape((n, c) + self.padded_size)
             return xp.ascontiguousarray(self.unpad(padded))
         phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=b.dtype)
         if self.stack_windows:  # col2im: one add of an (N, C, Ho, Wo) block per offset
@@ -302,12 +302,12 @@ class Windows:
         (h, w), (ph, pw) = self.image_size, self.padding
         return padded[:, :, ph:ph + h, pw:pw + w]
 
-    def plan(self, n):
-        """For every entry of the im2col matrix (C·kH·kW, N·Ho·Wo), the position it reads in the
-        flat padded images: made once per geometry and kept on the device."""
+    def plan(self, n, kind=None):
+        """The index plan of im2col (``_gather_plan``) or col2im (``_scatter_plan``) for a batch
+        of n: made once per geometry and kept on the device."""
         device = backend.cp.cuda.Device().id if self.gather == "cuda" else None
-        return _gather_plan(n, self.channels, self.padded_size, self.kernel, self.stride, self.dilation,
-                            self.out_size, device)
+        return (kind or _gather_plan)(n, self.channels, self.padded_size, self.kernel, self.stride, self.dilation,
+                                      self.out_size, device)
 
     # --- helpers of the C > M way ------------------------------------------------------------------
     def _weights_by_phase(self, weight):
@@ -346,6 +346,25 @@ def _gather_plan(n, channels, padded_size, kernel, stride, dilation, out_size, d
         return index
     with backend.cp.cuda.Device(device):
         return backend.cp.asarray(index)
+
+
+@functools.lru_cache(maxsize=64)
+def _scatter_plan(n, channels, padded_size, kernel, stride, dilation, out_size, device):
+    """col2im's plan: for every position of the flat padded images, the im2col entries (flat
+    indices) that land on it, in increasing order, −1 filling each row up to the longest.
+    Summed in this fixed order, col2im gives the same numbers every run on the GPU too,
+    where adding with atomics (``cupyx.scatter_add``) sums in whatever order threads arrive."""
+    target = _gather_plan(n, channels, padded_size, kernel, stride, dilation, out_size, None).reshape(-1)
+    counts = np.bincount(target, minlength=n * channels * padded_size[0] * padded_size[1])
+    order = np.argsort(target, kind="stable")              # entries grouped by position, in order
+    landing = target[order]
+    slot = np.arange(target.size) - (np.cumsum(counts) - counts)[landing]
+    plan = np.full((counts.size, max(int(counts.max(initial=0)), 1)), -1, dtype=target.dtype)
+    plan[landing, slot] = order
+    if device is None:
+        return plan
+    with backend.cp.cuda.Device(device):
+        return backend.cp.asarray(plan)
 
 
 def _phase_lines(size, pad, stride, extent):
