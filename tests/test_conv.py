@@ -360,3 +360,22 @@ def test_book_stack_matches_pytorch(device, way, build, input_shape):
     theirs_state = theirs.state_dict()
     for name, value in ours.state_dict().items():
         assert_close(value, theirs_state[name], what=name)
+
+
+@given(n=st.integers(1, 2), channels=small, kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       stride=st.tuples(small, small), dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       padded=st.tuples(st.integers(1, 12), st.integers(1, 12)))
+def test_col2im_plan_lists_every_entry_that_lands_on_a_position(n, channels, kernel, stride, dilation, padded):
+    """The col2im plan, built row by column, against the im2col plan inverted by sorting:
+    each position lists exactly the entries that read it, in increasing order."""
+    from minigrad.ops.convolution import _gather_plan, _scatter_plan
+    out = tuple((p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(padded, kernel, stride, dilation))
+    assume(min(out) >= 1)
+    geometry = (n, channels, padded, kernel, stride, dilation, out)
+    target = _gather_plan(*geometry, None).reshape(-1)
+    expected = [[] for _ in range(n * channels * padded[0] * padded[1])]
+    for entry in np.argsort(target, kind="stable"):
+        expected[target[entry]].append(entry)
+    plan = _scatter_plan(*geometry, None)
+    assert plan.shape == (len(expected), max(1, max(map(len, expected))))
+    assert [list(row[row >= 0]) for row in plan] == expected

@@ -351,20 +351,43 @@ def _gather_plan(n, channels, padded_size, kernel, stride, dilation, out_size, d
 @functools.lru_cache(maxsize=64)
 def _scatter_plan(n, channels, padded_size, kernel, stride, dilation, out_size, device):
     """col2im's plan: for every position of the flat padded images, the im2col entries (flat
-    indices) that land on it, in increasing order, −1 filling each row up to the longest.
-    Summed in this fixed order, col2im gives the same numbers every run on the GPU too,
-    where adding with atomics (``cupyx.scatter_add``) sums in whatever order threads arrive."""
-    target = _gather_plan(n, channels, padded_size, kernel, stride, dilation, out_size, None).reshape(-1)
-    counts = np.bincount(target, minlength=n * channels * padded_size[0] * padded_size[1])
-    order = np.argsort(target, kind="stable")              # entries grouped by position, in order
-    landing = target[order]
-    slot = np.arange(target.size) - (np.cumsum(counts) - counts)[landing]
-    plan = np.full((counts.size, max(int(counts.max(initial=0)), 1)), -1, dtype=target.dtype)
-    plan[landing, slot] = order
+    indices into the (C·kH·kW, N·Ho·Wo) matrix) that land on it, in increasing order, −1
+    filling each row up to the longest.  Summed in this fixed order, col2im gives the same
+    numbers every run on the GPU too, where adding with atomics (``cupyx.scatter_add``) sums
+    in whatever order the threads arrive.
+
+    Rows and columns are independent: padded row y is read by the (kernel row i, output row
+    oy) pairs with oy·sH + i·dH = y, and likewise for columns, so each position's entries are
+    all pairs of its row's pairs and its column's pairs."""
+    (ho, wo), columns = out_size, n * out_size[0] * out_size[1]
+    dtype = np.int32 if channels * kernel[0] * kernel[1] * columns < 2 ** 31 else np.int64
+    i, oy = _taps(padded_size[0], kernel[0], stride[0], dilation[0], ho, dtype)   # (Hp, ry)
+    j, ox = _taps(padded_size[1], kernel[1], stride[1], dilation[1], wo, dtype)   # (Wp, rx)
+    # axes (N, C, Hp, Wp, ry, rx): the last two are a position's slots
+    i, oy, j, ox = i[:, None, :, None], oy[:, None, :, None], j[None, :, None, :], ox[None, :, None, :]
+    image = np.arange(n, dtype=dtype).reshape(-1, 1, 1, 1, 1, 1)
+    c = np.arange(channels, dtype=dtype).reshape(-1, 1, 1, 1, 1)
+    entry = ((c * kernel[0] + i) * kernel[1] + j) * columns + (image * ho + oy) * wo + ox
+    plan = np.where((i >= 0) & (j >= 0), entry, dtype(-1)).reshape(-1, i.shape[2] * j.shape[3])
     if device is None:
         return plan
     with backend.cp.cuda.Device(device):
         return backend.cp.asarray(plan)
+
+
+def _taps(padded, kernel, stride, dilation, out, dtype):
+    """Along one dimension: for each padded position, the (kernel tap, output position) pairs
+    that read it, by increasing tap, as two (padded, slots) arrays; −1 in unused slots."""
+    pairs = [[] for _ in range(padded)]
+    for tap in range(kernel):
+        for o in range(out):
+            pairs[o * stride + tap * dilation].append((tap, o))
+    slots = max(1, max(map(len, pairs)))
+    taps, outs = np.full((padded, slots), -1, dtype=dtype), np.full((padded, slots), -1, dtype=dtype)
+    for position, found in enumerate(pairs):
+        for slot, (tap, o) in enumerate(found):
+            taps[position, slot], outs[position, slot] = tap, o
+    return taps, outs
 
 
 def _phase_lines(size, pad, stride, extent):
