@@ -78,7 +78,10 @@ def summary(report, top=8):
         lines.append(f"  not counted (exact gradient is zero, both engines return rounding noise, e.g. a bias "
                      f"before BatchNorm): {', '.join(report.rounding_noise)}")
     for engine, seconds in report.seconds_per_step.items():
-        lines.append(f"  {'seconds per step, ' + engine:<34}{seconds * 1e3:.3f} ms")
+        lines.append(f"  {'seconds per step, ' + engine:<34}{seconds * 1e3:.3f} ms"
+                     + (" (after the first)" if report.steps > 1 else ""))
+    for engine, seconds in report.first_step_seconds.items():
+        lines.append(f"  {'first step, ' + engine:<34}{seconds * 1e3:.3f} ms (with the one-time set-up)")
     counted = [kv for kv in report.per_tensor.items() if not kv[1].get("rounding_noise")]
     worst = sorted(counted, key=lambda kv: -kv[1]["max_rel"])[:top]
     lines.append(f"  {'tensor':<40}{'max abs':>12}{'max rel':>12}")

@@ -71,7 +71,8 @@ def test_report_files_and_keys(tmp_path):
                 "max_rel_grad_diff", "first_divergent_step", "seconds_per_step", "per_tensor"):
         assert key in report, key
     assert report["experiment"] == "pattern-1010" and report["steps"] == 20
-    assert set(report["seconds_per_step"]) == {"torch-cpu", "minigrad-cpu"}
+    assert set(report["seconds_per_step"]) == set(report["first_step_seconds"]) == {"torch-cpu", "minigrad-cpu"}
+    assert all(seconds > 0 for seconds in report["seconds_per_step"].values())
     assert [row["step"] for row in report["history"]] == [5, 10, 15, 20]
     assert json.loads(extra.read_text()) == report
     assert (tmp_path / "report.png").stat().st_size > 0 and (tmp_path / "samples.png").stat().st_size > 0
