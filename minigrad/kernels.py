@@ -4,8 +4,10 @@ At the book's batch size of one a GPU waits for kernel launches, not arithmetic:
 CuPy expression is one launch (~10 µs from Python), so a sigmoid written as five NumPy
 expressions costs five launches, and an Adam update thirteen.  Each kernel here is
 written twice, side by side: as NumPy expressions (the CPU path, and the reference the
-CUDA tests compare against) and as CUDA C for one element (a CuPy ``ElementwiseKernel``
-or ``ReductionKernel``, compiled on first use).  The array's module picks which runs.
+CUDA tests compare against) and as CUDA C, compiled on first use: for one element (a CuPy
+``ElementwiseKernel`` or ``ReductionKernel``), or, where values must be summed per row or
+channel first (normalisation, col2im), a whole kernel (a ``RawModule``).  The array's
+module picks which runs.
 """
 import functools
 import math
@@ -252,7 +254,7 @@ def _batch_norm(x, weight, bias, eps, running_mean, running_var, momentum, train
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean
             running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
     else:
-        mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
+        mean, var = running_mean.copy(), running_var.copy()  # kept for backward; training moves the originals
     rstd = 1 / xp.sqrt(var + eps)
     alpha = rstd if weight is None else weight * rstd
     beta = -mean * alpha if bias is None else bias - mean * alpha
@@ -286,8 +288,8 @@ def _channel_sums(a, b=None):
     the same channel of b) so that BLAS does the reduction: 5× faster than
     ``a.sum(axis=(0, 2, 3))`` for a 256×61×61 image, and no temporary for a·b.
     """
-    if a.ndim == 2:  # (N, C): nothing to gain
-        return (a if b is None else a * b).sum(axis=0)
+    if a.ndim == 2 or a.size == 0:  # (N, C), or nothing to sum: no gain
+        return (a if b is None else a * b).sum(axis=tuple(i for i in range(a.ndim) if i != 1))
     xp = backend.array_module(a)
     n, c = a.shape[:2]
     if b is None:
@@ -298,7 +300,7 @@ def _channel_sums(a, b=None):
 # Flags of the CUDA kernels below (C bit masks, defined once here)
 _NORM_FLAGS = {"BATCH_STATS": 1, "UPDATE_RUNNING": 2, "HAS_WEIGHT": 4, "HAS_BIAS": 8, "PER_GROUP": 16,
                "GRAD_X": 32, "GRAD_PARAMS": 64}
-_BLOCK = 256  # threads per group; a power of two for the tree sum
+_BLOCK = 256  # threads per block (per group in the normalisation kernels): a power of two for the tree sum
 
 _NORMALIZE = r"""
 // Element i (0 ≤ i < m) of group g: rows (inner = m) or channel g of (N, C, S) (inner = S, stride = C·S)
@@ -410,7 +412,10 @@ extern "C" __global__ void layer_norm_param_grads(const T* grad, const T* x, con
 
 @functools.lru_cache(maxsize=None)
 def _normalize_kernels(cp):
-    """The three kernels above, compiled per dtype, behind the NumPy twins' signatures."""
+    """The three kernels above, compiled per dtype, behind the NumPy twins' signatures.
+    (minigrad.nn.functional has checked that every array has the input's dtype.)  Where a
+    kernel takes no weight, bias or running estimate, another array stands in for the
+    pointer: its flag is off, so the kernel never touches it."""
     source = "".join(f"#define {k} {v}\n" for k, v in {**_NORM_FLAGS, "BLOCK": _BLOCK}.items()) + _NORMALIZE
 
     def kernel(dtype, name):
@@ -419,38 +424,42 @@ def _normalize_kernels(cp):
     def flags(*names):
         return np.int32(sum(_NORM_FLAGS[n] for n in names if n))
 
-    def same_dtype(x, *arrays):  # the kernels read every array as T
-        dtype = cp.result_type(x, *[a for a in arrays if a is not None])
-        return [None if a is None else cp.ascontiguousarray(a, dtype=dtype) for a in (x, *arrays)]
-
-    def launch(name, x, groups, *args):
-        if groups and x.size:  # an empty grid is not a launch
-            kernel(x.dtype, name)((groups,), (_BLOCK,), args)
+    def contiguous(*arrays):  # the kernels index every array as a C-ordered block
+        return [None if a is None else cp.ascontiguousarray(a) for a in arrays]
 
     def normalize(x, weight, bias, eps, running_mean, running_var, momentum, training, groups, inner, stride,
                   per_group):
-        x, weight, bias = same_dtype(x, weight, bias)
+        x, weight, bias, running_mean_c, running_var_c = contiguous(x, weight, bias, running_mean, running_var)
         y, mean, rstd = cp.empty_like(x), cp.empty(groups, x.dtype), cp.empty(groups, x.dtype)
-        running = [r if r is None or r.dtype == x.dtype else r.astype(x.dtype) for r in (running_mean, running_var)]
-        update = training and running[0] is not None
-        launch("normalize", x, groups, x, x if weight is None else weight, x if bias is None else bias,
-               y, mean, rstd, running[0] if running[0] is not None else mean,
-               running[1] if running[1] is not None else rstd, np.int64(x.size // groups), np.int64(inner),
-               np.int64(stride), np.float64(eps), np.float64(momentum),
-               flags(training and "BATCH_STATS", update and "UPDATE_RUNNING", weight is not None and "HAS_WEIGHT",
-                     bias is not None and "HAS_BIAS", per_group and "PER_GROUP"))
-        if update and running[0] is not running_mean:  # running estimates of another dtype
-            running_mean[...], running_var[...] = running
+        update = training and running_mean is not None
+        if groups and x.size:  # (an empty grid is not a launch)
+            kernel(x.dtype, "normalize")((groups,), (_BLOCK,), (
+                x, weight if weight is not None else x, bias if bias is not None else x, y, mean, rstd,
+                running_mean_c if running_mean is not None else mean,
+                running_var_c if running_var is not None else rstd,
+                np.int64(x.size // groups), np.int64(inner), np.int64(stride), np.float64(eps), np.float64(momentum),
+                flags(training and "BATCH_STATS", update and "UPDATE_RUNNING", weight is not None and "HAS_WEIGHT",
+                      bias is not None and "HAS_BIAS", per_group and "PER_GROUP")))
+        if update and running_mean_c is not running_mean:  # strided running estimates: updated in a copy
+            running_mean[...], running_var[...] = running_mean_c, running_var_c
         return y, mean, rstd
 
     def normalize_backward(grad, x, weight, mean, rstd, training, needs_x, groups, inner, stride, per_group):
-        grad, x, weight = same_dtype(grad, x, weight)
+        """(dx or None, and per group — batch norm's channels — Σ grad·x̂ and Σ grad, else None)."""
+        grad, x, weight = contiguous(grad, x, weight)
         gx = cp.empty_like(x) if needs_x else None
-        gw, gb = (cp.empty(groups, x.dtype), cp.empty(groups, x.dtype)) if per_group else (mean, rstd)
-        launch("normalize_backward", x, groups, grad, x, x if weight is None else weight, mean, rstd,
-               x if gx is None else gx, gw, gb, np.int64(x.size // groups), np.int64(inner), np.int64(stride),
-               flags(training and "BATCH_STATS", weight is not None and "HAS_WEIGHT", per_group and "PER_GROUP",
-                     needs_x and "GRAD_X", per_group and "GRAD_PARAMS"))
+        gw, gb = (cp.empty(groups, x.dtype), cp.empty(groups, x.dtype)) if per_group else (None, None)
+        if not (groups and x.size):  # nothing to sum: zero gradients
+            for g in (gw, gb):
+                if g is not None:
+                    g.fill(0)
+            return gx, gw, gb
+        kernel(x.dtype, "normalize_backward")((groups,), (_BLOCK,), (
+            grad, x, weight if weight is not None else x, mean, rstd, gx if gx is not None else x,
+            gw if per_group else mean, gb if per_group else rstd,
+            np.int64(x.size // groups), np.int64(inner), np.int64(stride),
+            flags(training and "BATCH_STATS", weight is not None and "HAS_WEIGHT", per_group and "PER_GROUP",
+                  needs_x and "GRAD_X", per_group and "GRAD_PARAMS")))
         return gx, gw, gb
 
     def layer_norm(x, weight, bias, eps):
@@ -459,11 +468,11 @@ def _normalize_kernels(cp):
 
     def layer_norm_backward(grad, x, weight, mean, rstd, needs):
         rows, m = x.shape
-        gx = normalize_backward(grad, x, weight, mean, rstd, True, needs[0], rows, m, m, False)[0]
+        gx = normalize_backward(grad, x, weight, mean, rstd, True, True, rows, m, m, False)[0] if needs[0] else None
         gw = gb = None
         if needs[1] or needs[2]:
-            grad, x = same_dtype(grad, x)
-            gw, gb = cp.empty(m, x.dtype), cp.empty(m, x.dtype)
+            grad, x = contiguous(grad, x)
+            gw, gb = cp.zeros(m, x.dtype), cp.zeros(m, x.dtype)
             if x.size:
                 kernel(x.dtype, "layer_norm_param_grads")(((m + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
                                                           (grad, x, mean, rstd, gw, gb, np.int64(rows), np.int64(m)))

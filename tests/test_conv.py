@@ -379,3 +379,14 @@ def test_col2im_plan_lists_every_entry_that_lands_on_a_position(n, channels, ker
     plan = _scatter_plan(*geometry, None)
     assert plan.shape == (len(expected), max(1, max(map(len, expected))))
     assert [list(row[row >= 0]) for row in plan] == expected
+
+
+def test_batch_norm_of_an_empty_batch_in_evaluation(device):
+    """Nothing to normalise: an empty output, and zero gradients for the weight and bias, as in PyTorch."""
+    ours, theirs = nn.BatchNorm2d(3).double().to(device).eval(), tnn.BatchNorm2d(3).double().eval()
+    x = minigrad.zeros(0, 3, 4, 4, dtype=minigrad.float64, device=device, requires_grad=True)
+    ours(x).sum().backward()
+    theirs(torch.zeros(0, 3, 4, 4, dtype=torch.float64, requires_grad=True)).sum().backward()
+    assert x.grad.shape == (0, 3, 4, 4)
+    assert_close(ours.weight.grad, theirs.weight.grad, what="weight gradient")
+    assert_close(ours.bias.grad, theirs.bias.grad, what="bias gradient")

@@ -105,3 +105,22 @@ def test_cat_size_mismatch():
 def test_unknown_reduction():
     with pytest.raises(ValueError, match="not a valid value for reduction"):
         nn.MSELoss(reduction="average")(minigrad.zeros(1), minigrad.zeros(1))
+
+
+def test_normalisation_parameters_of_another_dtype_are_refused_like_pytorch():
+    """PyTorch does not promote here ("mixed dtype"); silently computing in float64 would not match it."""
+    F = nn.functional
+    x = minigrad.zeros(4, 3, 5)
+    with pytest.raises(RuntimeError, match="layer_norm: expected weight to have the input's dtype float32, "
+                                           "but got float64"):
+        F.layer_norm(x, (5,), minigrad.ones(5, dtype=minigrad.float64))
+    with pytest.raises(RuntimeError, match="batch_norm: expected running_mean to have the input's dtype"):
+        F.batch_norm(x, minigrad.zeros(3, dtype=minigrad.float64), minigrad.ones(3, dtype=minigrad.float64),
+                     training=True)
+    with pytest.raises(RuntimeError, match="expected running_mean to have the input's dtype float64"):
+        nn.BatchNorm1d(3)(x.double())
+
+
+def test_batch_norm_needs_both_running_estimates_or_neither():
+    with pytest.raises(RuntimeError, match="running_mean and running_var must either both be None or neither"):
+        nn.functional.batch_norm(minigrad.zeros(4, 3), minigrad.zeros(3), None, training=True)

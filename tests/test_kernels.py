@@ -142,17 +142,33 @@ def test_batch_norm_kernels_match_their_numpy_twins(dtype, shape, training, affi
                       f"backward needs_x={needs_x}")
 
 
-def test_batch_norm_kernel_keeps_running_estimates_of_another_dtype():
-    """float64 running estimates with float32 input: updated in place, dtype kept."""
+def test_batch_norm_kernel_updates_strided_running_estimates():
+    """Running estimates that are views with a stride (allowed, as in PyTorch) are updated in place."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
-    running = [np.zeros(3), np.ones(3)]
-    on_gpu = _on_gpu(running)
+    x = rng.standard_normal((4, 3, 5, 5))
+    running = [np.zeros(6)[::2], np.ones(6)[::2]]
+    on_gpu = [backend.move(np.zeros(6), "cuda")[::2], backend.move(np.ones(6), "cuda")[::2]]
     kernels.batch_norm(x, None, None, 1e-5, *running, 0.1, True)
     kernels.batch_norm(backend.move(x, "cuda"), None, None, 1e-5, *on_gpu, 0.1, True)
     for g, e in zip(on_gpu, running):
-        assert g.dtype == np.float64
-        np.testing.assert_allclose(backend.move(g, "cpu"), e, rtol=1e-6)
+        np.testing.assert_allclose(backend.move(g, "cpu"), e, rtol=1e-13)
+
+
+def test_normalisation_kernels_with_nothing_to_sum():
+    """Empty batches, and a backward asked for nothing: what the NumPy twins give."""
+    x, w = np.zeros((0, 3, 4)), np.ones(3)
+    running = [np.zeros(3), np.ones(3)]
+    y, mean, rstd = kernels.batch_norm(*_on_gpu([x, w, None, 1e-5, *running, 0.1, False]))
+    assert y.shape == x.shape
+    gx, gw, gb = kernels.batch_norm_backward(*_on_gpu([x, x, w, mean, rstd, False, True]))
+    assert gx.shape == x.shape and not backend.move(gw, "cpu").any() and not backend.move(gb, "cpu").any()
+    rows = np.zeros((0, 5))
+    y, mean, rstd = kernels.layer_norm(*_on_gpu([rows, np.ones(5), None, 1e-5]))
+    assert y.shape == (0, 5)
+    gx, gw, gb = kernels.layer_norm_backward(*_on_gpu([rows, rows, np.ones(5), mean, rstd, (True, True, True)]))
+    assert gx.shape == (0, 5) and not backend.move(gw, "cpu").any() and not backend.move(gb, "cpu").any()
+    assert kernels.layer_norm_backward(*_on_gpu([rows, rows, None, mean, rstd, (False, False, False)])) == (
+        None, None, None)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -57,7 +57,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     _check_same_device(input, weight, bias)
+    _check_same_dtype("layer_norm", input, weight=weight, bias=bias)
     return N.LayerNorm(normalized_shape, eps)(input, weight, bias)
+
+
+def _check_same_dtype(name, input, **others):
+    """Normalisation takes its parameters in the input's dtype, as PyTorch does (no promotion)."""
+    for what, t in others.items():
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(f"{name}: expected {what} to have the input's dtype {input.dtype}, but got {t.dtype}")
 
 
 def _check_target(input, target):
@@ -117,6 +125,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running = (1 − momentum)·running + momentum·batch, with the unbiased batch variance.
     """
     _check_same_device(input, running_mean, running_var, weight, bias)
+    if (running_mean is None) != (running_var is None):
+        raise RuntimeError("running_mean and running_var must either both be None or neither be None")
+    _check_same_dtype("batch_norm", input, running_mean=running_mean, running_var=running_var, weight=weight,
+                      bias=bias)
     if input.ndim < 2:
         raise ValueError(f"Expected 2D or more input to batch_norm, got {input.ndim}D input")
     channels = input.shape[1]

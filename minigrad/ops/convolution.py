@@ -302,11 +302,11 @@ class Windows:
         (h, w), (ph, pw) = self.image_size, self.padding
         return padded[:, :, ph:ph + h, pw:pw + w]
 
-    def plan(self, n, kind=None):
-        """The index plan of im2col (``_gather_plan``) or col2im (``_scatter_plan``) for a batch
-        of n: made once per geometry and kept on the device."""
+    def plan(self, n, make=None):
+        """The index plan of im2col (``make=_gather_plan``, the default) or col2im
+        (``_scatter_plan``) for a batch of n: made once per geometry and kept on the device."""
         device = backend.cp.cuda.Device().id if self.gather == "cuda" else None
-        return (kind or _gather_plan)(n, self.channels, self.padded_size, self.kernel, self.stride, self.dilation,
+        return (make or _gather_plan)(n, self.channels, self.padded_size, self.kernel, self.stride, self.dilation,
                                       self.out_size, device)
 
     # --- helpers of the C > M way ------------------------------------------------------------------
