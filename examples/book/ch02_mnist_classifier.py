@@ -1,7 +1,7 @@
 """Chapter 2, the first neural network: an MNIST classifier, written as the book writes it, on minigrad.
 
 784 pixels → 200 Sigmoid → 10 Sigmoid, MSE loss, SGD with learning rate 0.01, trained one
-image at a time.  The book reports about 87% test accuracy after 3 epochs of 60 000 images.
+image at a time.  The book reports 88% test accuracy (8 800 of 10 000) after 4 epochs of 60 000 images.
 
 Only the imports differ from the book's code: ``import minigrad as torch``,
 ``import minigrad.nn as nn``, ``from minigrad.utils.data import Dataset``.  The book reads
@@ -117,7 +117,7 @@ class Classifier(nn.Module):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 000 training images, 1 epoch, 500 test images")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--csv", help="the book's mnist_train.csv (mnist_test.csv is looked for beside it)")
     parser.add_argument("--out", default="runs/book/ch02")
     args = parser.parse_args(argv)
