@@ -1,15 +1,17 @@
 """The book's appendix demonstrations, each drawing its figure.
 
-Appendix B: a GAN learns a probability distribution.  Here the distribution is a grid
-of pixel probabilities (how often each pixel of one digit class is dark), and images are
-drawn from it pixel by pixel: they match the grid on average but look nothing like real
-digits, because the pixels of a real digit are not independent.  That is what a
+Appendix B: a GAN learns a probability distribution.  The book's example is a 3×3 grid:
+how often each pixel was dark in 8 images, as probabilities, and new images drawn from
+them pixel by pixel.  This project adds the same with MNIST (how often each pixel of one
+digit class is dark): the drawn images match the grid on average but look nothing like
+real digits, because the pixels of a real digit are not independent.  That is what a
 generator must learn beyond single-pixel likelihoods.
 
-Appendix D: gradient descent on the adversarial game f(x, y) = x·y, where x descends and
-y ascends.  The gradients are computed by minigrad; the updates circle the equilibrium
-(0, 0) and drift outwards instead of converging, the book's picture of unstable GAN
-training.
+Appendix D: gradient steps on the adversarial game f(x, y) = x·y, as the book's notebook
+takes them: x ascends (x ← x + lr·y), y descends (y ← y − lr·x), from (0.6, 0.7) with
+lr 0.1 for 199 steps.  The gradients are computed by minigrad; x and y oscillate with a
+growing amplitude, circling the equilibrium (0, 0) and drifting outwards instead of
+converging, the book's picture of unstable GAN training.
 """
 import matplotlib
 
@@ -23,6 +25,18 @@ from . import data as D  # noqa: E402
 from .plots import _save, tile  # noqa: E402
 
 
+BOOK_COUNTS = np.array([[6, 0, 1], [0, 7, 0], [2, 0, 1]])  # dark pixels at each position, in 8 images
+
+
+def book_grid_samples(count=24, seed=0):
+    """The book's 3×3 probabilities (BOOK_COUNTS / 8) and ``count`` images drawn from them: a
+    pixel is dark where a uniform number falls below its probability (the book's
+    ``numpy.ceil(probabilities - uniform)``)."""
+    probabilities = BOOK_COUNTS / 8
+    rng = np.random.default_rng(seed)
+    return probabilities, (rng.random((count,) + probabilities.shape) < probabilities).astype(np.float64)
+
+
 def pixel_probability_samples(digit=3, count=8, seed=0, data_path=None):
     """The probability grid of ``digit`` (from MNIST) and ``count`` images drawn from it."""
     mnist = D.load_mnist("train", data_path)
@@ -33,20 +47,36 @@ def pixel_probability_samples(digit=3, count=8, seed=0, data_path=None):
 
 
 def appendix_b(out, digit=3, seed=0, data_path=None):
+    """Top: the book's 3×3 probabilities and 24 images drawn from them, 4 rows of 6 as the
+    book shows them.  Bottom: the same with one MNIST digit's pixel probabilities."""
+    probabilities, book_drawn = book_grid_samples(24, seed)
     grid, drawn = pixel_probability_samples(digit, 8, seed, data_path)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 4]})
-    left.imshow(grid, cmap="Blues", vmin=0, vmax=1)
-    left.set_title(f"P(pixel dark), digit {digit}")
-    right.imshow(1 - tile(drawn, 2, 4), cmap="gray", vmin=0, vmax=1, interpolation="none")
-    right.set_title("images drawn pixel by pixel from that grid")
-    for ax in (left, right):
+    fig = plt.figure(figsize=(10, 7))
+    rows = fig.add_gridspec(2, 2, width_ratios=[1, 4])
+    book_grid = fig.add_subplot(rows[0, 0])
+    book_grid.imshow(probabilities, cmap="Reds", vmin=0, vmax=1)
+    book_grid.set_title("the book's P(pixel dark)")
+    samples = rows[0, 1].subgridspec(4, 6, wspace=0.15, hspace=0.15)
+    for i, image in enumerate(book_drawn):
+        ax = fig.add_subplot(samples[divmod(i, 6)])
+        ax.imshow(image, cmap="Blues", vmin=0, vmax=1, interpolation="none")
+        ax.set_xticks([]), ax.set_yticks([])
+        if i == 2:
+            ax.set_title("24 images drawn pixel by pixel from it", loc="left")
+    digit_grid, digit_images = fig.add_subplot(rows[1, 0]), fig.add_subplot(rows[1, 1])
+    digit_grid.imshow(grid, cmap="Blues", vmin=0, vmax=1)
+    digit_grid.set_title(f"P(pixel dark), MNIST digit {digit}")
+    digit_images.imshow(1 - tile(drawn, 2, 4), cmap="gray", vmin=0, vmax=1, interpolation="none")
+    digit_images.set_title("images drawn pixel by pixel from that grid")
+    for ax in (book_grid, digit_grid, digit_images):
         ax.axis("off")
     _save(fig, out)
     return grid, drawn
 
 
-def adversarial_gradient_descent(x0=0.6, y0=0.7, lr=0.1, steps=100):
-    """Simultaneous gradient steps on f = x·y: x ← x − lr·∂f/∂x, y ← y + lr·∂f/∂y.
+def adversarial_gradient_descent(x0=0.6, y0=0.7, lr=0.1, steps=199):
+    """Simultaneous gradient steps on f = x·y: x ← x + lr·∂f/∂x (x maximises),
+    y ← y − lr·∂f/∂y (y minimises); the path, steps + 1 points.
 
     Each step multiplies the distance from (0, 0) by √(1 + lr²), so the path spirals out.
     """
@@ -58,23 +88,30 @@ def adversarial_gradient_descent(x0=0.6, y0=0.7, lr=0.1, steps=100):
         f = x * y
         f.backward()
         with minigrad.no_grad():
-            x_new, y_new = x.item() - lr * x.grad.item(), y.item() + lr * y.grad.item()
+            x_new, y_new = x.item() + lr * x.grad.item(), y.item() - lr * y.grad.item()
         x.data, y.data = minigrad.tensor(x_new, dtype=minigrad.float64), minigrad.tensor(y_new, dtype=minigrad.float64)
         path.append((x_new, y_new))
     return np.array(path)
 
 
-def appendix_d(out, steps=100):
+def appendix_d(out, steps=199):
+    """The book's chart (x and y against the step) beside the path in the (x, y) plane."""
     path = adversarial_gradient_descent(steps=steps)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(path[:, 0], path[:, 1], ".-", alpha=0.6)
-    ax.plot(*path[0], "go", label="start (0.6, 0.7)")
-    ax.plot(0, 0, "r+", markersize=12, label="equilibrium (0, 0)")
-    ax.set_xlabel("x (minimises x·y)")
-    ax.set_ylabel("y (maximises x·y)")
-    ax.set_title(f"gradient descent on x·y, lr 0.1, {steps} steps")
-    ax.legend()
-    ax.set_aspect("equal")
-    ax.grid(True)
+    fig, (values, plane) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [3, 2]})
+    values.plot(path[:, 0], label="x (maximises x·y)")
+    values.plot(path[:, 1], label="y (minimises x·y)")
+    values.set_xlabel("step")
+    values.set_title(f"gradient steps on x·y, lr 0.1, {steps} steps")
+    values.legend()
+    values.grid(True)
+    plane.plot(path[:, 0], path[:, 1], ".-", alpha=0.6)
+    plane.plot(*path[0], "go", label="start (0.6, 0.7)")
+    plane.plot(0, 0, "r+", markersize=12, label="equilibrium (0, 0)")
+    plane.set_xlabel("x")
+    plane.set_ylabel("y")
+    plane.set_title("the same path in the (x, y) plane")
+    plane.legend()
+    plane.set_aspect("equal")
+    plane.grid(True)
     _save(fig, out)
     return path

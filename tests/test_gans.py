@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gans import checkpoint, cli, experiments, training
-from gans.appendix import adversarial_gradient_descent, pixel_probability_samples
+from gans.appendix import adversarial_gradient_descent, book_grid_samples, pixel_probability_samples
 from gans.data import make_synthetic_celeba
 
 SMALL = [n for n, x in experiments.EXPERIMENTS.items() if not x.data.startswith("celeba")]
@@ -159,10 +159,18 @@ def test_generate_seed_experiments(tmp_path):
 
 
 def test_appendix_d_spirals_outwards():
-    path = adversarial_gradient_descent(steps=50)
+    path = adversarial_gradient_descent()
+    assert path.shape == (200, 2)  # the book's notebook: 199 steps from (0.6, 0.7)
     radius = np.hypot(path[:, 0], path[:, 1])
     np.testing.assert_allclose(radius[1:] / radius[:-1], np.sqrt(1 + 0.1 ** 2), rtol=1e-12)
-    np.testing.assert_allclose(path[1], [0.6 - 0.1 * 0.7, 0.7 + 0.1 * 0.6])
+    np.testing.assert_allclose(path[1], [0.6 + 0.1 * 0.7, 0.7 - 0.1 * 0.6])  # x ascends, y descends
+
+
+def test_appendix_b_book_grid_draws_pixels_with_its_probabilities():
+    probabilities, drawn = book_grid_samples(count=4000)
+    np.testing.assert_array_equal(probabilities * 8, [[6, 0, 1], [0, 7, 0], [2, 0, 1]])
+    assert not drawn[:, probabilities == 0].any()  # never dark where no example was
+    np.testing.assert_allclose(drawn.mean(axis=0), probabilities, atol=0.03)
 
 
 def test_appendix_b_samples_match_the_grid_on_average():
