@@ -68,7 +68,8 @@ def build_parser():
     p.add_argument("--n", type=int, default=16, help="number of samples")
     p.add_argument("--label", type=int, help="digit to draw (conditional GAN)")
     p.add_argument("--interpolate", action="store_true", help="walk from one seed to another")
-    p.add_argument("--seed-arithmetic", choices=["sum", "difference"], help="G(seed1 ± seed2)")
+    p.add_argument("--seed-arithmetic", choices=["sum", "difference", "product"],
+                   help="G(seed1 + seed2), G(seed1 - seed2) or G(seed1 × seed2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the engine that trained it")
     p.add_argument("--out", required=True, help="PNG file to write")

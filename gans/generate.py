@@ -21,11 +21,17 @@ def load_run(run_dir, engine=None, device="cpu"):
     return experiment, e, m, meta
 
 
+SEED_ARITHMETIC = {"sum": ("+", lambda a, b: a + b), "difference": ("-", lambda a, b: a - b),
+                   "product": ("×", lambda a, b: a * b)}
+
+
 def generate(run_dir, out, n=16, label=None, interpolate=False, seed_arithmetic=None, seed=0, engine=None):
     """Write a picture of G's images: ``n`` samples, or a seed experiment.
 
-    ``interpolate``: G at 10 points on the line from seed 1 to seed 2.
-    ``seed_arithmetic``: G(seed 1), G(seed 2) and G(seed 1 ± seed 2).
+    The seed experiments of chapter 7, as the book's notebook runs them:
+    ``interpolate``: G at 12 evenly spaced points from seed 1 to seed 2, in 3 rows of 4.
+    ``seed_arithmetic``: G(seed 1), G(seed 2) and G of their 'sum', 'difference' or
+    elementwise 'product' (the notebook's last cell multiplies them).
     """
     experiment, e, m, _ = load_run(run_dir, engine)
     if not experiment.is_gan:
@@ -37,14 +43,14 @@ def generate(run_dir, out, n=16, label=None, interpolate=False, seed_arithmetic=
     rng = np.random.default_rng(seed)
     a, b = experiment.seed(rng), experiment.seed(rng)
     if interpolate:
-        seeds = [a + (b - a) * t for t in np.linspace(0, 1, 10)]
+        seeds = [a + (b - a) / 11 * count for count in range(12)]
         title = "interpolating from seed 1 to seed 2"
     elif seed_arithmetic:
-        if seed_arithmetic not in ("sum", "difference"):
-            raise ValueError("--seed-arithmetic is 'sum' or 'difference'")
-        combined = a + b if seed_arithmetic == "sum" else a - b
-        seeds = [a, b, combined]
-        title = f"seed 1, seed 2, seed 1 {'+' if seed_arithmetic == 'sum' else '-'} seed 2"
+        if seed_arithmetic not in SEED_ARITHMETIC:
+            raise ValueError(f"--seed-arithmetic is one of {', '.join(SEED_ARITHMETIC)}, not {seed_arithmetic!r}")
+        sign, combine = SEED_ARITHMETIC[seed_arithmetic]
+        seeds = [a, b, combine(a, b)]
+        title = f"seed 1, seed 2, seed 1 {sign} seed 2"
     else:
         seeds = [experiment.seed(rng) for _ in range(n)]
         title = f"{len(seeds)} samples"
@@ -54,6 +60,6 @@ def generate(run_dir, out, n=16, label=None, interpolate=False, seed_arithmetic=
         labels = [experiments.one_hot(k) for k in digits]
         title += f", label {label}" if label is not None else ", random labels"
     images = experiment.generate(m, e, seeds, labels)
-    rows = 1 if interpolate or seed_arithmetic else None
+    rows = 3 if interpolate else (1 if seed_arithmetic else None)
     plots.samples(out, experiment, images, None, f"{experiment.name}: {title}", rows=rows)
     return images

@@ -166,6 +166,7 @@ def test_ch07_mnist_gan_learns_dark_backgrounds(tmp_path):
     result = run_example("ch07_mnist_gan", tmp_path)
     assert result["trained_mean"] < result["untrained_mean"] - 0.05  # digits are mostly background
     assert np.all(np.isfinite(result["d_progress"])) and (tmp_path / "seed_arithmetic.png").exists()
+    assert (tmp_path / "seed_interpolation.png").exists()
 
 
 def test_ch08_celeba_gan_runs_on_synthetic_faces(tmp_path):

@@ -3,7 +3,8 @@
 Discriminator 784 → 200 LeakyReLU → LayerNorm → 1 Sigmoid with BCE loss; generator
 100 normal random numbers → 200 LeakyReLU → LayerNorm → 784 Sigmoid; Adam with learning
 rate 0.0001 for both.  The book trains 4 epochs of 60 000 images and gets varied,
-recognisable digits; it then adds and subtracts seeds to see what the generator learned.
+recognisable digits; it then walks from one seed to another in 12 steps and adds, subtracts
+and multiplies seeds to see what the generator learned.
 
 Only the imports differ from the book's code (``import minigrad as torch``,
 ``import minigrad.nn as nn``, ``from minigrad.utils.data import Dataset``); the digits
@@ -189,17 +190,29 @@ def plot_images(G, path):
     plt.close()
 
 
-def plot_seed_arithmetic(G, path):
-    # what the generator makes of two seeds, their mid point, their sum and their difference
+def plot_seed_experiments(G, interpolation_path, arithmetic_path):
+    # the seed experiments: 12 images on the way from seed1 to seed2, then what the
+    # generator makes of the seeds' sum, difference and product
     seed1 = generate_random_seed(100)
     seed2 = generate_random_seed(100)
-    seeds = [seed1, (seed1 + seed2) / 2, seed2, seed1 + seed2, seed1 - seed2]
-    titles = ["seed1", "(seed1 + seed2) / 2", "seed2", "seed1 + seed2", "seed1 - seed2"]
+    f, axarr = plt.subplots(3, 4, figsize=(16, 12))
+    count = 0
+    for i in range(3):
+        for j in range(4):
+            seed = seed1 + (seed2 - seed1) / 11 * count
+            output = G.forward(seed)
+            img = output.detach().numpy().reshape(28, 28)
+            axarr[i, j].imshow(img, interpolation='none', cmap='Blues')
+            count = count + 1
+    plt.savefig(interpolation_path)
+    plt.close()
+    seeds = [seed1, seed2, seed1 + seed2, seed1 - seed2, seed1 * seed2]
+    titles = ["seed1", "seed2", "seed1 + seed2", "seed1 - seed2", "seed1 * seed2"]
     f, axarr = plt.subplots(1, 5, figsize=(16, 4))
     for ax, seed, title in zip(axarr, seeds, titles):
         ax.imshow(G.forward(seed).detach().numpy().reshape(28, 28), interpolation='none', cmap='Blues')
         ax.set_title(title)
-    plt.savefig(path)
+    plt.savefig(arithmetic_path)
     plt.close()
 
 
@@ -242,7 +255,7 @@ def main(argv=None):
     D.plot_progress(out / "discriminator_progress.png")
     G.plot_progress(out / "generator_progress.png")
     plot_images(G, out / "generated.png")
-    plot_seed_arithmetic(G, out / "seed_arithmetic.png")
+    plot_seed_experiments(G, out / "seed_interpolation.png", out / "seed_arithmetic.png")
 
     # MNIST digits are mostly background: about 13% ink on average; an untrained G draws grey
     with torch.no_grad():
