@@ -14,7 +14,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    from gans.cli import add_bench_arguments
+    from gans.cli import add_bench_arguments, bench_engines
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     add_bench_arguments(parser)
     args = parser.parse_args(argv)
@@ -22,14 +22,10 @@ def main(argv=None):
     if any(os.environ.get(v) != threads for v in THREAD_VARIABLES):
         env = dict(os.environ, **{v: threads for v in THREAD_VARIABLES})
         os.execve(sys.executable, [sys.executable, "-m", "benchmarks"] + argv, env)
-    engines = [e.strip() for e in args.engine.split(",") if e.strip()]
-    for e in engines:
-        if e not in ("minigrad", "torch"):
-            parser.error(f"unknown engine {e!r} in --engine; use minigrad,torch")
-    if args.cuda_graph:  # each engine eager and replaying its captured step
-        if args.device != "cuda":
-            parser.error("--cuda-graph times CUDA graph replays; it needs --device cuda")
-        engines = [label for e in engines for label in (e, e + "+graph")]
+    try:
+        engines = bench_engines(args)
+    except ValueError as err:
+        parser.error(str(err))
     from .harness import run
     try:
         run(args.names, engines, args.device, args.dtype, args.seconds, args.data, args.json, not args.no_save,

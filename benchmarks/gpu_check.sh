@@ -20,10 +20,11 @@ trap finish EXIT
 } 2>&1 | tee "$LOGS/environment.txt"
 
 if stage tests; then
-    # xdist spreads the tests over CPU cores (one GPU is plenty for batch-1 tests)
-    timeout ${TEST_SECONDS:-150} $PY -m pytest -q -m cuda -p no:cacheprovider -n ${WORKERS:-8} -rf --tb=short \
+    # pytest-xdist, where installed, spreads the tests over CPU cores (one GPU is plenty for batch-1 tests)
+    PARALLEL=$($PY -c "import xdist" 2>/dev/null && echo "-n ${WORKERS:-8}")
+    timeout ${TEST_SECONDS:-150} $PY -m pytest -q -m cuda -p no:cacheprovider $PARALLEL -rf --tb=short \
         --durations=10 tests/ >"$LOGS/tests.log" 2>&1
-    echo "pytest exit $?"; grep -E "^FAILED|passed|failed" "$LOGS/tests.log" | tail -25
+    echo "pytest exit $?"; grep -E "^FAILED|passed|failed|error" "$LOGS/tests.log" | tail -25
 fi
 
 if stage parity; then

@@ -70,18 +70,18 @@ def summary(report, top=8):
                f"DIVERGES at step {report.first_divergent_step} in {report.first_divergent_tensor}")
     lines = [f"{report.experiment}: {' vs '.join(report.engines)}, {report.steps} steps, {report.dtype}, "
              f"tolerance {report.tolerance:g} relative: {verdict}",
-             f"  {'max |loss difference|':<34}{report.max_abs_loss_diff:.3e}",
-             f"  {'max relative parameter difference':<34}{report.max_rel_param_diff:.3e}",
-             f"  {'max relative gradient difference':<34}{report.max_rel_grad_diff:.3e}",
-             f"  {'max relative optimiser-state diff.':<34}{report.max_rel_state_diff:.3e}"]
+             f"  {'max |loss difference|':<36}{report.max_abs_loss_diff:.3e}",
+             f"  {'max relative parameter difference':<36}{report.max_rel_param_diff:.3e}",
+             f"  {'max relative gradient difference':<36}{report.max_rel_grad_diff:.3e}",
+             f"  {'max relative optimiser-state diff.':<36}{report.max_rel_state_diff:.3e}"]
     if report.rounding_noise:
         lines.append(f"  not counted (exact gradient is zero, both engines return rounding noise, e.g. a bias "
                      f"before BatchNorm): {', '.join(report.rounding_noise)}")
     for engine, seconds in report.seconds_per_step.items():
-        lines.append(f"  {'seconds per step, ' + engine:<34}{seconds * 1e3:.3f} ms"
+        lines.append(f"  {'seconds per step, ' + engine:<36}{seconds * 1e3:.3f} ms"
                      + (" (after the first)" if report.steps > 1 else ""))
     for engine, seconds in report.first_step_seconds.items():
-        lines.append(f"  {'first step, ' + engine:<34}{seconds * 1e3:.3f} ms (with the one-time set-up)")
+        lines.append(f"  {'first step, ' + engine:<36}{seconds * 1e3:.3f} ms (with the one-time set-up)")
     counted = [kv for kv in report.per_tensor.items() if not kv[1].get("rounding_noise")]
     worst = sorted(counted, key=lambda kv: -kv[1]["max_rel"])[:top]
     lines.append(f"  {'tensor':<40}{'max abs':>12}{'max rel':>12}")

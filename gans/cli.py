@@ -81,7 +81,8 @@ def build_parser():
     p.add_argument("--download", action="store_true", help="MNIST: fetch the original files (checksummed)")
     p.add_argument("--synthetic", type=int, metavar="N", help="CelebA: write N synthetic face-like images")
     p.add_argument("--limit", type=int, default=20000, help="CelebA: images to take from the zip (book: 20000)")
-    p.add_argument("--out", help="where to write (default: the data cache, $MINIGRAD_GANS_DATA)")
+    p.add_argument("--out", help="MNIST: the folder to write into; CelebA: the HDF5 file to write "
+                   "(default: the data cache, $MINIGRAD_GANS_DATA)")
     p.set_defaults(run=cmd_data)
 
     p = commands.add_parser("compare", help="minigrad vs PyTorch step by step from the same start")
@@ -101,7 +102,8 @@ def build_parser():
     p = commands.add_parser("eval", help="score a trained run, or any array of digit images, with the evaluator")
     p.add_argument("run_dir", nargs="?", help="a run folder (MNIST GAN or classifier)")
     p.add_argument("--images", help="instead of a run: a .npy file of N×784 or N×28×28 images in [0, 1]")
-    p.add_argument("--n", type=int, default=10000, help="GAN samples to score (default 10000)")
+    p.add_argument("--n", type=int, help="GAN samples to score (default 10000), or the first N of --images "
+                                           "(default: all)")
     p.add_argument("--data", help="MNIST folder for the real digits (default: full MNIST if present)")
     p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the run's engine (images: torch)")
     p.add_argument("--json", help="also write the scores here")
@@ -143,6 +145,33 @@ def add_bench_arguments(p):
                    help="also time each engine replaying its training step captured as a CUDA graph")
     p.add_argument("--threads", type=int, default=1,
                    help="threads for both engines (NumPy's BLAS and PyTorch); default 1, see README")
+
+
+def bench_engines(args):
+    """The engine labels ``gans bench`` times, e.g. ['minigrad', 'torch'] (with ``--cuda-graph``
+    also 'minigrad+graph', 'torch+graph'); ValueError for an unknown engine, or a CUDA run
+    that this machine cannot do."""
+    engines = [e.strip() for e in args.engine.split(",") if e.strip()]
+    for e in engines:
+        if e not in ("minigrad", "torch"):
+            raise ValueError(f"unknown engine {e!r} in --engine; use minigrad,torch")
+    if args.cuda_graph and args.device != "cuda":
+        raise ValueError("--cuda-graph times CUDA graph replays; it needs --device cuda")
+    if args.device == "cuda":
+        if "minigrad" in engines:
+            try:
+                from minigrad import backend
+                backend.require_cuda()
+            except RuntimeError as err:
+                raise ValueError(str(err)) from None
+        if "torch" in engines:
+            import torch
+            if not torch.cuda.is_available():
+                raise ValueError("CUDA was requested but PyTorch sees no CUDA GPU (torch.cuda.is_available() "
+                                 "is False)")
+    if args.cuda_graph:  # each engine eager and replaying its captured step
+        engines = [label for e in engines for label in (e, e + "+graph")]
+    return engines
 
 
 def add_engine_arguments(p):
@@ -226,6 +255,7 @@ def cmd_eval(args):
 
 
 def cmd_bench(args):
+    bench_engines(args)  # bad options fail here, as gans bench's errors
     # thread pools are sized when NumPy and PyTorch load, so the benchmark runs in a fresh process
     import subprocess
     return subprocess.call([sys.executable, "-m", "benchmarks"] + bench_argv(args))

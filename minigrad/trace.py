@@ -2,7 +2,7 @@
 
     with minigrad.trace(params=model) as t:
         loss.backward()
-    print(t.table())
+    t.table()
 
 ``backward()`` visits the graph's operations in reverse topological order: an op's turn
 comes once every op that used its output has sent its gradient back.  Inside ``trace()``
@@ -87,7 +87,7 @@ class trace:
         return "leaf" if t.requires_grad else "input"
 
     def table(self, file=None):
-        """The steps as a text table (printed, and returned as a string).
+        """Print the steps as a text table (to ``file``, default standard output).
 
         One row per op, in the order backward ran them: the op, the shape of its output,
         the norm of the gradient it received, then each input with the norm of the
@@ -101,9 +101,7 @@ class trace:
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
                             r[3].rjust(widths[3]), r[4]]).rstrip() for r in rows]
-        text = "\n".join(lines)
-        print(text, file=file)
-        return text
+        print("\n".join(lines), file=file)
 
     def to_dataframe(self):
         """The steps as a pandas DataFrame (needs pandas)."""

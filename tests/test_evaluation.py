@@ -261,6 +261,8 @@ def test_cli_scores_an_image_file_and_reports_bad_ones(tmp_path, capsys):
     np.save(images, np.random.default_rng(1).random((50, 28, 28)))
     assert cli.main(["eval", "--images", str(images), "--json", str(tmp_path / "s.json")]) == 0
     assert json.loads((tmp_path / "s.json").read_text())["n"] == 50
+    assert cli.main(["eval", "--images", str(images), "--n", "20", "--json", str(tmp_path / "s.json")]) == 0
+    assert json.loads((tmp_path / "s.json").read_text())["n"] == 20  # the first 20
     np.save(images, np.full((50, 784), 255.0))
     assert cli.main(["eval", "--images", str(images)]) == 2
     assert "[0, 1]" in capsys.readouterr().err

@@ -189,6 +189,8 @@ def test_cli_errors(capsys, tmp_path):
     if not minigrad.cuda.is_available():
         assert cli.main(["train", "mnist-gan", "--device", "cuda"]) == 2
         assert "cuda" in capsys.readouterr().err.lower()
+        assert cli.main(["bench", "classifier", "--device", "cuda", "--no-save"]) == 2  # before any timing
+        assert "gans bench: error: CUDA was requested" in capsys.readouterr().err
     assert cli.main(["generate", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
 

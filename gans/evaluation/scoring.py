@@ -134,7 +134,8 @@ def generate_samples(experiment, m, e, n, seed=SAMPLES_SEED):
 def evaluate_gan(experiment, m, e, n=10000, data=None):
     """Sample ``n`` digits from a trained MNIST GAN and score them (see :func:`score_images`)."""
     if experiment.name not in MNIST_GANS:
-        raise ValueError(f"evaluation measures the MNIST GANs ({', '.join(MNIST_GANS)}), not {experiment.name}")
+        raise ValueError(f"gans eval scores the MNIST GANs ({', '.join(MNIST_GANS)}) and the classifiers, "
+                         f"not {experiment.name}")
     if n < MIN_SAMPLES:
         raise ValueError(f"scoring needs at least {MIN_SAMPLES} samples, got {n}")
     images, requested = generate_samples(experiment, m, e, n)
@@ -162,15 +163,20 @@ def format_report(result, title):
     return "\n".join(lines)
 
 
-def evaluate(run_dir=None, images_path=None, n=10000, data=None, engine=None):
+def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
     """What ``gans eval`` does: score a run folder or a ``.npy`` file; returns (report, result).
 
-    An MNIST GAN run: ``n`` samples scored with :func:`evaluate_gan`.  A classifier run:
-    its test accuracy and confusion matrix.  ``images_path``: any N×784 or N×28×28 array
-    in [0, 1] (another project's samples, real digits, noise).
+    An MNIST GAN run: ``n`` samples (default 10 000) scored with :func:`evaluate_gan`.  A
+    classifier run: its test accuracy and confusion matrix.  ``images_path``: any N×784 or
+    N×28×28 array in [0, 1] (another project's samples, real digits, noise), its first
+    ``n`` images if ``n`` is given.
     """
     if images_path is not None:
         images = np.load(images_path, allow_pickle=False)
+        if n is not None:
+            if n < MIN_SAMPLES:
+                raise ValueError(f"scoring needs at least {MIN_SAMPLES} samples, got {n}")
+            images = images[:n]
         result = score_images(images, real_digits(engine or _default_engine(), data))
         return format_report(result, f"{images_path}: {result['n']} images"), result
     from ..generate import load_run
@@ -189,7 +195,7 @@ def evaluate(run_dir=None, images_path=None, n=10000, data=None, engine=None):
                   f"  confusion matrix (rows: true digit, columns: predicted)\n{rows}")
         return report, result
     result = {"experiment": experiment.name, "engine": e.name, "step": meta["step"]}
-    result.update(evaluate_gan(experiment, m, e, n, data))
+    result.update(evaluate_gan(experiment, m, e, 10000 if n is None else n, data))
     return format_report(result, f"{title}, {result['n']} samples"), result
 
 
