@@ -440,6 +440,11 @@ def _normalize_kernels(cp):
                 np.int64(x.size // groups), np.int64(inner), np.int64(stride), np.float64(eps), np.float64(momentum),
                 flags(training and "BATCH_STATS", update and "UPDATE_RUNNING", weight is not None and "HAS_WEIGHT",
                       bias is not None and "HAS_BIAS", per_group and "PER_GROUP")))
+        elif not training:  # nothing to normalise: the statistics are the running ones, as in the twin
+            mean[...], rstd[...] = running_mean_c, 1 / cp.sqrt(running_var_c + eps)
+        else:  # no values to average: 0/0, as NumPy gives
+            mean.fill(np.nan)
+            rstd.fill(np.nan)
         if update and running_mean_c is not running_mean:  # strided running estimates: updated in a copy
             running_mean[...], running_var[...] = running_mean_c, running_var_c
         return y, mean, rstd

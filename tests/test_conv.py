@@ -352,11 +352,13 @@ def test_book_stack_matches_pytorch(device, way, build, input_shape):
     y_theirs.backward(torch.tensor(upstream))
     assert_close(x_ours.grad, x_theirs.grad, what="input gradient")
     theirs_params = dict(theirs.named_parameters())
-    # relative to the network's largest gradient: a bias right before a BatchNorm has an exact
-    # gradient of 0, and both engines return rounding noise there (~1e-13, in their own order)
-    scale = max(float(p.grad.abs().max()) for p in theirs.parameters())
+    # a bias right before a BatchNorm has an exact gradient of 0, and both engines return rounding
+    # noise there (~1e-13, each in its own order): such gradients are compared relative to the
+    # network's largest gradient, every other one with the usual tolerance
+    largest = max(float(p.grad.abs().max()) for p in theirs.parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad, theirs_params[name].grad, what=f"gradient of {name}", scale=scale)
+        noise = float(theirs_params[name].grad.abs().max()) <= 1e3 * np.finfo(float).eps * largest
+        assert_close(p.grad, theirs_params[name].grad, what=f"gradient of {name}", scale=largest if noise else None)
     theirs_state = theirs.state_dict()
     for name, value in ours.state_dict().items():
         assert_close(value, theirs_state[name], what=name)

@@ -124,3 +124,20 @@ def test_normalisation_parameters_of_another_dtype_are_refused_like_pytorch():
 def test_batch_norm_needs_both_running_estimates_or_neither():
     with pytest.raises(RuntimeError, match="running_mean and running_var must either both be None or neither"):
         nn.functional.batch_norm(minigrad.zeros(4, 3), minigrad.zeros(3), None, training=True)
+
+
+def test_layer_norm_parameters_must_have_the_normalized_shape():
+    with pytest.raises(RuntimeError, match=r"Expected weight to be of same shape as normalized_shape, but got "
+                                           r"weight of shape \[1\] and normalized_shape = \[6\]"):
+        nn.functional.layer_norm(minigrad.zeros(2, 6), (6,), minigrad.ones(1))
+    with pytest.raises(RuntimeError, match=r"bias of shape \[2, 3\]"):
+        nn.functional.layer_norm(minigrad.zeros(2, 6), (6,), None, minigrad.zeros(2, 3))
+
+
+def test_another_librarys_gpu_array_needs_cupy():
+    class DeviceArray:  # what a torch CUDA tensor or a numba array shows
+        __cuda_array_interface__ = {"shape": (2,), "typestr": "<f4", "data": (0, False), "version": 3}
+    if minigrad.cuda.is_available():
+        pytest.skip("CuPy and a GPU are here: the array would be read from the device")
+    with pytest.raises(RuntimeError, match="CUDA was requested"):
+        minigrad.tensor(DeviceArray())

@@ -134,12 +134,15 @@ def generate_samples(experiment, m, e, n, seed=SAMPLES_SEED):
 def evaluate_gan(experiment, m, e, n=10000, data=None):
     """Sample ``n`` digits from a trained MNIST GAN and score them (see :func:`score_images`)."""
     if experiment.name not in MNIST_GANS:
-        raise ValueError(f"gans eval scores the MNIST GANs ({', '.join(MNIST_GANS)}) and the classifiers, "
-                         f"not {experiment.name}")
-    if n < MIN_SAMPLES:
-        raise ValueError(f"scoring needs at least {MIN_SAMPLES} samples, got {n}")
+        raise ValueError(f"evaluation measures the MNIST GANs ({', '.join(MNIST_GANS)}), not {experiment.name}")
+    _check_count(n)
     images, requested = generate_samples(experiment, m, e, n)
     return score_images(images, real_digits(e.name, data), requested)
+
+
+def _check_count(n):
+    if n < MIN_SAMPLES:
+        raise ValueError(f"scoring needs at least {MIN_SAMPLES} samples, got {n}")
 
 
 def format_report(result, title):
@@ -174,8 +177,7 @@ def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
     if images_path is not None:
         images = np.load(images_path, allow_pickle=False)
         if n is not None:
-            if n < MIN_SAMPLES:
-                raise ValueError(f"scoring needs at least {MIN_SAMPLES} samples, got {n}")
+            _check_count(n)
             images = images[:n]
         result = score_images(images, real_digits(engine or _default_engine(), data))
         return format_report(result, f"{images_path}: {result['n']} images"), result
@@ -194,6 +196,9 @@ def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
         report = (f"{title}\n  test accuracy {accuracy:.4f} on {test.size} digits ({test.source})\n"
                   f"  confusion matrix (rows: true digit, columns: predicted)\n{rows}")
         return report, result
+    if experiment.name not in MNIST_GANS:
+        raise ValueError(f"gans eval scores the MNIST GANs ({', '.join(MNIST_GANS)}) and the classifiers, "
+                         f"not {experiment.name}")
     result = {"experiment": experiment.name, "engine": e.name, "step": meta["step"]}
     result.update(evaluate_gan(experiment, m, e, 10000 if n is None else n, data))
     return format_report(result, f"{title}, {result['n']} samples"), result

@@ -152,8 +152,8 @@ class Windows:
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out_size
         (h, w), (ph, pw) = self.image_size, self.padding
         # gather ('cuda' on the GPU, or 'cpu'): im2col as one indexed read through an index plan
-        # cached on that device, and col2im as one indexed add, since on a GPU every copy per
-        # offset or phase is a kernel launch
+        # cached on that device, and col2im as one fixed-order sum per pixel through another
+        # (kernels.gather_sum), since on a GPU every copy per offset or phase is a kernel launch
         self.gather = gather
         self.stack_windows = gather or self.channels <= self.others  # im2col/col2im, or work from the M side
         self.rows = (dh * (kh - 1)) // sh + ho               # phase-image rows that real outputs read
