@@ -14,6 +14,7 @@ import numpy as np
 from .data.download import atomic_output
 
 META = "__meta__"
+EXECUTION_SETTINGS = ("capturable", "foreach", "fused", "differentiable")  # optimiser options a resume keeps
 
 
 def save(path, modules, optimisers, meta, engine):
@@ -90,7 +91,10 @@ def restore(meta, arrays, modules, optimisers, engine):
         for index, step in saved["steps"].items():
             state.setdefault(int(index), {})["step"] = engine.step_value(step)
         groups = [dict(g, params=list(g["params"])) for g in saved["param_groups"]]
-        for group in groups:
+        for group, current in zip(groups, optimiser.state_dict()["param_groups"]):
             if "betas" in group:
                 group["betas"] = tuple(group["betas"])
+            # how this run executes the update (on a device, inside a CUDA graph) is this run's
+            # choice, not the saved one's: a checkpoint from a --cuda-graph run resumes anywhere
+            group.update({k: current[k] for k in EXECUTION_SETTINGS if k in current})
         optimiser.load_state_dict({"state": state, "param_groups": groups})

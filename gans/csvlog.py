@@ -23,5 +23,9 @@ class CsvLog:
         self.writer.writerow(row)
         self.last = row
 
+    def flush(self):
+        """Write what was appended to disk (at each checkpoint: a resume keeps the rows up to it)."""
+        self.file.flush()
+
     def close(self):
         self.file.close()

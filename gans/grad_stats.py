@@ -83,8 +83,8 @@ class GradStats:
         for part, rows in self.latest.items():
             for layer, grad_norm, weight_norm in rows:
                 self.log.append({"step": step, "part": part, "layer": layer,
-                                      "grad_norm": f"{grad_norm:.6g}", "weight_norm": f"{weight_norm:.6g}"})
-        self.log.file.flush()
+                                "grad_norm": f"{grad_norm:.6g}", "weight_norm": f"{weight_norm:.6g}"})
+        self.log.flush()
         self.recording = False
 
     def close(self):

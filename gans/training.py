@@ -14,7 +14,7 @@ import numpy as np
 from . import checkpoint, data as D, experiments, grad_stats, plots
 from .csvlog import CsvLog
 from .engines import Engine, seed_everything
-from .evaluation.scoring import MIN_SAMPLES, MNIST_GANS, evaluate_gan
+from .evaluation.scoring import MNIST_GANS, check_count, evaluate_gan
 
 LOSS_COLUMNS = {"classifier": ["loss"], "gan": ["d_real", "d_fake", "g", "D(x)", "D(G(z))"]}
 
@@ -122,8 +122,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     if cuda_graph and grad_stats_every and device == "cuda":
         raise ValueError("--grad-stats reads the gradients in Python after each step, and a replayed CUDA graph "
                          "never comes back to Python inside the step: use one or the other")
-    if eval_samples and eval_samples < MIN_SAMPLES:  # say so now, not after the training
-        raise ValueError(f"eval_samples must be 0 (no evaluation) or at least {MIN_SAMPLES}, got {eval_samples}")
+    if eval_samples:  # (0: no evaluation) say so now, not after the training
+        check_count(eval_samples)
     run = Run(out or Path("runs") / f"{name}-{engine}")
     config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
                   data=str(data) if data else None, log_every=log_every, options=options or {},
@@ -133,7 +133,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         meta, arrays = checkpoint.load(run.path("checkpoint.npz"))
         saved = meta["config"]
         # the engine, device and dtype may change: checkpoints are interchangeable
-        config = dict(saved, engine=engine, device=device, dtype=dtype)
+        config = dict(saved, engine=engine, device=device, dtype=dtype, cuda_graph=cuda_graph)
         seed, limit, data, options = saved["seed"], saved["limit"], saved["data"], saved["options"]
         log_every = saved["log_every"]
         epochs = epochs or saved["epochs"]
@@ -161,7 +161,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     stats = grad_stats.GradStats(run.folder, m, e, grad_stats_every, keep_until=start_step if resume else 0,
                                  title=f"{name} [{engine}]") if grad_stats_every else None
     bar = _progress_bar(progress, steps, start_step, name, engine)
-    training_seconds, steps_done = 0.0, 0
+    first_step_seconds, training_seconds, steps_done = 0.0, 0.0, 0  # as gans compare: the first step apart
     # a finished MNIST GAN is scored at the end, and its samples.png drawn with the scores
     scored = experiment.name in MNIST_GANS and eval_samples and (stop_after is None or stop_after >= steps)
     run_step = make_step(experiment, m, e, constants, cuda_graph)
@@ -175,7 +175,10 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         if (step + 1) % log_every == 0:
             values = {k: float(e.numpy(v).reshape(-1)[0]) for k, v in outputs.items()}
             log.append({"step": step + 1, **{k: f"{values[k]:.6g}" for k in columns}})
-        training_seconds += time.perf_counter() - started
+        if steps_done:
+            training_seconds += time.perf_counter() - started
+        else:  # with the one-time set-up: kernel compilation, index plans, CUDA-graph capture
+            first_step_seconds = time.perf_counter() - started
         steps_done += 1
         if bar is not None:
             if (step + 1) % log_every == 0:
@@ -184,6 +187,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         stopping = stop_after is not None and step + 1 >= stop_after
         last = stopping or step + 1 == steps
         if (step + 1) % checkpoint_every == 0 or last:
+            log.flush()  # a resume from this checkpoint keeps the rows up to it
             save_checkpoint(run, m, e, config, step + 1, rng)
         if experiment.is_gan and ((step + 1) % sample_every == 0 or last) and not (last and scored):
             plots.samples(run.path("samples.png"), experiment, experiment.generate(m, e, *fixed), fixed[1])
@@ -198,7 +202,8 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
 
     metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=device, dtype=dtype,
                    steps=steps, epochs=epochs, data=dataset.source, synthetic_data=dataset.synthetic,
-                   seconds_per_step=training_seconds / max(steps_done, 1), book=experiment.book)
+                   seconds_per_step=training_seconds / (steps_done - 1) if steps_done > 1 else first_step_seconds,
+                   first_step_seconds=first_step_seconds, book=experiment.book)
     if log.last is not None:
         metrics.update({f"final_{k}": float(log.last[k]) for k in columns})
     if not experiment.is_gan:

@@ -276,6 +276,6 @@ def test_cli_scores_a_classifier_run(tmp_path, capsys):
 
 
 def test_too_few_eval_samples_is_refused_before_training(tmp_path):
-    with pytest.raises(ValueError, match="at least 4, got 3"):
+    with pytest.raises(ValueError, match="at least 4 images .*, got 3"):
         training.train("mnist-gan", "minigrad", steps=5, out=tmp_path / "run", progress=False, eval_samples=3)
     assert not (tmp_path / "run").exists()

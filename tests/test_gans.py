@@ -251,3 +251,32 @@ def test_generate_offers_every_seed_arithmetic_it_knows():
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     choices = next(a.choices for a in commands["generate"]._actions if a.dest == "seed_arithmetic")
     assert list(choices) == list(SEED_ARITHMETIC)
+
+
+def test_a_resume_keeps_this_runs_optimiser_execution_settings(tmp_path):
+    """A checkpoint from a --cuda-graph run (capturable Adam) resumes into a plain run, and back."""
+    import minigrad
+    model = minigrad.nn.Linear(3, 2)
+    saved_with = minigrad.optim.Adam(model.parameters(), capturable=True)
+    model(minigrad.ones(3)).sum().backward()
+    saved_with.step()
+    checkpoint.save(tmp_path / "c.npz", {"m": model}, {"m": saved_with}, {"step": 1}, training.Engine("minigrad"))
+    meta, arrays = checkpoint.load(tmp_path / "c.npz")
+    resumed = minigrad.optim.Adam(model.parameters(), lr=0.5)
+    checkpoint.restore(meta, arrays, {"m": model}, {"m": resumed}, training.Engine("minigrad"))
+    assert resumed.param_groups[0]["capturable"] is False
+    assert resumed.param_groups[0]["lr"] == 0.001  # the training settings do come from the checkpoint
+
+
+def test_losses_on_disk_reach_every_checkpoint(tmp_path, monkeypatch):
+    """A run killed after a checkpoint resumes with every loss row up to it (the log is flushed)."""
+    seen = []
+    save = training.save_checkpoint
+
+    def save_and_read(run, m, e, config, step, rng):
+        save(run, m, e, config, step, rng)
+        with open(run.path("losses.csv")) as f:
+            seen.append((step, int(list(csv.DictReader(f))[-1]["step"])))
+    monkeypatch.setattr(training, "save_checkpoint", save_and_read)
+    training.train("pattern-1010", steps=400, out=tmp_path, progress=False, checkpoint_every=100)
+    assert seen and all(step == last_row for step, last_row in seen), seen

@@ -84,9 +84,7 @@ def score_images(images, real: RealDigits, requested_labels=None, baseline=True)
     """
     features, logits = real.evaluator.features_and_logits(images)
     n = len(features)
-    if n < MIN_SAMPLES:
-        raise ValueError(f"scoring needs at least {MIN_SAMPLES} images (precision/recall use each image's "
-                         f"{K} nearest neighbours), got {n}")
+    check_count(n)
     predicted = np.argmax(logits, axis=1)
     reference, radii = real.reference_for_precision_recall(n)
     precision, recall = M.precision_recall(reference, features, k=K, real_radii=radii)
@@ -134,15 +132,18 @@ def generate_samples(experiment, m, e, n, seed=SAMPLES_SEED):
 def evaluate_gan(experiment, m, e, n=10000, data=None):
     """Sample ``n`` digits from a trained MNIST GAN and score them (see :func:`score_images`)."""
     if experiment.name not in MNIST_GANS:
-        raise ValueError(f"evaluation measures the MNIST GANs ({', '.join(MNIST_GANS)}), not {experiment.name}")
-    _check_count(n)
+        raise ValueError(f"only the MNIST GANs ({', '.join(MNIST_GANS)}) are scored from samples (a classifier "
+                         f"by its test accuracy), not {experiment.name}")
+    check_count(n)  # before sampling
     images, requested = generate_samples(experiment, m, e, n)
     return score_images(images, real_digits(e.name, data), requested)
 
 
-def _check_count(n):
+def check_count(n):
+    """Precision/recall use each image's K nearest neighbours: N must exceed K."""
     if n < MIN_SAMPLES:
-        raise ValueError(f"scoring needs at least {MIN_SAMPLES} samples, got {n}")
+        raise ValueError(f"scoring needs at least {MIN_SAMPLES} images (precision/recall use each image's "
+                         f"{K} nearest neighbours), got {n}")
 
 
 def format_report(result, title):
@@ -177,7 +178,6 @@ def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
     if images_path is not None:
         images = np.load(images_path, allow_pickle=False)
         if n is not None:
-            _check_count(n)
             images = images[:n]
         result = score_images(images, real_digits(engine or _default_engine(), data))
         return format_report(result, f"{images_path}: {result['n']} images"), result
@@ -196,9 +196,6 @@ def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
         report = (f"{title}\n  test accuracy {accuracy:.4f} on {test.size} digits ({test.source})\n"
                   f"  confusion matrix (rows: true digit, columns: predicted)\n{rows}")
         return report, result
-    if experiment.name not in MNIST_GANS:
-        raise ValueError(f"gans eval scores the MNIST GANs ({', '.join(MNIST_GANS)}) and the classifiers, "
-                         f"not {experiment.name}")
     result = {"experiment": experiment.name, "engine": e.name, "step": meta["step"]}
     result.update(evaluate_gan(experiment, m, e, 10000 if n is None else n, data))
     return format_report(result, f"{title}, {result['n']} samples"), result
