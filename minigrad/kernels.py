@@ -467,33 +467,34 @@ def _normalize_kernels(cp):
                   needs_x and "GRAD_X", per_group and "GRAD_PARAMS")))
         return gx, gw, gb
 
+    # the layouts: (groups, inner, stride, per_group) as the kernels' ``at`` reads them
+    def rows(x):
+        return x.shape[0], x.shape[1], x.shape[1], False
+
+    def channels(x):
+        inner = math.prod(x.shape[2:])
+        return x.shape[1], inner, x.shape[1] * inner, True
+
     def layer_norm(x, weight, bias, eps):
-        rows, m = x.shape
-        return normalize(x, weight, bias, eps, None, None, 0.0, True, rows, m, m, False)
+        return normalize(x, weight, bias, eps, None, None, 0.0, True, *rows(x))
 
     def layer_norm_backward(grad, x, weight, mean, rstd, needs):
-        rows, m = x.shape
-        gx = normalize_backward(grad, x, weight, mean, rstd, True, True, rows, m, m, False)[0] if needs[0] else None
+        gx = normalize_backward(grad, x, weight, mean, rstd, True, True, *rows(x))[0] if needs[0] else None
         gw = gb = None
         if needs[1] or needs[2]:
             grad, x = contiguous(grad, x)
-            gw, gb = cp.zeros(m, x.dtype), cp.zeros(m, x.dtype)
-            if x.size:
+            count, m = x.shape
+            gw, gb = cp.empty(m, x.dtype), cp.empty(m, x.dtype)
+            if m:  # (with no rows the sums are 0, written by the kernel too)
                 kernel(x.dtype, "layer_norm_param_grads")(((m + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
-                                                          (grad, x, mean, rstd, gw, gb, np.int64(rows), np.int64(m)))
+                                                          (grad, x, mean, rstd, gw, gb, np.int64(count), np.int64(m)))
         return gx, gw if needs[1] else None, gb if needs[2] else None
 
     def batch_norm(x, weight, bias, eps, running_mean, running_var, momentum, training):
-        channels = x.shape[1]
-        inner = x.size // (x.shape[0] * channels) if x.size else 1
-        return normalize(x, weight, bias, eps, running_mean, running_var, momentum, training, channels, inner,
-                         channels * inner, True)
+        return normalize(x, weight, bias, eps, running_mean, running_var, momentum, training, *channels(x))
 
     def batch_norm_backward(grad, x, weight, mean, rstd, training, needs_x):
-        channels = x.shape[1]
-        inner = x.size // (x.shape[0] * channels) if x.size else 1
-        return normalize_backward(grad, x, weight, mean, rstd, training, needs_x, channels, inner,
-                                  channels * inner, True)
+        return normalize_backward(grad, x, weight, mean, rstd, training, needs_x, *channels(x))
 
     return {"layer_norm": layer_norm, "layer_norm_backward": layer_norm_backward, "batch_norm": batch_norm,
             "batch_norm_backward": batch_norm_backward}

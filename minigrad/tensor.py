@@ -641,6 +641,9 @@ def result_dtype(a, b, true_division=False):
     dimensions, then 0-d tensors, then Python numbers (NumPy scalars count as numbers), and
     a lower rank decides the dtype only when its kind (bool < int < float) is higher; a
     number's float is the default dtype (float32).  ``/`` of integers gives the default float."""
+    common = _common_case(a, b) or _common_case(b, a)
+    if common is not None:
+        return np.dtype(defaults.dtype) if true_division and common.kind in "biu" else common
     ranked = {0: [], 1: [], 2: []}
     for x in (a, b):
         if isinstance(x, Tensor) or getattr(x, "ndim", 0):  # tensors, and arrays with dimensions
@@ -662,6 +665,20 @@ def result_dtype(a, b, true_division=False):
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
+_NUMBER_RANK = {bool: 0, int: 1, float: 2}
+
+
+def _common_case(tensor, other):
+    """The dtype without the ranking when it is ``tensor``'s: a tensor of the same dtype, or a
+    Python number of no higher kind (``x * 2.0`` on a float tensor).  Every arithmetic op asks;
+    this answers most of them in a fraction of the general rule's ~3 µs."""
+    if not isinstance(tensor, Tensor):
+        return None
+    dtype = tensor.dtype
+    if isinstance(other, Tensor):
+        return dtype if other.dtype == dtype else None
+    rank = _NUMBER_RANK.get(type(other))
+    return dtype if rank is not None and _KIND_RANK[dtype.kind] >= rank else None
 
 
 def _as_dtype(x, dtype):

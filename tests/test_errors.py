@@ -141,3 +141,12 @@ def test_another_librarys_gpu_array_needs_cupy():
         pytest.skip("CuPy and a GPU are here: the array would be read from the device")
     with pytest.raises(RuntimeError, match="CUDA was requested"):
         minigrad.tensor(DeviceArray())
+
+
+def test_bce_refuses_targets_outside_0_1_and_another_dtype_like_pytorch():
+    F = nn.functional
+    for bad in (2.0, -0.5, float("nan")):  # PyTorch's CPU kernel checks the target too
+        with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+            F.binary_cross_entropy(minigrad.tensor([0.5]), minigrad.tensor([bad]))
+    with pytest.raises(RuntimeError, match="expected target to have the input's dtype float32, but got float64"):
+        nn.BCELoss()(minigrad.tensor([0.5]), minigrad.tensor([1.0], dtype=minigrad.float64))

@@ -217,3 +217,26 @@ def test_layer_norm_with_a_bias_and_no_weight_matches_pytorch():
     (reference * reference).sum().backward()
     for a, t in zip(ours, theirs):
         assert_close(a.grad, t.grad)
+
+
+def test_mse_of_two_dtypes_promotes_like_pytorch(device):
+    x = minigrad.tensor([0.5, 2.0], requires_grad=True, device=device)
+    loss = nn.functional.mse_loss(x, minigrad.tensor([1.0, 0.0], dtype=minigrad.float64, device=device))
+    loss.backward()
+    tx = torch.tensor([0.5, 2.0], requires_grad=True)
+    expected = torch.nn.functional.mse_loss(tx, torch.tensor([1.0, 0.0], dtype=torch.float64))
+    expected.backward()
+    assert loss.dtype == np.float64 and x.grad.dtype == np.float32
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.numpy(), rtol=1e-6)
+
+
+def test_state_dict_lists_a_module_registered_twice_under_both_names():
+    def build(nn_):
+        model = nn_.Sequential(nn_.Linear(3, 2))
+        model.tied = model[0]
+        return model
+    ours, theirs = build(nn), build(tnn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())  # 0.weight, 0.bias, tied.weight, tied.bias
+    ours.load_state_dict(theirs.state_dict())
+    assert len(list(ours.parameters())) == 2  # parameters() still lists each once

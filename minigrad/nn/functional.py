@@ -87,6 +87,7 @@ def mse_loss(input, target, reduction="mean"):
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(y log x + (1-y) log(1-x)), each log clamped at -100 like PyTorch."""
     _check_target(input, target)
+    _check_same_dtype("binary_cross_entropy", input, target=target, weight=weight)  # PyTorch does not promote
     return L.BCELoss(reduction)(input, target, weight)
 
 

@@ -94,12 +94,14 @@ class Module:
         self._modules[name] = module
 
     # --- traversal -------------------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every submodule, depth first; a module
+        registered under two names comes once, unless ``remove_duplicate`` is False."""
         stack = [(prefix, self)]
         seen = set()
         while stack:
             name, module = stack.pop(0)
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -148,8 +150,9 @@ class Module:
         return OrderedDict((key, t.detach()) for key, t in self._state_tensors())
 
     def _state_tensors(self):
-        """(dotted name, tensor) of every parameter and buffer, a shared one under each name."""
-        for module_name, module in self.named_modules():
+        """(dotted name, tensor) of every parameter and buffer, a shared one (or one of a module
+        registered twice) under each of its names, as PyTorch's state_dict lists them."""
+        for module_name, module in self.named_modules(remove_duplicate=False):
             for table in (module._parameters, module._buffers):
                 for name, t in table.items():
                     if t is not None:

@@ -11,6 +11,7 @@ from ..tensor import broadcast_error
 
 REDUCTIONS = ("mean", "sum", "none")
 BCE_RANGE = "all elements of input should be between 0 and 1"
+BCE_TARGET_RANGE = "all elements of target should be between 0 and 1"
 
 
 class Loss(Function):
@@ -54,6 +55,9 @@ class MSELoss(Loss):
                 raise RuntimeError(broadcast_error(input.shape, target.shape)) from None
         else:
             shape = input.shape
+        if input.dtype != target.dtype:  # PyTorch promotes; the fused kernels take one dtype
+            dtype = np.result_type(input, target)
+            input, target = input.astype(dtype, copy=False), target.astype(dtype, copy=False)
         self.input, self.target = input, target
         self.n = math.prod(shape) if self.reduction == "mean" else 1
         if self.reduction == "none":
@@ -76,8 +80,10 @@ class BCELoss(Loss):
         check_same_shape("binary_cross_entropy", input, target)
         self.input, self.target, self.weight = input, target, weight
         on_gpu = backend.is_gpu_array(input)
-        if not on_gpu and input.size and not (input.min() >= 0 and input.max() <= 1):  # NaN fails too
-            raise RuntimeError(BCE_RANGE)
+        if not on_gpu:  # PyTorch's CPU kernel checks both (NaN fails too); its CUDA kernel the input only
+            for values, message in ((input, BCE_RANGE), (target, BCE_TARGET_RANGE)):
+                if values.size and not (values.min() >= 0 and values.max() <= 1):
+                    raise RuntimeError(message)
         if weight is None and self.reduction != "none":
             loss = kernels.bce(input, target, self.count(input))
         else:
