@@ -12,7 +12,8 @@ ORDER = ["classifier", "classifier-refined", "pattern-1010", "mnist-gan-first", 
 
 def main(folder="runs/parity"):
     reports = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*/report.json"))]
-    reports.sort(key=lambda r: (r["dtype"] != "float64", ORDER.index(r["experiment"])))
+    reports.sort(key=lambda r: (r["dtype"] != "float64", ORDER.index(r["experiment"]) if r["experiment"] in ORDER
+                                else len(ORDER)))
     print("| experiment | dtype | steps | max rel. parameter diff. | max rel. gradient diff. | "
           "max rel. Adam-state diff. | max loss diff. | first divergent step | ms/step torch, minigrad |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -22,7 +23,7 @@ def main(folder="runs/parity"):
         diverged = "none" if first is None else f"{first} ({r['first_divergent_tensor']})"
         print(f"| `{r['experiment']}` | {r['dtype']} | {r['steps']} | {r['max_rel_param_diff']:.1e} | "
               f"{r['max_rel_grad_diff']:.1e} | {r.get('max_rel_state_diff', 0):.1e} | {r['max_abs_loss_diff']:.1e} | "
-              f"{diverged} | {seconds['torch-cpu'] * 1e3:.1f}, {seconds['minigrad-cpu'] * 1e3:.1f} |")
+              f"{diverged} | {', '.join(f'{seconds[engine] * 1e3:.1f}' for engine in r['engines'])} |")
 
 
 if __name__ == "__main__":

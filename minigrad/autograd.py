@@ -170,7 +170,7 @@ def sum_to_shape(grad, shape):
     """Undo broadcasting: sum ``grad`` over the axes that broadcasting created in ``shape``."""
     extra = grad.ndim - len(shape)
     if extra > 0:
-        if all(n == 1 for n in grad.shape[:extra]):  # one example (the book's batch): no reduction launch
+        if all(n == 1 for n in grad.shape[:extra]):  # one example (the book's batch): a reshape, not a sum
             grad = grad.reshape(grad.shape[extra:])
         else:
             grad = grad.sum(axis=tuple(range(extra)))

@@ -1,8 +1,8 @@
 """Fused kernels: one GPU launch where NumPy makes several passes.
 
 At the book's batch size of one a GPU waits for kernel launches, not arithmetic: each
-CuPy expression is one launch (~10 µs from Python), so a sigmoid written as five NumPy
-expressions costs five launches, and an Adam update thirteen.  Each kernel here is
+CuPy expression is one launch (~10 µs from Python), so the overflow-safe sigmoid below,
+nine NumPy expressions, costs nine launches, and an Adam update thirteen.  Each kernel here is
 written twice, side by side: as NumPy expressions (the CPU path, and the reference the
 CUDA tests compare against) and as CUDA C, compiled on first use: for one element (a CuPy
 ``ElementwiseKernel`` or ``ReductionKernel``), or, where values must be summed per row or
@@ -194,7 +194,7 @@ def _raw_kernel(cp, source, name, **types):
     return _raw_module(cp, source, tuple(sorted(types.items()))).get_function(name)
 
 
-# --- normalisation: one launch forward, one backward -----------------------------------------
+# --- normalisation: one launch forward, one backward (LayerNorm's parameter gradients: one more) -
 # Layer norm normalises each row of a (rows, m) array; batch norm each channel c of an
 # (N, C, S) array over its m = N·S values.  On the GPU both are one kernel with one thread
 # block per group: the block sums its group (mean, then the variance of the centred values:
@@ -208,7 +208,7 @@ def _layer_norm(x, weight, bias, eps):
     rstd = 1/sqrt(var + eps), mean and biased var per row."""
     xp = backend.array_module(x)
     m = x.shape[1]
-    # sum / m is what ndarray.mean computes, without its Python-level overhead (~5 µs a call)
+    # sum / m is what ndarray.mean computes, without its Python-level overhead (~2 µs a call)
     mean = x.sum(axis=1, keepdims=True) / m
     centred = x - mean
     var = (centred * centred).sum(axis=1, keepdims=True) / m
@@ -285,8 +285,9 @@ def _channel_sums(a, b=None):
     """Σ a (or Σ a·b) over every axis but dimension 1, the channels.
 
     Written as matrix products (each channel's values times a vector of ones, or times
-    the same channel of b) so that BLAS does the reduction: 5× faster than
-    ``a.sum(axis=(0, 2, 3))`` for a 256×61×61 image, and no temporary for a·b.
+    the same channel of b) so that BLAS does the reduction, with no temporary for a·b: for a
+    256×61×61 image on one thread 2.6× faster than ``a.sum(axis=(0, 2, 3))`` in float32 (1.3×
+    in float64), 3–3.6× faster than ``(a * b).sum(...)``.
     """
     if a.ndim == 2 or a.size == 0:  # (N, C), or nothing to sum: no gain
         return (a if b is None else a * b).sum(axis=tuple(i for i in range(a.ndim) if i != 1))

@@ -131,9 +131,8 @@ def main(argv=None):
     torch.manual_seed(0)
 
     train_limit, test_limit, epochs = (2000, 500, 1) if args.quick else (None, None, args.epochs)
-    test_csv = Path(args.csv).with_name("mnist_test.csv") if args.csv else None
     mnist_dataset = MnistDataset("train", args.csv, train_limit)
-    mnist_test_dataset = MnistDataset("test", test_csv, test_limit)
+    mnist_test_dataset = MnistDataset("test", args.csv, test_limit)  # load_mnist finds mnist_test.csv beside it
     print(f"training on {len(mnist_dataset)} images from {mnist_dataset.source}")
     mnist_dataset.plot_image(9, out / "image_9.png")
 
