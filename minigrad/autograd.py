@@ -12,6 +12,7 @@ limit).  Each Function turns the gradient of its output into gradients of its in
 gradients of leaf tensors are accumulated into ``.grad``.
 """
 import functools
+import inspect
 
 import numpy as np
 
@@ -27,12 +28,9 @@ def is_grad_enabled():
     return _grad_enabled
 
 
-class no_grad:
-    """Operations inside do not record a graph (for evaluation and optimiser updates).
-
-    A context manager (``with no_grad():``) or a decorator (``@no_grad()``); like PyTorch's,
-    it changes nothing until the block is entered or the function is called.
-    """
+class _GradMode:
+    """Switch graph recording to ``mode`` for a ``with`` block or, as a decorator, for each
+    call of a function (each resumption of a generator); nothing changes before then."""
 
     mode = False
 
@@ -46,22 +44,51 @@ class no_grad:
         _grad_enabled = self.previous
 
     def __call__(self, func):
-        mode = self.mode
+        mode = enable_grad if self.mode else no_grad
+        if inspect.isgeneratorfunction(func):
+            @functools.wraps(func)
+            def generator(*args, **kwargs):
+                steps = func(*args, **kwargs)
+                with mode():
+                    value = next(steps)
+                while True:
+                    sent = yield value
+                    try:
+                        with mode():
+                            value = steps.send(sent)
+                    except StopIteration as done:
+                        return done.value
+            return generator
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with _switch(mode):
+            with mode():
                 return func(*args, **kwargs)
         return wrapper
 
 
-class enable_grad(no_grad):
+class _NoArgumentMode(_GradMode):
+    """``@no_grad`` works without parentheses too, as in PyTorch."""
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self if func is None else self(func)
+
+
+class no_grad(_NoArgumentMode):
+    """Operations inside do not record a graph (for evaluation and optimiser updates):
+    ``with no_grad():``, ``@no_grad()`` or ``@no_grad``."""
+
+    mode = False
+
+
+class enable_grad(_NoArgumentMode):
     """Record the graph again inside a ``no_grad`` block."""
 
     mode = True
 
 
-class set_grad_enabled(no_grad):
+class set_grad_enabled(_GradMode):
     """Switch graph recording on or off: at once (``set_grad_enabled(False)``), for a block
     (``with set_grad_enabled(False):``) or for a function (as a decorator)."""
 
@@ -77,10 +104,6 @@ class set_grad_enabled(no_grad):
         global _grad_enabled
         _grad_enabled = self.previous  # used as a decorator: only the calls are switched
         return super().__call__(func)
-
-
-def _switch(mode):
-    return enable_grad() if mode else no_grad()
 
 
 class Function:

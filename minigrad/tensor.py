@@ -228,9 +228,13 @@ class Tensor:
     def tolist(self):
         return backend.move(self.array, "cpu").tolist()
 
-    # NumPy hands ``numpy_number + tensor`` to Tensor.__radd__ instead of making an ndarray
-    # of the tensor (which would leave the graph), as it does for PyTorch's tensors
-    __array_ufunc__ = None
+    # PyTorch's arrangement with NumPy: a higher priority makes NumPy hand ``numpy_number +
+    # tensor`` and ``array * tensor`` to the tensor's operators (which keep the graph), and a
+    # NumPy function of a tensor (``np.exp(t)``, through ``__array__``) comes back as a tensor
+    __array_priority__ = 1000
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        return Tensor._make(array)
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
@@ -682,13 +686,13 @@ def _common_case(tensor, other):
 
 
 def _as_dtype(x, dtype):
-    """A tensor or array in ``dtype`` (a tensor differentiably); a number as a Python number,
-    which NumPy fits to the other operand's dtype (a NumPy scalar would impose its own)."""
+    """A tensor, array or NumPy number in ``dtype`` (a tensor differentiably); a Python number
+    as it is, which NumPy fits to the other operand's dtype."""
     if isinstance(x, Tensor):
         return x if x.dtype == dtype else x.to(dtype)
-    if getattr(x, "ndim", 0):
+    if hasattr(x, "astype"):  # arrays, 0-d ones too (.item() of a GPU array would wait for the GPU)
         return x.astype(dtype, copy=False)
-    return x.item() if hasattr(x, "item") else x
+    return x
 
 
 def broadcast_error(shape_a, shape_b):

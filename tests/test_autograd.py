@@ -206,3 +206,26 @@ def test_grad_modes_change_nothing_until_used():
         with minigrad.enable_grad():
             assert minigrad.is_grad_enabled()
     assert minigrad.is_grad_enabled()
+
+
+def test_grad_modes_as_pytorch_decorates_and_nests_them():
+    import torch
+    for lib in (minigrad, torch):
+        x = lib.ones(2, requires_grad=True)
+
+        @lib.no_grad  # without parentheses
+        def doubled(t):
+            return t * 2
+
+        @lib.no_grad()
+        def steps(t):  # a generator: every resumption runs without a graph
+            for _ in range(2):
+                yield t * 3
+
+        assert not doubled(x).requires_grad
+        assert [y.requires_grad for y in steps(x)] == [False, False]
+        assert (x * 2).requires_grad  # switched back after each call
+        assert not isinstance(lib.enable_grad(), lib.no_grad)
+        with lib.no_grad():
+            with lib.enable_grad():
+                assert (x * 2).requires_grad

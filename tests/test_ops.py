@@ -272,3 +272,16 @@ def test_a_promoted_operand_gets_its_gradient_in_its_own_dtype():
     y.sum().backward()
     assert s.grad.dtype == minigrad.float64 and s.grad.item() == pytest.approx(3.0)
     assert x.grad.dtype == minigrad.float32 and x.grad.tolist() == [3.0, 3.0]
+
+
+@pytest.mark.filterwarnings("ignore:__array_wrap__:DeprecationWarning")  # PyTorch's own __array_wrap__
+def test_numpy_functions_of_tensors_give_tensors_like_pytorch():
+    values = [1.0, 2.0]
+    for ours, theirs in ((np.exp(minigrad.tensor(values)), np.exp(torch.tensor(values))),
+                         (np.maximum(minigrad.tensor(values), 1.5), np.maximum(torch.tensor(values), 1.5))):
+        assert isinstance(ours, minigrad.Tensor) and ours.dtype == np.float32
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    x = minigrad.tensor(values, requires_grad=True)
+    assert (np.float64(2) * x).requires_grad and (np.ones(2) * x).requires_grad  # the tensor's operators
+    with pytest.raises(RuntimeError, match="Can't call numpy\\(\\) on Tensor that requires grad"):
+        np.exp(x)
