@@ -1,6 +1,4 @@
 """Adam, update for update the same as ``torch.optim.Adam`` (Kingma & Ba, 2015)."""
-import math
-
 from .. import backend, kernels
 from ..autograd import no_grad
 from ..tensor import Tensor
@@ -43,12 +41,13 @@ class Adam(Optimizer):
                 if state is None:
                     state = self.state[p] = self._new_state(p, group["capturable"])
                 m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+                t = self._advance(state)
                 if group["capturable"] and backend.is_gpu_array(v):  # t and the corrections stay on the GPU
-                    t = state["step"].array
-                    t += 1
                     kernels.adam_device_step(g, beta1, beta2, eps, lr, t, p.array, m, v)
                     continue
-                step_size, correction2 = self._bias_corrections(state, lr, beta1, beta2, p.array.dtype)
+                step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
+                if hasattr(step_size, "astype"):  # a step kept as an array: scalars of the parameter's dtype
+                    step_size, correction2 = step_size.astype(p.array.dtype), correction2.astype(p.array.dtype)
                 scratch = None if backend.is_gpu_array(v) else self._scratch(p)  # the GPU kernel needs none
                 kernels.adam(g, beta1, beta2, eps, step_size, correction2, p.array, m, v, scratch)
 
@@ -61,16 +60,15 @@ class Adam(Optimizer):
                 "exp_avg_sq": Tensor._make(xp.zeros_like(p.array))}
 
     @staticmethod
-    def _bias_corrections(state, lr, beta1, beta2, dtype):
-        """Advance the step t; return -lr/(1 - β₁ᵗ) and √(1 - β₂ᵗ) (host numbers, or device
-        scalars of the parameter's dtype when the step lives on the device)."""
+    def _advance(state):
+        """Count this step: t + 1, a host number, or the step's own array (capturable, where
+        the count lives on the device so that a CUDA graph replay advances it)."""
         if isinstance(state["step"], Tensor):
             t = state["step"].array
             t += 1
-            return ((-lr / (1 - beta1 ** t)).astype(dtype), ((1 - beta2 ** t) ** 0.5).astype(dtype))
+            return t
         state["step"] += 1
-        t = state["step"]
-        return -lr / (1 - beta1 ** t), math.sqrt(1 - beta2 ** t)
+        return state["step"]
 
     def _scratch(self, p):
         buffer = self.scratch.get(p)
