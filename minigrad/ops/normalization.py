@@ -4,6 +4,8 @@ The arithmetic is in :mod:`minigrad.kernels` (NumPy on the CPU, one CUDA kernel 
 on the GPU); these nodes check their input, flatten it to the kernels' layout and keep the
 per-group mean and 1/std for backward.
 """
+import math
+
 from .. import kernels
 from ..autograd import Function
 
@@ -18,6 +20,7 @@ class LayerNorm(Function):
 
     def __init__(self, normalized_shape, eps=1e-5):
         self.normalized_shape, self.eps = tuple(normalized_shape), eps
+        self.m = math.prod(self.normalized_shape)  # values per group
 
     def forward(self, x, weight=None, bias=None):
         n = len(self.normalized_shape)
@@ -38,10 +41,7 @@ class LayerNorm(Function):
 
     def _rows(self, array):
         """(rows, m): one row per normalised group."""
-        m = 1
-        for size in self.normalized_shape:
-            m *= size
-        return array.reshape(-1, m)
+        return array.reshape(math.prod(array.shape[:array.ndim - len(self.normalized_shape)]), self.m)
 
 
 def _flat(array):
