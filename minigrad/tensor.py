@@ -8,6 +8,8 @@ arguments and printing follow PyTorch.
 import numpy as np
 
 from . import autograd, backend
+from .autograd import engine, function, inplace
+from .autograd.function import AutogradMeta, VersionCounter
 from .ops import elementwise as E, linalg, reduction as R, shape as S
 
 from .dtypes import float32, float64, int64
@@ -106,29 +108,34 @@ class Tensor:
     ``minigrad.tensor(data, dtype=..., requires_grad=...)``.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "__weakref__")
+    # _version_counter: bumped by every in-place change (shared with views, see autograd);
+    # _meta: what only some tensors need (view of which base, hooks, output number)
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_version_counter", "_meta", "__weakref__")
 
     def __init__(self, data=(), requires_grad=False, dtype=None, device=None):
         array = as_array(data, dtype, device_type(device) if device is not None else None)
         if dtype is None and array.dtype.kind != "f":
             array = array.astype(defaults.dtype)
-        self.array = array
-        self.grad = None
-        self.grad_fn = None
-        self.requires_grad = False
+        self._wrap(array)
         self.requires_grad_(requires_grad)
+
+    def _wrap(self, array, requires_grad=False, grad_fn=None):
+        self.array, self.grad, self.requires_grad, self.grad_fn = array, None, requires_grad, grad_fn
+        self._version_counter, self._meta = VersionCounter(), None
 
     @classmethod
     def _make(cls, array, requires_grad=False, grad_fn=None):
         """Wrap an array without any checks (used by every operation)."""
         t = object.__new__(Tensor)
         t.array, t.grad, t.requires_grad, t.grad_fn = array, None, requires_grad, grad_fn
+        t._version_counter, t._meta = VersionCounter(), None
         return t
 
     # --- attributes ------------------------------------------------------------------
     @property
     def data(self):
-        """The values as a tensor outside the graph, sharing memory (as in PyTorch)."""
+        """The values as a tensor outside the graph, sharing memory but not the version
+        counter: changes through ``.data`` are invisible to autograd (as in PyTorch)."""
         return Tensor._make(self.array)
 
     @data.setter
@@ -163,6 +170,39 @@ class Tensor:
         return self.grad_fn is None
 
     @property
+    def _version(self):
+        """How many in-place changes this tensor's storage has seen."""
+        return self._version_counter.value
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (sharing its storage), or None."""
+        return None if self._meta is None else self._meta.base
+
+    def _is_view(self):
+        return self._base is not None
+
+    @property
+    def output_nr(self):
+        """Which output of its ``grad_fn`` this tensor is (0 but for multi-output Functions)."""
+        return 0 if self._meta is None else self._meta.output_nr
+
+    @output_nr.setter
+    def output_nr(self, value):
+        if value or self._meta is not None:
+            self._autograd_meta().output_nr = value
+
+    @property
+    def hooks(self):
+        """A leaf's gradient hooks (a non-leaf's live on its grad_fn)."""
+        return None if self._meta is None else self._meta.hooks
+
+    def _autograd_meta(self):
+        if self._meta is None:
+            self._meta = AutogradMeta()
+        return self._meta
+
+    @property
     def ndim(self):
         return self.array.ndim
 
@@ -190,21 +230,44 @@ class Tensor:
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after ``backward()``."""
-        if self.grad_fn is not None:
-            self.grad_fn.retained = self
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and not self.retains_grad:
+            self.grad_fn.retained = (self.grad_fn.retained or ()) + (self,)
+
+    @property
+    def retains_grad(self):
+        return self.grad_fn is not None and any(t is self for t in self.grad_fn.retained or ())
 
     # --- autograd --------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=None):
-        """Compute the gradient of this tensor with respect to every leaf that needs one.
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Compute the gradient of this tensor with respect to every leaf that needs one
+        (or only to ``inputs``), accumulated into their ``.grad``.
 
         ``gradient`` is d(something)/d(self); it may be left out for a scalar, where it
-        is 1.  The graph is freed afterwards unless ``retain_graph=True``.
+        is 1.  The graph is freed afterwards unless ``retain_graph=True``; with
+        ``create_graph=True`` the backward pass is recorded too (gradients of gradients).
         """
-        autograd.backward(self, gradient, bool(retain_graph))
+        engine.backward(self, None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        """``hook(grad)`` is called with this tensor's gradient when it has been computed;
+        if it returns a tensor, that is used instead.  Returns a handle with ``.remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn.register_tensor_hook(self.output_nr, hook)
+        meta = self._autograd_meta()
+        if meta.hooks is None:
+            meta.hooks = []
+        meta.hooks.append(hook)
+        return function.RemovableHandle(meta.hooks, hook)
 
     def detach(self):
-        """The same values, cut off from the graph (shares memory)."""
-        return Tensor._make(self.array)
+        """The same values, cut off from the graph (shares memory and the version counter)."""
+        t = Tensor._make(self.array)
+        t._version_counter = self._version_counter
+        return t
 
     def detach_(self):
         self.grad_fn, self.requires_grad = None, False
@@ -296,7 +359,7 @@ class Tensor:
         return self.to(dtype)
 
     def clone(self):
-        return E.Mul()(self, 1) if self.requires_grad else Tensor._make(self.array.copy())
+        return S.Clone()(self)
 
     # --- arithmetic ------------------------------------------------------------------
     def __add__(self, other):
@@ -344,7 +407,81 @@ class Tensor:
     def __abs__(self):
         return E.Abs()(self)
 
-    add, sub, mul, div, pow, matmul = __add__, __sub__, __mul__, __truediv__, __pow__, __matmul__
+    def add(self, other, alpha=1):
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        return self - (other if alpha == 1 else other * alpha)
+
+    mul, div, pow, matmul = __mul__, __truediv__, __pow__, __matmul__
+
+    # --- in place: the tensor's own storage changes, and every alias and view sees it ----
+    # (autograd/inplace.py: PyTorch's rules for leaves, versions and the graph)
+    def __iadd__(self, other):
+        return inplace.modify(self, Tensor.__add__, other)
+
+    def __isub__(self, other):
+        return inplace.modify(self, Tensor.__sub__, other)
+
+    def __imul__(self, other):
+        return inplace.modify(self, Tensor.__mul__, other)
+
+    def __itruediv__(self, other):
+        return inplace.modify(self, Tensor.__truediv__, other)
+
+    def add_(self, other, alpha=1):
+        return inplace.modify(self, Tensor.add, other, alpha)
+
+    def sub_(self, other, alpha=1):
+        return inplace.modify(self, Tensor.sub, other, alpha)
+
+    def mul_(self, other):
+        return inplace.modify(self, Tensor.__mul__, other)
+
+    def div_(self, other):
+        return inplace.modify(self, Tensor.__truediv__, other)
+
+    def pow_(self, exponent):
+        return inplace.modify(self, Tensor.__pow__, exponent)
+
+    def neg_(self):
+        return inplace.modify(self, Tensor.__neg__)
+
+    def exp_(self):
+        return inplace.modify(self, Tensor.exp)
+
+    def sigmoid_(self):
+        return inplace.modify(self, Tensor.sigmoid)
+
+    def tanh_(self):
+        return inplace.modify(self, Tensor.tanh)
+
+    def relu_(self):
+        return inplace.modify(self, Tensor.relu)
+
+    def clamp_(self, min=None, max=None):
+        return inplace.modify(self, Tensor.clamp, min, max)
+
+    clip_ = clamp_
+
+    def copy_(self, src):
+        """Copy ``src``'s values (broadcast, cast, moved to this tensor's device) into this tensor."""
+        return inplace.modify(self, S.overwrite, src)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        return inplace.modify(self, S.overwrite, value)
+
+    def uniform_(self, a=0.0, b=1.0):
+        from . import random
+        return inplace.modify(self, S.overwrite, random.uniform(a, b, self.array.shape, self.array.dtype))
+
+    def normal_(self, mean=0.0, std=1.0):
+        from . import random
+        return inplace.modify(self, S.overwrite, random.normal(mean, std, self.array.shape, self.array.dtype))
+
 
     # comparisons give boolean tensors outside the graph
     def __eq__(self, other):
@@ -518,38 +655,14 @@ class Tensor:
         return S.GetItem(_raw_index(index))(self)
 
     def __setitem__(self, index, value):
-        """In-place assignment such as ``target[label] = 1.0`` (only outside the graph)."""
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation."
-                               if self.is_leaf else
-                               "minigrad does not support in-place changes of tensors in the graph")
-        self.array[_raw_index(index)] = _raw(value)
+        """In-place assignment such as ``target[label] = 1.0``; in the graph, the gradient
+        of the overwritten part goes to ``value`` instead."""
+        inplace.modify(self, S.assign(_raw_index(index)), value)
 
     def __iter__(self):
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.array.shape[0]))
-
-    # in-place helpers used by initialisers and optimisers (always outside the graph)
-    def zero_(self):
-        self.array[...] = 0
-        return self
-
-    def fill_(self, value):
-        self.array[...] = _raw(value)
-        return self
-
-    def copy_(self, source):
-        self.array[...] = backend.move(_raw(source), backend.device_type_of(self.array))
-        return self
-
-    def uniform_(self, a=0.0, b=1.0):
-        from . import random
-        return self.copy_(random.uniform(a, b, self.array.shape, self.array.dtype))
-
-    def normal_(self, mean=0.0, std=1.0):
-        from . import random
-        return self.copy_(random.normal(mean, std, self.array.shape, self.array.dtype))
 
     # --- printing --------------------------------------------------------------------
     def __repr__(self):
@@ -729,4 +842,4 @@ def _reduced_shape(shape, axis, keepdim):
     return shape[:axis] + shape[axis + 1:]
 
 
-autograd.Tensor = Tensor
+autograd.bind_tensor(Tensor)

@@ -50,12 +50,12 @@ class trace:
         self._previous = None
 
     def __enter__(self):
-        self._previous = autograd._tracer
-        autograd._tracer = self
+        self._previous = autograd.engine._tracer
+        autograd.engine._tracer = self
         return self
 
     def __exit__(self, *exc):
-        autograd._tracer = self._previous
+        autograd.engine._tracer = self._previous
 
     def __len__(self):
         return len(self.steps)

@@ -105,20 +105,20 @@ def test_to_dataframe_needs_pandas():
 
 
 def test_trace_is_switched_off_after_the_block_and_nests():
-    assert autograd._tracer is None
+    assert autograd.engine._tracer is None
     a, b, z = diamond()
     with minigrad.trace() as outer:
         with minigrad.trace() as inner:
             z.backward(retain_graph=True)
-        assert autograd._tracer is outer
+        assert autograd.engine._tracer is outer
         z.backward(retain_graph=True)
-    assert autograd._tracer is None
+    assert autograd.engine._tracer is None
     z.backward()
     assert len(inner) == len(outer) == 12
     with pytest.raises(ZeroDivisionError):  # an error inside still switches the trace off
         with minigrad.trace():
             1 / 0
-    assert autograd._tracer is None
+    assert autograd.engine._tracer is None
 
 
 # --- gans train --grad-stats ------------------------------------------------------------------

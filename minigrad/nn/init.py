@@ -1,6 +1,8 @@
 """Weight initialisers with PyTorch's formulas (they fill a tensor in place, outside the graph)."""
 import math
 
+from ..autograd import no_grad
+
 
 def calculate_fan_in_and_fan_out(tensor):
     """fan_in = inputs per output unit × kernel size; fan_out = outputs × kernel size."""
@@ -29,22 +31,27 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
+@no_grad()
 def uniform_(tensor, a=0.0, b=1.0):
     return tensor.uniform_(a, b)
 
 
+@no_grad()
 def normal_(tensor, mean=0.0, std=1.0):
     return tensor.normal_(mean, std)
 
 
+@no_grad()
 def constant_(tensor, val):
     return tensor.fill_(val)
 
 
+@no_grad()
 def zeros_(tensor):
     return tensor.zero_()
 
 
+@no_grad()
 def ones_(tensor):
     return tensor.fill_(1.0)
 
@@ -56,23 +63,27 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+@no_grad()
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-bound, bound) with bound = gain·√(3 / fan); nn.Linear uses a = √5, i.e. bound = 1/√fan_in."""
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return tensor.uniform_(-bound, bound)
 
 
+@no_grad()
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return tensor.normal_(0.0, std)
 
 
+@no_grad()
 def xavier_uniform_(tensor, gain=1.0):
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return tensor.uniform_(-bound, bound)
 
 
+@no_grad()
 def xavier_normal_(tensor, gain=1.0):
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return tensor.normal_(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))

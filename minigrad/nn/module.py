@@ -1,9 +1,11 @@
 """``Module`` and ``Parameter``: containers of weights, with PyTorch's interface."""
+import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from .. import backend
+from ..autograd import Function, RemovableHandle
 from ..tensor import Tensor, as_array, device_type, float32, float64
 
 
@@ -13,8 +15,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data=None, requires_grad=True):
-        array = as_array(data.array if isinstance(data, Tensor) else data)
-        self.array, self.grad, self.grad_fn, self.requires_grad = array, None, None, False
+        self._wrap(as_array(data.array if isinstance(data, Tensor) else data))
         self.requires_grad_(requires_grad)
 
     def __repr__(self):
@@ -36,6 +37,9 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", [])
+        object.__setattr__(self, "_forward_hooks", [])
+        object.__setattr__(self, "_backward_hooks", [])
 
     # --- registration ----------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -190,6 +194,7 @@ class Module:
             target = own[key]
             target.array[...] = backend.move(source, backend.device_type_of(target.array)).astype(
                 target.array.dtype, copy=False)
+            target._version_counter.value += 1
         return IncompatibleKeys(missing, unexpected)
 
     # --- modes and devices -----------------------------------------------------------
@@ -258,7 +263,35 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+            return self.forward(*args, **kwargs)
+        for hook in list(self._forward_pre_hooks):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        hooks = _BackwardHooks(self) if self._backward_hooks else None
+        if hooks is not None:
+            args = hooks.wrap_inputs(args)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out if hooks is None else hooks.wrap_outputs(out)
+
+    # --- hooks (PyTorch's: each returns a handle whose .remove() takes the hook away) ----
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` before forward; may return new args."""
+        return _register(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` after forward; may return a new output."""
+        return _register(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to the
+        module's inputs are computed; may return a new grad_input."""
+        return _register(self._backward_hooks, hook)
 
     # --- printing --------------------------------------------------------------------
     def extra_repr(self):
@@ -274,6 +307,69 @@ class Module:
             return f"{type(self).__name__}({extra})"
         head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _register(hooks, hook):
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+class _IdentityWithHook(Function):
+    """Passes tensors through unchanged; its backward hands their gradients to ``ctx.on_grads``
+    and passes on what that returns.  Placed around a module, it catches the gradients with
+    respect to the module's outputs and inputs (PyTorch does the same)."""
+
+    @staticmethod
+    def forward(ctx, on_grads, *tensors):
+        ctx.on_grads = on_grads
+        return tensors
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None,) + tuple(ctx.on_grads(grads))
+
+
+class _BackwardHooks:
+    """One forward call's full backward hooks: grad_output is caught first, and the hooks run
+    when grad_input is known (at once if no input requires grad, as in PyTorch)."""
+
+    def __init__(self, module):
+        self.module, self.grad_output, self.n_inputs = module, None, 0
+
+    def wrap_inputs(self, args):
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.n_inputs = len(positions)
+        self.inputs_need_grad = any(args[i].requires_grad for i in positions)
+        if not self.inputs_need_grad:
+            return args
+        wrapped = _IdentityWithHook.apply(self.run_hooks, *(args[i] for i in positions))
+        args = list(args)
+        for i, t in zip(positions, wrapped):
+            args[i] = t
+        return tuple(args)
+
+    def wrap_outputs(self, out):
+        single = isinstance(out, Tensor)
+        outputs = (out,) if single else tuple(out)
+        if not any(isinstance(o, Tensor) and o.requires_grad for o in outputs):
+            return out
+        wrapped = _IdentityWithHook.apply(self.catch_grad_output, *outputs)
+        return wrapped[0] if single else wrapped
+
+    def catch_grad_output(self, grads):
+        self.grad_output = grads
+        if not self.inputs_need_grad:
+            warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
+                          "outputs since no inputs require gradients.")
+            self.run_hooks((None,) * self.n_inputs)
+        return grads
+
+    def run_hooks(self, grad_input):
+        for hook in list(self.module._backward_hooks):
+            result = hook(self.module, tuple(grad_input), self.grad_output)
+            if result is not None:
+                grad_input = tuple(result)
+        return grad_input
 
 
 def _type_name(value):

@@ -441,7 +441,7 @@ class Conv2d(Function):
         out_size = conv2d_output_size((h, w), kernel, self.stride, self.padding, self.dilation)
         self.windows = windows(weight.shape, (h, w), self.stride, self.padding, self.dilation, out_size,
                                _gather_on(x))
-        self.weight = weight
+        self.save_for_backward(weight)
         self.lowered = self.windows.lower(x)                # kept: dW reads the same windows
         out = self.windows.narrow(self.windows.correlate(self.lowered, weight), n)
         if bias is not None:
@@ -455,7 +455,7 @@ class Conv2d(Function):
         g = windows.widen(grad)                             # (O, N·Ho·width)
         gx = gw = gb = None
         if self.needs_grad[0]:                              # a transposed convolution of g
-            gx = windows.scatter(self.weight, g, grad.shape[0])
+            gx = windows.scatter(self.saved_tensors[0], g, grad.shape[0])
             if self.unbatched:
                 gx = gx[0]
         if self.needs_grad[1]:
@@ -499,7 +499,7 @@ class ConvTranspose2d(Function):
         # the convolution whose input gradient this is: from the output image to x's (h, w) grid
         self.windows = windows(weight.shape, out_size, self.stride, self.padding, self.dilation, (h, w),
                                _gather_on(x))
-        self.weight = weight
+        self.save_for_backward(weight)
         self.x_wide = self.windows.widen(x)                 # (C_in, N·H·width), kept for dW
         out = self.windows.scatter(weight, self.x_wide, n)
         if bias is not None:
@@ -514,7 +514,7 @@ class ConvTranspose2d(Function):
         if self.needs_grad[0] or self.needs_grad[1]:
             lowered = windows.lower(grad)                   # one lowering of g serves dx and dW
             if self.needs_grad[0]:                          # a convolution of g
-                gx = windows.narrow(windows.correlate(lowered, self.weight), grad.shape[0])
+                gx = windows.narrow(windows.correlate(lowered, self.saved_tensors[0]), grad.shape[0])
                 if self.unbatched:
                     gx = gx[0]
             if self.needs_grad[1]:

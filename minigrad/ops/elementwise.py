@@ -27,24 +27,30 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """a·b; d/da = b, d/db = a (each factor's gradient reads the other: only that is kept)."""
+
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.save_for_backward(a if self.wants(1) else None, b if self.wants(0) else None)
         return a * b
 
     def backward(self, grad):
-        return (grad * self.b if self.needs_grad[0] else None,
-                grad * self.a if self.needs_grad[1] else None)
+        a, b = self.saved_tensors
+        return (grad * b if self.needs_grad[0] else None,
+                grad * a if self.needs_grad[1] else None)
 
 
 class Div(Function):
+    """a / b; d/da = 1/b, d/db = -a/b²."""
+
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.save_for_backward(a if self.wants(1) else None, b)
         with backend.quiet(backend.array_module(a)):  # x / 0 is ±inf or nan, without a warning, as in PyTorch
             return a / b
 
     def backward(self, grad):
-        ga = grad / self.b if self.needs_grad[0] else None
-        gb = -grad * self.a / (self.b * self.b) if self.needs_grad[1] else None
+        a, b = self.saved_tensors
+        ga = grad / b if self.needs_grad[0] else None
+        gb = -grad * a / (b * b) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -52,18 +58,18 @@ class Pow(Function):
     """a ** b; d/da = b·a^(b-1), d/db = a^b·log(a)."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
-        self.out = a ** b
-        return self.out
+        out = a ** b
+        self.save_for_backward(a, b, out if self.wants(1) else None)
+        return out
 
     def backward(self, grad):
-        a, b = self.a, self.b
+        a, b, out = self.saved_tensors
         ga = gb = None
         if self.needs_grad[0]:
             ga = grad * (b * a ** (b - 1))  # PyTorch's order of rounding
         if self.needs_grad[1]:
-            xp = backend.array_module(self.out)
-            gb = grad * self.out * xp.log(a)
+            xp = backend.array_module(out)
+            gb = grad * out * xp.log(a)
         return ga, gb
 
 
@@ -76,39 +82,53 @@ class Neg(Function):
 
 
 class Exp(Function):
+    """eˣ; d/dx = eˣ, the output itself."""
+
     def forward(self, a):
-        self.out = backend.array_module(a).exp(a)
-        return self.out
+        out = backend.array_module(a).exp(a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        return grad * self.out
+        out, = self.saved_tensors
+        return grad * out
 
 
 class Log(Function):
+    """ln x; d/dx = 1/x."""
+
     def forward(self, a):
-        self.a = a
+        self.save_for_backward(a)
         return backend.array_module(a).log(a)
 
     def backward(self, grad):
-        return grad / self.a
+        a, = self.saved_tensors
+        return grad / a
 
 
 class Sqrt(Function):
+    """√x; d/dx = 1/(2√x)."""
+
     def forward(self, a):
-        self.out = backend.array_module(a).sqrt(a)
-        return self.out
+        out = backend.array_module(a).sqrt(a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        return grad / (2 * self.out)
+        out, = self.saved_tensors
+        return grad / (2 * out)
 
 
 class Abs(Function):
+    """|x|; d/dx = sign(x) (0 at 0, as PyTorch)."""
+
     def forward(self, a):
-        self.a = a
+        self.save_for_backward(a)
         return abs(a)
 
     def backward(self, grad):
-        return grad * backend.array_module(grad).sign(self.a)
+        a, = self.saved_tensors
+        return grad * backend.array_module(grad).sign(a)
 
 
 class Clamp(Function):
@@ -119,15 +139,16 @@ class Clamp(Function):
         self.min, self.max = min, max
 
     def forward(self, a):
-        self.a = a
+        self.save_for_backward(a)
         return backend.array_module(a).clip(a, self.min, self.max)
 
     def backward(self, grad):
+        a, = self.saved_tensors
         keep = True
         if self.min is not None:
-            keep = self.a >= self.min
+            keep = a >= self.min
         if self.max is not None:
-            keep = keep & (self.a <= self.max)
+            keep = keep & (a <= self.max)
         return grad * keep
 
 
@@ -135,29 +156,39 @@ class Sigmoid(Function):
     """σ(x) = 1 / (1 + e^(-x)); dσ/dx = σ(1 - σ)."""
 
     def forward(self, a):
-        self.out = kernels.sigmoid(a)
-        return self.out
+        out = kernels.sigmoid(a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        return kernels.sigmoid_backward(grad, self.out)
+        out, = self.saved_tensors
+        return kernels.sigmoid_backward(grad, out)
 
 
 class Tanh(Function):
+    """tanh x; d/dx = 1 - tanh²x."""
+
     def forward(self, a):
-        self.out = backend.array_module(a).tanh(a)
-        return self.out
+        out = backend.array_module(a).tanh(a)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        return grad * (1 - self.out * self.out)
+        out, = self.saved_tensors
+        return grad * (1 - out * out)
 
 
 class Relu(Function):
+    """max(x, 0); the gradient passes where the output is positive."""
+
     def forward(self, a):
-        self.positive = a > 0
-        return backend.array_module(a).where(self.positive, a, 0)  # 0, not -0.0 from a·0
+        out = backend.array_module(a).where(a > 0, a, 0)  # 0, not -0.0 from a·0
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        return grad * self.positive
+        out, = self.saved_tensors
+        return grad * (out > 0)
 
 
 class LeakyRelu(Function):
@@ -167,11 +198,12 @@ class LeakyRelu(Function):
         self.slope = negative_slope
 
     def forward(self, a):
-        self.a = a
+        self.save_for_backward(a)
         return kernels.leaky_relu(a, self.slope)
 
     def backward(self, grad):
-        return kernels.leaky_relu_backward(grad, self.a, self.slope)
+        a, = self.saved_tensors
+        return kernels.leaky_relu_backward(grad, a, self.slope)
 
 
 class Gelu(Function):
@@ -183,7 +215,7 @@ class Gelu(Function):
         self.approximate = approximate
 
     def forward(self, a):
-        self.a = a
+        self.save_for_backward(a)
         if self.approximate == "none":
             return kernels.gelu(a)
         xp = backend.array_module(a)
@@ -192,7 +224,7 @@ class Gelu(Function):
         return 0.5 * a * (1 + self.t)
 
     def backward(self, grad):
-        a = self.a
+        a, = self.saved_tensors
         if self.approximate == "none":
             return kernels.gelu_backward(grad, a)
         t = self.t

@@ -24,26 +24,31 @@ class MatMul(Function):
                                f"({rows}x{a.shape[-1]} and {_shape_text(b.shape[-2:])})")
         if a.dtype != b.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype}")
-        self.a, self.b = a, b
+        # each operand's gradient reads the other (kept only if that gradient is wanted);
+        # the shapes are kept for the 1-D cases
+        self.save_for_backward(a if self.wants(1) else None, b if self.wants(0) else None)
+        self.a_shape, self.b_shape = a.shape, b.shape
         return backend.matmul(a, b)
 
     def backward(self, grad):
-        a, b = self.a, self.b
+        a, b = self.saved_tensors
+        a_ndim, b_ndim = len(self.a_shape), len(self.b_shape)
         xp = backend.array_module(grad)
         # promote 1-D operands to matrices so one pair of formulas covers every case
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
         g2 = grad
-        if b.ndim == 1:
+        if b_ndim == 1:
             g2 = xp.expand_dims(g2, -1)
-        if a.ndim == 1:
+        if a_ndim == 1:
             g2 = xp.expand_dims(g2, -2)
-        ga = backend.matmul(g2, xp.swapaxes(b2, -1, -2)) if self.needs_grad[0] else None
-        gb = backend.matmul(xp.swapaxes(a2, -1, -2), g2) if self.needs_grad[1] else None
-        if ga is not None and a.ndim == 1:
-            ga = ga.reshape(-1, a.shape[0]).sum(axis=0)
-        if gb is not None and b.ndim == 1:
-            gb = gb.reshape(-1, b.shape[0]).sum(axis=0)
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = backend.matmul(g2, xp.swapaxes(b[:, None] if b_ndim == 1 else b, -1, -2))
+            if a_ndim == 1:
+                ga = ga.reshape(-1, self.a_shape[0]).sum(axis=0)
+        if self.needs_grad[1]:
+            gb = backend.matmul(xp.swapaxes(a[None, :] if a_ndim == 1 else a, -1, -2), g2)
+            if b_ndim == 1:
+                gb = gb.reshape(-1, self.b_shape[0]).sum(axis=0)
         return ga, gb
 
 
@@ -62,14 +67,14 @@ class Linear(Function):
                                f"({rows}x{cols} and {weight.shape[1]}x{weight.shape[0]})")
         if x.dtype != weight.dtype:
             raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {x.dtype} and {weight.dtype}")
-        self.x, self.weight = x, weight
+        self.save_for_backward(x if self.wants(1) else None, weight if self.wants(0) else None)
         out = backend.matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
 
     def backward(self, grad):
-        x, weight = self.x, self.weight
+        x, weight = self.saved_tensors
         gx = backend.matmul(grad, weight) if self.needs_grad[0] else None
         gw = gb = None
         if self.needs_grad[1]:

@@ -55,10 +55,8 @@ class MSELoss(Loss):
                 raise RuntimeError(broadcast_error(input.shape, target.shape)) from None
         else:
             shape = input.shape
-        if input.dtype != target.dtype:  # PyTorch promotes; the fused kernels take one dtype
-            dtype = np.result_type(input, target)
-            input, target = input.astype(dtype, copy=False), target.astype(dtype, copy=False)
-        self.input, self.target = input, target
+        self.save_for_backward(input, target)
+        input, target = _common_dtype(input, target)
         self.n = math.prod(shape) if self.reduction == "mean" else 1
         if self.reduction == "none":
             diff = input - target
@@ -66,8 +64,17 @@ class MSELoss(Loss):
         return kernels.mse(input, target, self.n)
 
     def backward(self, grad):  # in the broadcast shape: the engine sums it back to each input's
-        g = kernels.mse_backward(grad, self.input, self.target, self.n)
+        input, target = _common_dtype(*self.saved_tensors)
+        g = kernels.mse_backward(grad, input, target, self.n)
         return g, (-g if self.needs_grad[1] else None)
+
+
+def _common_dtype(input, target):
+    """PyTorch promotes two dtypes; the fused kernels take one."""
+    if input.dtype == target.dtype:
+        return input, target
+    dtype = np.result_type(input, target)
+    return input.astype(dtype, copy=False), target.astype(dtype, copy=False)
 
 
 class BCELoss(Loss):
@@ -78,7 +85,7 @@ class BCELoss(Loss):
 
     def forward(self, input, target, weight=None):
         check_same_shape("binary_cross_entropy", input, target)
-        self.input, self.target, self.weight = input, target, weight
+        self.save_for_backward(input, target, weight)
         on_gpu = backend.is_gpu_array(input)
         if not on_gpu:  # PyTorch's CPU kernel checks both (NaN fails too); its CUDA kernel the input only
             for values, message in ((input, BCE_RANGE), (target, BCE_TARGET_RANGE)):
@@ -94,7 +101,7 @@ class BCELoss(Loss):
         return loss
 
     def backward(self, grad):
-        x, y, weight = self.input, self.target, self.weight
+        x, y, weight = self.saved_tensors
         g = kernels.bce_backward(grad, x, y, self.count(x))
         if weight is not None:
             g = g * weight
@@ -114,13 +121,13 @@ class BCEWithLogitsLoss(Loss):
     def forward(self, input, target):
         check_same_shape("binary_cross_entropy_with_logits", input, target)
         xp = backend.array_module(input)
-        self.input, self.target = input, target
+        self.save_for_backward(input, target)
         # log σ(x) = min(x, 0) - log(1 + e^-|x|)
         log_sigmoid = xp.minimum(input, 0) - xp.log1p(xp.exp(-abs(input)))
         return self.reduce((1 - target) * input - log_sigmoid)
 
     def backward(self, grad):
-        x, y = self.input, self.target
+        x, y = self.saved_tensors
         upstream = grad / self.count(x)
         g = upstream * (kernels.sigmoid(x) - y)
         gy = -upstream * x if self.needs_grad[1] else None  # d/dy = -x

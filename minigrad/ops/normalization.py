@@ -28,15 +28,17 @@ class LayerNorm(Function):
             raise RuntimeError(f"Given normalized_shape={list(self.normalized_shape)}, expected input with "
                                f"shape [*, {', '.join(map(str, self.normalized_shape))}], "
                                f"but got input of size{list(x.shape)}")
-        self.x, self.weight = x, weight
+        self.save_for_backward(x, weight)
+        self.x_shape = x.shape
         out, self.mean, self.rstd = kernels.layer_norm(self._rows(x), _flat(weight), _flat(bias), self.eps)
         return out.reshape(x.shape)
 
     def backward(self, grad):
-        gx, gw, gb = kernels.layer_norm_backward(self._rows(grad), self._rows(self.x), _flat(self.weight),
+        x, weight = self.saved_tensors
+        gx, gw, gb = kernels.layer_norm_backward(self._rows(grad), self._rows(x), _flat(weight),
                                                  self.mean, self.rstd, self.needs_grad)
         shape = self.normalized_shape
-        return (None if gx is None else gx.reshape(self.x.shape), None if gw is None else gw.reshape(shape),
+        return (None if gx is None else gx.reshape(self.x_shape), None if gw is None else gw.reshape(shape),
                 None if gb is None else gb.reshape(shape))
 
     def _rows(self, array):
@@ -70,12 +72,13 @@ class BatchNorm(Function):
         if self.training and x.size // max(x.shape[1], 1) <= 1:
             raise ValueError("Expected more than 1 value per channel when training, got input size "
                              f"minigrad.Size({list(x.shape)})")
-        self.x, self.weight = x, weight
+        self.save_for_backward(x, weight)
         out, self.mean, self.rstd = kernels.batch_norm(x, weight, bias, self.eps, self.running_mean,
                                                        self.running_var, self.momentum, self.training)
         return out
 
     def backward(self, grad):
-        gx, gw, gb = kernels.batch_norm_backward(grad, self.x, self.weight, self.mean, self.rstd, self.training,
+        x, weight = self.saved_tensors
+        gx, gw, gb = kernels.batch_norm_backward(grad, x, weight, self.mean, self.rstd, self.training,
                                                  self.needs_grad[0])
         return gx, (gw if self.needs_grad[1] else None), (gb if self.needs_grad[2] else None)

@@ -73,12 +73,15 @@ class Extreme(Function):
     def forward(self, a):
         if a.size == 0:
             raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
-        self.a = a
-        self.out = a.max() if self.largest else a.min()
-        return self.out
+        out = a.max() if self.largest else a.min()
+        if isinstance(out, np.generic):
+            out = np.asarray(out)
+        self.save_for_backward(a, out)
+        return out
 
     def backward(self, grad):
-        hit = self.a == self.out
+        a, out = self.saved_tensors
+        hit = a == out
         return hit * (grad / hit.sum())
 
 
@@ -123,11 +126,12 @@ class Softmax(Function):
         xp = backend.array_module(a)
         self.axis = single_dim(self.dim, a.ndim)
         e = xp.exp(a - a.max(axis=self.axis, keepdims=True))
-        self.out = e / e.sum(axis=self.axis, keepdims=True)
-        return self.out
+        out = e / e.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        s = self.out
+        s, = self.saved_tensors
         return s * (grad - (grad * s).sum(axis=self.axis, keepdims=True))
 
 
@@ -141,9 +145,11 @@ class LogSoftmax(Function):
         xp = backend.array_module(a)
         self.axis = single_dim(self.dim, a.ndim)
         shifted = a - a.max(axis=self.axis, keepdims=True)
-        self.out = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
-        return self.out
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
         xp = backend.array_module(grad)
-        return grad - xp.exp(self.out) * grad.sum(axis=self.axis, keepdims=True)
+        out, = self.saved_tensors
+        return grad - xp.exp(out) * grad.sum(axis=self.axis, keepdims=True)

@@ -4,10 +4,45 @@ from .. import backend
 from ..autograd import Function
 
 
-class Reshape(Function):
+class View(Function):
+    """An op whose output may share its input's storage: reshape, permute, expand, basic
+    indexing.  Such an output is a *view* (as in PyTorch): it shares its base's version
+    counter, and remembers the ops that took it, so that an in-place change of the view
+    can be recorded as a change of the base (see ``autograd/inplace.py``)."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def again(self):
+        """A fresh op that takes the same view (a Function is used once)."""
+        return type(self)(*self.args)
+
+    def __call__(self, a):
+        out = super().__call__(a)
+        if getattr(out.array, "base", None) is not None and self.makes_view():
+            base = a._base if a._base is not None else a
+            meta = out._autograd_meta()
+            meta.base, meta.base_version = base, base._version
+            meta.view_ops = (a._meta.view_ops if a._base is not None else ()) + (self.again,)
+            out._version_counter = base._version_counter
+        return out
+
+    def makes_view(self):
+        return True
+
+
+def take_view(view_ops, x):
+    """The view that ``view_ops`` took, taken again of ``x`` (an array or a tensor)."""
+    for make in view_ops:
+        x = make()(x) if hasattr(x, "grad_fn") else make().forward(x)  # a tensor: in the graph
+    return x
+
+
+class Reshape(View):
     """view / reshape / flatten / squeeze / unsqueeze: the gradient is reshaped back."""
 
     def __init__(self, shape):
+        super().__init__(shape)
         self.shape = shape
 
     def forward(self, a):
@@ -18,8 +53,9 @@ class Reshape(Function):
         return grad.reshape(self.input_shape)
 
 
-class Permute(Function):
+class Permute(View):
     def __init__(self, dims):
+        super().__init__(dims)
         self.dims = dims
 
     def forward(self, a):
@@ -32,8 +68,9 @@ class Permute(Function):
         return grad.transpose(inverse)
 
 
-class Expand(Function):
+class Expand(View):
     def __init__(self, shape):
+        super().__init__(shape)
         self.shape = shape
 
     def forward(self, a):
@@ -43,16 +80,25 @@ class Expand(Function):
         return grad  # the engine sums it back to the input's shape
 
 
-class GetItem(Function):
+class GetItem(View):
     """x[index]; backward writes the gradient into zeros at the same places
-    (summing where an integer-array index repeats a position)."""
+    (summing where an integer-array index repeats a position).  Basic indexing (integers,
+    slices) gives a view, integer arrays and masks a copy, as in NumPy and PyTorch."""
 
     def __init__(self, index):
+        super().__init__(index)
         self.index = index
 
     def forward(self, a):
         self.shape = a.shape
-        return a[self.index]
+        index = self.index
+        if not self.makes_view() or any(p is Ellipsis for p in (index if isinstance(index, tuple) else (index,))):
+            return a[index]
+        # x[0] of a 1-d array would be a NumPy scalar (a copy): with ... it is a 0-d view
+        return a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+
+    def makes_view(self):
+        return not _has_array_index(self.index)
 
     def backward(self, grad):
         xp = backend.array_module(grad)
@@ -113,3 +159,87 @@ class Copy(Function):
     def backward(self, grad):
         device_type, dtype = self.source
         return backend.move(grad, device_type).astype(dtype, copy=False)
+
+
+class Clone(Function):
+    """A copy in new memory; the gradient passes unchanged."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return grad
+
+
+class Overwrite(Function):
+    """``copy_``, ``fill_``, ``uniform_``, ``normal_``: the old values are replaced by
+    ``source`` (broadcast and cast to them).  The gradient goes to the source (back on its
+    device, in its dtype); the old values get zero, as in PyTorch."""
+
+    def forward(self, old, source):
+        xp = backend.array_module(old)
+        if hasattr(source, "dtype"):
+            self.source_place = (backend.device_type_of(source), source.dtype)
+            source = backend.move(source, backend.device_type_of(old))
+        out = xp.empty_like(old)
+        out[...] = source
+        return out
+
+    def backward(self, grad):
+        xp = backend.array_module(grad)
+        g_source = None
+        if self.needs_grad[1]:
+            device_type, dtype = self.source_place
+            g_source = backend.move(grad, device_type).astype(dtype, copy=False)
+        return (xp.zeros_like(grad) if self.needs_grad[0] else None), g_source
+
+
+def overwrite(old, source):
+    return Overwrite()(old, source)
+
+
+def assign(index):
+    """``x[index] = value`` as a function of (x, value)."""
+    return lambda old, value: SetItem(index)(old, value)
+
+
+class SetItem(Function):
+    """``x[index] = value`` as a node: x with the indexed part replaced.  The gradient of
+    that part goes to ``value`` (summed back to its shape by the engine), the rest to x."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, old, value):
+        out = old.copy()
+        out[self.index] = backend.move(value, backend.device_type_of(old)) if hasattr(value, "dtype") else value
+        return out
+
+    def backward(self, grad):
+        g_old = None
+        if self.needs_grad[0]:
+            g_old = grad.copy()
+            g_old[self.index] = 0
+        return g_old, (grad[self.index] if self.needs_grad[1] else None)
+
+
+class CopySlices(Function):
+    """The base of a view after an in-place change of the view: the old base with the
+    view's part replaced.  The gradient of that part goes to the new values, the rest to
+    the old base (PyTorch's node of the same name)."""
+
+    def __init__(self, view_ops):
+        self.view_ops = view_ops
+
+    def forward(self, old_base, values):
+        out = old_base.copy()
+        take_view(self.view_ops, out)[...] = values
+        return out
+
+    def backward(self, grad):
+        g_base = None
+        if self.needs_grad[0]:
+            g_base = grad.copy()
+            take_view(self.view_ops, g_base)[...] = 0
+        g_values = take_view(self.view_ops, grad) if self.needs_grad[1] else None
+        return g_base, g_values

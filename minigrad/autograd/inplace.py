@@ -1,0 +1,115 @@
+"""In-place operations (``x += 1``, ``x.mul_(2)``, ``x[i] = v``) with PyTorch's rules.
+
+The new values are written into the tensor's own storage, so every alias (``b = a``) and
+every view (``a[1:]``, ``a.view(...)``) sees them, and the version counter they share is
+bumped.  Then autograd is told:
+
+- a leaf that requires grad refuses, unless grad mode is off (``with no_grad(): p -= lr * p.grad``
+  is how an update is written, and is what optimisers do);
+- a tensor in the graph gets the in-place op as its new ``grad_fn`` (PyTorch "rebases" its
+  history), whose input is the tensor's previous value;
+- a view in the graph changes its base too: the base's new ``grad_fn`` is a ``CopySlices``
+  node (the old base with the view's part replaced), and the view is taken again of it;
+- a node that saved the tensor before the change will refuse to run backward (see
+  ``Function.check_versions``).
+"""
+from . import function, grad_mode
+
+LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+def modify(target, op, *args):
+    """``op(target, *args)`` (a tensor function), written into ``target``; returns target."""
+    Tensor = function.Tensor
+    recording = grad_mode.enabled and (target.requires_grad or any(
+        isinstance(a, Tensor) and a.requires_grad for a in args))
+    if recording and target.requires_grad and target.grad_fn is None:
+        raise RuntimeError(LEAF_IN_PLACE)
+    if not recording:  # (nothing to record: op makes no graph either)
+        _write(target, op(target, *args))
+        return target
+    base = target._base
+    if base is not None and (base.requires_grad or target.grad_fn is not None):
+        return _modify_view(target, base, op, args)
+    previous = _previous(target)
+    result = op(previous, *(_alias(previous, target) if a is target else a for a in args))
+    _write(target, result)
+    _rebase(target, result)
+    return target
+
+
+def _previous(t):
+    """The tensor's value before the change, in new memory, in t's place in the graph
+    (PyTorch keeps the same "original self" for the backward of an in-place op)."""
+    previous = function.Tensor._make(t.array.copy(), t.requires_grad, t.grad_fn)
+    previous.output_nr = t.output_nr
+    return previous
+
+
+def _alias(previous, target):
+    """``a.mul_(a)``: the second ``a`` is the target itself, so a node that saves it sees the
+    change and refuses backward, as in PyTorch."""
+    alias = function.Tensor._make(previous.array, previous.requires_grad, previous.grad_fn)
+    alias._version_counter = target._version_counter
+    return alias
+
+
+def _write(target, result):
+    """Copy ``result`` into target's storage, with PyTorch's checks, and count the change."""
+    if tuple(result.shape) != tuple(target.shape):
+        raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the broadcast shape "
+                           f"{list(result.shape)}")
+    if _KIND_ORDER.index(result.dtype.kind) > _KIND_ORDER.index(target.dtype.kind):
+        raise RuntimeError(f"result type {_TYPE_NAMES.get(result.dtype.name, result.dtype.name)} can't be cast to "
+                           f"the desired output type {_TYPE_NAMES.get(target.dtype.name, target.dtype.name)}")
+    if not getattr(target.array, "flags", None) or target.array.flags.writeable:
+        target.array[...] = result.array
+    else:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+    target._version_counter.value += 1
+
+
+_KIND_ORDER = "buifc"
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _rebase(target, result):
+    """The in-place op's node becomes target's grad_fn; if it saved its output, that output
+    is now target's storage, so later changes of target are caught too."""
+    node = result.grad_fn
+    if node is None:  # nothing in the graph (e.g. a constant copied into a tensor that needs no grad)
+        target.grad_fn, target.requires_grad = None, False
+        return
+    target.grad_fn, target.requires_grad, target.output_nr = node, True, 0
+    node.saved_versions = [(target._version_counter, target._version, source)
+                           if source is result.array else (counter, expected, source)
+                           for counter, expected, source in node.saved_versions]
+
+
+def _modify_view(view, base, op, args):
+    """An in-place op on a view of a tensor in the graph: ``base``'s history gets a
+    CopySlices node (old base, view's part replaced by the new values); the view is then
+    taken again of the new base, so gradients through either are right."""
+    from ..ops.shape import CopySlices, take_view
+    previous_view = _previous(view)
+    new_values = op(previous_view, *(_alias(previous_view, view) if a is view else a for a in args))
+    old_base = _previous(base)
+    new_base = CopySlices(view._meta.view_ops)(old_base, new_values)
+    _write(view, new_values)  # the view's storage is the base's: both change
+    base.grad_fn, base.requires_grad, base.output_nr = new_base.grad_fn, True, 0
+    retaken = take_view(view._meta.view_ops, base)
+    view.grad_fn, view.requires_grad = retaken.grad_fn, True
+    view._meta.base_version = base._version
+    return view
+
+
+def refresh_view(t):
+    """A view whose base was changed in place in the graph since the view was taken: its
+    grad_fn is taken again of the base (PyTorch regenerates it the same way)."""
+    from ..ops.shape import take_view
+    meta = t._meta
+    meta.base_version = meta.base._version
+    if t.grad_fn is not None and meta.base.grad_fn is not None:
+        t.grad_fn = take_view(meta.view_ops, meta.base).grad_fn
