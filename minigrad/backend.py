@@ -37,8 +37,15 @@ def device_type_of(array):
 
 
 def array_module(array):
-    """The array module that owns ``array``: CuPy for GPU arrays, NumPy otherwise."""
-    return cp if is_gpu_array(array) else np
+    """The array module that computes with ``array``: CuPy for GPU arrays, NumPy for host
+    arrays and numbers, and for a tensor its ``__array_namespace__`` (the Array API
+    standard's hook): how a backward formula runs on tensors when it is recorded."""
+    if type(array) is np.ndarray:
+        return np
+    if is_gpu_array(array):
+        return cp
+    namespace = getattr(array, "__array_namespace__", None)
+    return namespace() if namespace is not None and not isinstance(array, np.generic) else np
 
 
 _pending_checks = []  # (device scalar, message): bad input the GPU found, reported at the next read
@@ -107,7 +114,10 @@ def scatter_add(xp, target, index, values):
 
 def erf(array):
     """The error function, elementwise (for the exact GELU)."""
-    if not is_gpu_array(array):
+    xp = array_module(array)
+    if xp is not np and xp is not cp:  # a tensor: recorded
+        return xp.erf(array)
+    if xp is np:
         from scipy.special import erf as scipy_erf
         return scipy_erf(array)
     from cupyx.scipy.special import erf as cupy_erf
@@ -120,6 +130,11 @@ def quiet(xp):
         return np.errstate(divide="ignore", over="ignore", invalid="ignore")
     import contextlib
     return contextlib.nullcontext()
+
+
+def is_array(value):
+    """A NumPy or CuPy array (not a tensor, not a number)."""
+    return type(value) is np.ndarray or is_gpu_array(value)
 
 
 def is_gpu_array(value):

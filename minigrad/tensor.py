@@ -10,7 +10,7 @@ import numpy as np
 from . import autograd, backend
 from .autograd import engine, function, inplace
 from .autograd.function import AutogradMeta, VersionCounter
-from .ops import elementwise as E, linalg, reduction as R, shape as S
+from .ops import array_api, elementwise as E, linalg, reduction as R, shape as S
 
 from .dtypes import float32, float64, int64
 
@@ -504,6 +504,26 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    # logical operators of boolean (and integer) tensors, outside the graph
+    def __and__(self, other):
+        return Tensor._make(self.array & _raw(other))
+
+    def __or__(self, other):
+        return Tensor._make(self.array | _raw(other))
+
+    def __xor__(self, other):
+        return Tensor._make(self.array ^ _raw(other))
+
+    def __invert__(self):
+        return Tensor._make(~self.array)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __array_namespace__(self, api_version=None):
+        """NumPy's function names for tensors (``ops/array_api.py``): a backward formula
+        written for arrays runs on tensors, recorded."""
+        return array_api
+
     # --- elementwise functions -------------------------------------------------------
     def exp(self):
         return E.Exp()(self)
@@ -533,11 +553,12 @@ class Tensor:
     def relu(self):
         return E.Relu()(self)
 
-    # --- reductions ------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        return R.Sum(dim, keepdim)(self)
+    # --- reductions (``axis`` and ``keepdims`` are accepted as PyTorch accepts them) ----
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return R.Sum(dim if axis is None else axis, keepdim if keepdims is None else keepdims)(self)
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
         if self.array.dtype.kind not in "fc":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                                f"point or complex dtype. Got: {self.array.dtype}")

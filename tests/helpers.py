@@ -18,6 +18,8 @@ TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-
 
 def to_numpy(t):
     if isinstance(t, torch.Tensor):
+        if t._is_zerotensor():  # PyTorch's symbolic zeros (e.g. the second derivative of |x|)
+            return np.zeros(tuple(t.shape))
         return t.detach().cpu().numpy()
     if isinstance(t, minigrad.Tensor):
         return minigrad.backend.move(t.detach().array, "cpu")
@@ -84,3 +86,36 @@ shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=5)
 matrix_shapes = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5)
 broadcast_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=1, max_side=4)
 dtypes = st.sampled_from([np.float64, np.float32])
+
+
+def check_second_order(fn, *arrays, torch_fn=None, seed=0, device=None):
+    """Second derivatives against PyTorch (float64): the gradients of ``fn`` are taken with
+    ``create_graph=True``, then a random weighted sum of them is differentiated again with
+    respect to every input and to the upstream gradient.  Gradients that PyTorch leaves
+    undefined (the function is linear there) must be absent or zero here."""
+    torch_fn = torch_fn or fn
+    device = device or DEVICE["current"]
+    results = []
+    for engine, tensor, f in ((minigrad, lambda a: minigrad.tensor(a, requires_grad=True, device=device), fn),
+                              (torch, lambda a: torch.tensor(a, requires_grad=True), torch_fn)):
+        inputs = [tensor(np.asarray(a, dtype=np.float64)) for a in arrays]
+        out = f(*inputs)
+        upstream = tensor(np.random.default_rng(seed).standard_normal(tuple(out.shape)))
+        firsts = engine.autograd.grad(out, inputs, upstream, create_graph=True, allow_unused=True)
+        weights = [np.random.default_rng(seed + 1 + i).standard_normal(tuple(x.shape)) for i, x in enumerate(inputs)]
+        total = None
+        for g, w in zip(firsts, weights):
+            if g is not None and g.requires_grad:
+                term = (g * engine.tensor(w)).sum()
+                total = term if total is None else total + term
+        seconds = [None] * (len(inputs) + 1) if total is None else \
+            engine.autograd.grad(total, inputs + [upstream], allow_unused=True)
+        results.append((firsts, seconds))
+    (ours_first, ours_second), (theirs_first, theirs_second) = results
+    for kind, ours, theirs in (("gradient", ours_first, theirs_first), ("second derivative", ours_second, theirs_second)):
+        for i, (o, t) in enumerate(zip(ours, theirs)):
+            what = f"{kind} of {'the upstream gradient' if i == len(arrays) else f'input {i}'}"
+            if t is None:
+                assert o is None or not np.any(to_numpy(o)), f"{what}: PyTorch has none"
+                continue
+            assert_close(o if o is not None else np.zeros(tuple(t.shape)), t, np.float64, what)

@@ -11,7 +11,7 @@
 from . import engine, function
 from .anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .engine import backward, grad, sum_to_shape, topological_order
-from .function import AccumulateGrad, Function, RemovableHandle, VersionCounter, shape_text
+from .function import AccumulateGrad, Function, RemovableHandle, VersionCounter, is_tensor, run, shape_text
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                         set_grad_enabled)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck

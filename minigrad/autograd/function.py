@@ -125,31 +125,41 @@ class Function:
 
     @property
     def saved_tensors(self):
+        """What forward saved: arrays in a plain backward pass; in a recorded one
+        (``create_graph=True``, grad mode on) the tensors themselves, the inputs and this
+        node's output in the graph, so that the backward formula is differentiable too."""
         if self.freed:
             raise RuntimeError(FREED)
-        return self.saved
+        if not grad_mode.enabled:
+            return self.saved
+        return tuple(self.inputs[role] if isinstance(role, int) else
+                     Tensor._make(array, True, self) if role is OUTPUT else array
+                     for array, role in zip(self.saved, self.saved_roles))
 
     def remember_versions(self, arrays, out, result):
-        """Note the version of every saved input and output, to be checked before backward."""
-        versions = []
+        """Note what each saved array is (an input, the output) and its version, to be
+        checked before backward."""
+        versions, roles = [], []
         if any(array is out for array in self.saved):  # (out may be a NumPy scalar, result's array 0-d)
             self.saved = tuple(result.array if array is out else array for array in self.saved)
         for array in self.saved:
-            if array is None:
-                continue
+            role = None  # nothing, or a constant (a number)
             if array is result.array:
+                role = OUTPUT
                 versions.append((result._version_counter, 0, array))
-                continue
-            for i, candidate in enumerate(arrays):
-                if array is candidate:
-                    if isinstance(self.inputs[i], Tensor):  # not a constant (a number)
-                        counter = self.inputs[i]._version_counter
-                        versions.append((counter, counter.value, i))
-                    break
-            else:
-                raise TypeError(f"{type(self).__name__}.forward saved an array that is neither an input nor "
-                                "the output; keep other values as attributes")
-        self.saved_versions = versions
+            elif array is not None:
+                for i, candidate in enumerate(arrays):
+                    if array is candidate:
+                        if isinstance(self.inputs[i], Tensor):
+                            role = i
+                            counter = self.inputs[i]._version_counter
+                            versions.append((counter, counter.value, i))
+                        break
+                else:
+                    raise TypeError(f"{type(self).__name__}.forward saved an array that is neither an input "
+                                    "nor the output; keep other values as attributes")
+            roles.append(role)
+        self.saved_versions, self.saved_roles = versions, roles
 
     def check_versions(self):
         """PyTorch's error when a tensor this node saved was changed in place after it was saved."""
@@ -225,6 +235,22 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name()}>"
+
+
+OUTPUT = "output"  # in saved_roles: the node's own output
+
+
+def run(op, *values):
+    """``op`` applied inside a backward formula: on arrays its forward alone (nothing
+    recorded), on tensors the op itself (recorded, for ``create_graph=True``)."""
+    if any(isinstance(v, Tensor) for v in values):
+        return op(*values)
+    return op.forward(*values)
+
+
+def is_tensor(value):
+    """True for a tensor: an op's backward is being recorded (``create_graph=True``)."""
+    return isinstance(value, Tensor)
 
 
 class AccumulateGrad:

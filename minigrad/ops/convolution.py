@@ -27,7 +27,7 @@ import functools
 import numpy as np
 
 from .. import backend, kernels
-from ..autograd import Function
+from ..autograd import Function, is_tensor
 
 
 # --- sizes and argument checks -----------------------------------------------------------
@@ -429,6 +429,7 @@ class Conv2d(Function):
 
     def forward(self, x, weight, bias=None):
         self.unbatched = x.ndim == 3
+        self.save_for_backward(x if self.wants(1) else None, weight)
         x = _check_inputs("conv2d", x, weight, bias, transposed=False)
         n, c, h, w = x.shape
         kernel = weight.shape[2:]
@@ -441,7 +442,7 @@ class Conv2d(Function):
         out_size = conv2d_output_size((h, w), kernel, self.stride, self.padding, self.dilation)
         self.windows = windows(weight.shape, (h, w), self.stride, self.padding, self.dilation, out_size,
                                _gather_on(x))
-        self.save_for_backward(weight)
+        self.x_size = (h, w)
         self.lowered = self.windows.lower(x)                # kept: dW reads the same windows
         out = self.windows.narrow(self.windows.correlate(self.lowered, weight), n)
         if bias is not None:
@@ -449,13 +450,16 @@ class Conv2d(Function):
         return out[0] if self.unbatched else out
 
     def backward(self, grad):
+        x, weight = self.saved_tensors
         if self.unbatched:
             grad = grad[None]
+        if is_tensor(grad):  # recorded: the same gradients as convolutions of tensors
+            return self.backward_recorded(grad, x, weight)
         windows = self.windows
         g = windows.widen(grad)                             # (O, N·Ho·width)
         gx = gw = gb = None
         if self.needs_grad[0]:                              # a transposed convolution of g
-            gx = windows.scatter(self.saved_tensors[0], g, grad.shape[0])
+            gx = windows.scatter(weight, g, grad.shape[0])
             if self.unbatched:
                 gx = gx[0]
         if self.needs_grad[1]:
@@ -463,6 +467,31 @@ class Conv2d(Function):
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
             gb = grad.sum(axis=(0, 2, 3))
         return gx, gw, gb
+
+    def backward_recorded(self, grad, x, weight):
+        """dx is the transposed convolution of g with W (its output padding restores x's size),
+        dW the correlation of x with g (see ``weight_gradient``), db = Σ g."""
+        gx = gw = gb = None
+        if self.needs_grad[0]:
+            size = conv_transpose2d_output_size(tuple(grad.shape[2:]), tuple(weight.shape[2:]), self.stride,
+                                                self.padding, 0, self.dilation)
+            extra = tuple(want - got for want, got in zip(self.x_size, size))
+            gx = ConvTranspose2d(self.stride, self.padding, extra, self.dilation)(grad, weight)
+            gx = gx[0] if self.unbatched else gx
+        if self.needs_grad[1]:
+            gw = weight_gradient(x[None] if self.unbatched else x, grad, tuple(weight.shape[2:]), self.stride,
+                                 self.padding, self.dilation)
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+            gb = grad.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def weight_gradient(x, g, kernel, stride, padding, dilation):
+    """dW[o, c, i, j] = Σ_n Σ_p,q g[n, o, p, q]·x[n, c, p·stride + i·dilation, ...] (x padded):
+    itself a convolution, of x's channels (the batch as channels) by g's, with stride and
+    dilation swapped; cropped to the kernel's size.  Written with tensors, so recorded."""
+    w = Conv2d(dilation, padding, stride)(x.transpose(0, 1), g.transpose(0, 1))
+    return w[:, :, :kernel[0], :kernel[1]].transpose(0, 1)
 
 
 class ConvTranspose2d(Function):
@@ -489,6 +518,7 @@ class ConvTranspose2d(Function):
 
     def forward(self, x, weight, bias=None):
         self.unbatched = x.ndim == 3
+        self.save_for_backward(x if self.wants(1) else None, weight)
         x = _check_inputs("conv_transpose2d", x, weight, bias, transposed=True)
         n, c, h, w = x.shape
         out_size = conv_transpose2d_output_size((h, w), weight.shape[2:], self.stride, self.padding,
@@ -499,7 +529,6 @@ class ConvTranspose2d(Function):
         # the convolution whose input gradient this is: from the output image to x's (h, w) grid
         self.windows = windows(weight.shape, out_size, self.stride, self.padding, self.dilation, (h, w),
                                _gather_on(x))
-        self.save_for_backward(weight)
         self.x_wide = self.windows.widen(x)                 # (C_in, N·H·width), kept for dW
         out = self.windows.scatter(weight, self.x_wide, n)
         if bias is not None:
@@ -507,14 +536,26 @@ class ConvTranspose2d(Function):
         return out[0] if self.unbatched else out
 
     def backward(self, grad):
+        x, weight = self.saved_tensors
         if self.unbatched:
             grad = grad[None]
+        if is_tensor(grad):  # recorded: dx = conv2d(g, W), dW the correlation of g with x
+            gx = gw = gb = None
+            if self.needs_grad[0]:
+                gx = Conv2d(self.stride, self.padding, self.dilation)(grad, weight)
+                gx = gx[0] if self.unbatched else gx
+            if self.needs_grad[1]:
+                gw = weight_gradient(grad, x[None] if self.unbatched else x, tuple(weight.shape[2:]),
+                                     self.stride, self.padding, self.dilation)
+            if len(self.needs_grad) > 2 and self.needs_grad[2]:
+                gb = grad.sum(axis=(0, 2, 3))
+            return gx, gw, gb
         windows = self.windows
         gx = gw = gb = None
         if self.needs_grad[0] or self.needs_grad[1]:
             lowered = windows.lower(grad)                   # one lowering of g serves dx and dW
             if self.needs_grad[0]:                          # a convolution of g
-                gx = windows.narrow(windows.correlate(lowered, self.saved_tensors[0]), grad.shape[0])
+                gx = windows.narrow(windows.correlate(lowered, weight), grad.shape[0])
                 if self.unbatched:
                     gx = gx[0]
             if self.needs_grad[1]:

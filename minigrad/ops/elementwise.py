@@ -207,7 +207,9 @@ class LeakyRelu(Function):
 
 
 class Gelu(Function):
-    """GELU(x) = x·Φ(x), exact with erf (PyTorch's default) or the tanh approximation."""
+    """GELU(x) = x·Φ(x), exact with erf (PyTorch's default) or the tanh approximation
+    x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³), whose derivative is
+    (1 + t)/2 + x/2·(1 - t²)·u' with t = tanh u."""
 
     def __init__(self, approximate="none"):
         if approximate not in ("none", "tanh"):
@@ -218,15 +220,44 @@ class Gelu(Function):
         self.save_for_backward(a)
         if self.approximate == "none":
             return kernels.gelu(a)
-        xp = backend.array_module(a)
-        inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3)
-        self.t = xp.tanh(inner)
-        return 0.5 * a * (1 + self.t)
+        return 0.5 * a * (1 + self._tanh_u(a))
 
     def backward(self, grad):
         a, = self.saved_tensors
         if self.approximate == "none":
             return kernels.gelu_backward(grad, a)
-        t = self.t
-        d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * a * a)
-        return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * d_inner)
+        t = self._tanh_u(a)
+        du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * a * a)
+        return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du)
+
+    @staticmethod
+    def _tanh_u(a):
+        return backend.array_module(a).tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))
+
+
+class Erf(Function):
+    """erf(x) = 2/√π ∫₀ˣ e^(-t²) dt; d/dx = 2/√π · e^(-x²)."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.erf(a)
+
+    def backward(self, grad):
+        a, = self.saved_tensors
+        return grad * (2 / math.sqrt(math.pi)) * backend.array_module(a).exp(-(a * a))
+
+
+class Where(Function):
+    """``where(condition, a, b)``: a where the (constant) condition holds, b elsewhere; each
+    gets the gradient where its value was taken."""
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, a, b):
+        return backend.array_module(self.condition).where(self.condition, a, b)
+
+    def backward(self, grad):
+        xp = backend.array_module(grad)
+        return (xp.where(self.condition, grad, 0) if self.needs_grad[0] else None,
+                xp.where(self.condition, 0, grad) if self.needs_grad[1] else None)

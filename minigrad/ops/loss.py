@@ -31,7 +31,7 @@ class Loss(Function):
 
     def count(self, input):
         """What the summed loss is divided by: N for 'mean', 1 otherwise."""
-        return input.size if self.reduction == "mean" else 1
+        return math.prod(input.shape) if self.reduction == "mean" else 1
 
 
 def check_same_shape(name, input, target):

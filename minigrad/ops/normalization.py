@@ -7,7 +7,7 @@ per-group mean and 1/std for backward.
 import math
 
 from .. import kernels
-from ..autograd import Function
+from ..autograd import Function, is_tensor
 
 
 class LayerNorm(Function):
@@ -35,8 +35,11 @@ class LayerNorm(Function):
 
     def backward(self, grad):
         x, weight = self.saved_tensors
+        mean, rstd = self.mean, self.rstd
+        if is_tensor(grad):  # recorded: the statistics are functions of x, computed again in the graph
+            _, mean, rstd = kernels.layer_norm(self._rows(x), None, None, self.eps)
         gx, gw, gb = kernels.layer_norm_backward(self._rows(grad), self._rows(x), _flat(weight),
-                                                 self.mean, self.rstd, self.needs_grad)
+                                                 mean, rstd, self.needs_grad)
         shape = self.normalized_shape
         return (None if gx is None else gx.reshape(self.x_shape), None if gw is None else gw.reshape(shape),
                 None if gb is None else gb.reshape(shape))
@@ -79,6 +82,9 @@ class BatchNorm(Function):
 
     def backward(self, grad):
         x, weight = self.saved_tensors
-        gx, gw, gb = kernels.batch_norm_backward(grad, x, weight, self.mean, self.rstd, self.training,
+        mean, rstd = self.mean, self.rstd
+        if is_tensor(grad) and self.training:  # recorded: the batch statistics are functions of x
+            _, mean, rstd = kernels.batch_norm(x, None, None, self.eps, None, None, 0.0, True)
+        gx, gw, gb = kernels.batch_norm_backward(grad, x, weight, mean, rstd, self.training,
                                                  self.needs_grad[0])
         return gx, (gw if self.needs_grad[1] else None), (gb if self.needs_grad[2] else None)

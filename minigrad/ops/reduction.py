@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, run
+from .shape import Scatter
 
 
 def normalize_dims(dim, ndim):
@@ -106,14 +107,16 @@ class ExtremeAlongDim(Function):
         return values
 
     def backward(self, grad):
-        xp = backend.array_module(grad)
         if len(self.shape) == 0:
             return grad
         if not self.keepdim:
-            grad = xp.expand_dims(grad, self.axis)
-        out = xp.zeros(self.shape, dtype=grad.dtype)
-        xp.put_along_axis(out, self.indices, grad, axis=self.axis)
-        return out
+            grad = backend.array_module(grad).expand_dims(grad, self.axis)
+        # the gradient goes to the selected positions: (i, j, index[i, j], ...) along the axis
+        xp, ndim = backend.array_module(self.indices), len(self.shape)
+        index = tuple(self.indices if d == self.axis else
+                      xp.arange(n).reshape([-1 if k == d else 1 for k in range(ndim)])
+                      for d, n in enumerate(self.shape))
+        return run(Scatter(index, self.shape, unique=True), grad)
 
 
 class Softmax(Function):

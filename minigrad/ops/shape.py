@@ -1,7 +1,7 @@
 """Operations that move values around without changing them: reshape, permute,
 indexing, concatenation, and copies to another device or dtype."""
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, run
 
 
 class View(Function):
@@ -65,7 +65,7 @@ class Permute(View):
         inverse = [0] * len(self.dims)
         for i, d in enumerate(self.dims):
             inverse[d] = i
-        return grad.transpose(inverse)
+        return backend.array_module(grad).transpose(grad, inverse)
 
 
 class Expand(View):
@@ -101,13 +101,27 @@ class GetItem(View):
         return not _has_array_index(self.index)
 
     def backward(self, grad):
-        xp = backend.array_module(grad)
-        out = xp.zeros(self.shape, dtype=grad.dtype)
-        if _has_array_index(self.index):
-            backend.scatter_add(xp, out, self.index, grad)
+        return run(Scatter(self.index, self.shape), grad)
+
+
+class Scatter(Function):
+    """Zeros of ``shape`` with the values placed at ``index``, summed where an integer-array
+    index repeats a position: the gradient of ``x[index]``, whose gradient is ``x[index]``."""
+
+    def __init__(self, index, shape, unique=False):
+        self.index, self.shape, self.unique = index, shape, unique
+
+    def forward(self, values):
+        xp = backend.array_module(values)
+        out = xp.zeros(self.shape, dtype=values.dtype)
+        if _has_array_index(self.index) and not self.unique:
+            backend.scatter_add(xp, out, self.index, values)
         else:
-            out[self.index] = grad
+            out[self.index] = values
         return out
+
+    def backward(self, grad):
+        return run(GetItem(self.index), grad)
 
 
 def _has_array_index(index):
@@ -116,33 +130,38 @@ def _has_array_index(index):
 
 
 class Cat(Function):
+    """Tensors joined along ``dim``; each gets its own slice of the gradient back."""
+
     def __init__(self, dim):
         self.dim = dim
 
     def forward(self, *arrays):
         xp = backend.array_module(arrays[0])
-        self.sizes = [a.shape[self.dim] for a in arrays]
-        return xp.concatenate(arrays, axis=self.dim)
+        self.axis = self.dim % arrays[0].ndim
+        self.sizes = [a.shape[self.axis] for a in arrays]
+        return xp.concatenate(arrays, axis=self.axis)
 
     def backward(self, grad):
-        xp = backend.array_module(grad)
-        bounds, total = [], 0
-        for n in self.sizes[:-1]:
-            total += n
-            bounds.append(total)
-        return tuple(xp.split(grad, bounds, axis=self.dim))
+        before, start, grads = (slice(None),) * self.axis, 0, []
+        for n in self.sizes:
+            grads.append(grad[before + (slice(start, start + n),)])
+            start += n
+        return tuple(grads)
 
 
 class Stack(Function):
+    """Tensors stacked along a new dimension ``dim``; each gets its slice of the gradient."""
+
     def __init__(self, dim):
         self.dim = dim
 
     def forward(self, *arrays):
-        return backend.array_module(arrays[0]).stack(arrays, axis=self.dim)
+        self.axis = self.dim % (arrays[0].ndim + 1)
+        return backend.array_module(arrays[0]).stack(arrays, axis=self.axis)
 
     def backward(self, grad):
-        xp = backend.array_module(grad)
-        return tuple(xp.moveaxis(grad, self.dim, 0))
+        before = (slice(None),) * self.axis
+        return tuple(grad[before + (i,)] for i in range(grad.shape[self.axis]))
 
 
 class Copy(Function):
@@ -157,8 +176,7 @@ class Copy(Function):
         return backend.move(a, self.device_type).astype(self.dtype, copy=False)
 
     def backward(self, grad):
-        device_type, dtype = self.source
-        return backend.move(grad, device_type).astype(dtype, copy=False)
+        return run(Copy(*self.source), grad)
 
 
 class Clone(Function):
@@ -187,10 +205,7 @@ class Overwrite(Function):
 
     def backward(self, grad):
         xp = backend.array_module(grad)
-        g_source = None
-        if self.needs_grad[1]:
-            device_type, dtype = self.source_place
-            g_source = backend.move(grad, device_type).astype(dtype, copy=False)
+        g_source = run(Copy(*self.source_place), grad) if self.needs_grad[1] else None
         return (xp.zeros_like(grad) if self.needs_grad[0] else None), g_source
 
 
@@ -218,7 +233,7 @@ class SetItem(Function):
     def backward(self, grad):
         g_old = None
         if self.needs_grad[0]:
-            g_old = grad.copy()
+            g_old = backend.array_module(grad).copy(grad)
             g_old[self.index] = 0
         return g_old, (grad[self.index] if self.needs_grad[1] else None)
 
@@ -239,7 +254,7 @@ class CopySlices(Function):
     def backward(self, grad):
         g_base = None
         if self.needs_grad[0]:
-            g_base = grad.copy()
+            g_base = backend.array_module(grad).copy(grad)
             take_view(self.view_ops, g_base)[...] = 0
         g_values = take_view(self.view_ops, grad) if self.needs_grad[1] else None
         return g_base, g_values
