@@ -39,6 +39,17 @@ def chapter_one_graphs():
                    params={"a": a, "b": b, "x": x, "y": y, "z": z}, renderer="matplotlib")
 
 
+def double_backward_graph():
+    """dy/dx of chapter 1's cubic, taken with create_graph=True: the backward pass as a graph."""
+    x = torch.tensor(3.5, requires_grad=True)
+    y = (x - 1) * (x - 2) * (x - 3)
+    dy_dx, = torch.autograd.grad(y, x, create_graph=True)
+    with torch.trace() as t:
+        dy_dx.backward()
+    torch.viz.draw(dy_dx, IMAGES / "double-backward-graph.png", values=True, params={"x": x, "dy/dx": dy_dx},
+                   trace=t, renderer="matplotlib")
+
+
 def training_step_graphs():
     graph.draw_training_step("mnist-cgan", IMAGES / "mnist-cgan-graph.png", renderer="matplotlib")
 
@@ -67,6 +78,7 @@ def gan_gradients(limit=5000):
 if __name__ == "__main__":
     IMAGES.mkdir(parents=True, exist_ok=True)
     chapter_one_graphs()
+    double_backward_graph()
     training_step_graphs()
     classifier_gradients()
     gan_gradients()

@@ -11,7 +11,7 @@ NumPy does the arithmetic on the CPU and CuPy on CUDA (``device="cuda"``).
 import numpy as _np
 
 from . import cuda, nn, optim, utils
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor, cat, concat, empty, eye,
                        from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like, randint,
                        randn, randn_like, randperm, stack, tensor, zeros, zeros_like)
@@ -69,6 +69,8 @@ def numel(t):
 def exp(x): return x.exp()
 def log(x): return x.log()
 def sqrt(x): return x.sqrt()
+def sin(x): return x.sin()
+def cos(x): return x.cos()
 def abs(x): return x.abs()
 def sigmoid(x): return x.sigmoid()
 def tanh(x): return x.tanh()

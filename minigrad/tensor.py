@@ -485,37 +485,37 @@ class Tensor:
 
     # comparisons give boolean tensors outside the graph
     def __eq__(self, other):
-        return Tensor._make(self.array == _raw(other))
+        return _outside_graph(self.array == _raw(other))
 
     def __ne__(self, other):
-        return Tensor._make(self.array != _raw(other))
+        return _outside_graph(self.array != _raw(other))
 
     def __lt__(self, other):
-        return Tensor._make(self.array < _raw(other))
+        return _outside_graph(self.array < _raw(other))
 
     def __le__(self, other):
-        return Tensor._make(self.array <= _raw(other))
+        return _outside_graph(self.array <= _raw(other))
 
     def __gt__(self, other):
-        return Tensor._make(self.array > _raw(other))
+        return _outside_graph(self.array > _raw(other))
 
     def __ge__(self, other):
-        return Tensor._make(self.array >= _raw(other))
+        return _outside_graph(self.array >= _raw(other))
 
     __hash__ = object.__hash__
 
     # logical operators of boolean (and integer) tensors, outside the graph
     def __and__(self, other):
-        return Tensor._make(self.array & _raw(other))
+        return _outside_graph(self.array & _raw(other))
 
     def __or__(self, other):
-        return Tensor._make(self.array | _raw(other))
+        return _outside_graph(self.array | _raw(other))
 
     def __xor__(self, other):
-        return Tensor._make(self.array ^ _raw(other))
+        return _outside_graph(self.array ^ _raw(other))
 
     def __invert__(self):
-        return Tensor._make(~self.array)
+        return _outside_graph(~self.array)
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
@@ -533,6 +533,12 @@ class Tensor:
 
     def sqrt(self):
         return E.Sqrt()(self)
+
+    def sin(self):
+        return E.Sin()(self)
+
+    def cos(self):
+        return E.Cos()(self)
 
     def abs(self):
         return E.Abs()(self)
@@ -733,6 +739,12 @@ def format_values(array, indent):
 
 # --- helpers used by the operators above ---------------------------------------------
 
+def _outside_graph(array):
+    """A result that no gradient flows through (comparisons, logic); NumPy gives 0-d
+    results as scalars, kept here as 0-d arrays."""
+    return Tensor._make(np.asarray(array) if isinstance(array, np.generic) else array)
+
+
 def _raw(value):
     return value.array if isinstance(value, Tensor) else value
 
@@ -748,7 +760,7 @@ def check_same_device(*tensors):
     anything that is not a tensor (None, numbers) is left out."""
     tensors = [t for t in tensors if isinstance(t, Tensor)]
     for t in tensors[1:]:
-        if type(t.array) is not type(tensors[0].array):
+        if backend.is_gpu_array(t.array) != backend.is_gpu_array(tensors[0].array):
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                                f"devices, {tensors[0].device} and {t.device}!")
 

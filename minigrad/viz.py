@@ -204,7 +204,9 @@ def graph(tensor, params=None, values=False, constants=True, trace=None):
         target = made[("op", id(fn))]
         # optional inputs left out (None: a layer without bias) are not drawn; slots count the
         # others, as the trace lists them
-        for slot, t in enumerate(t for t in fn.inputs if t is not None):
+        for slot, (t, edge) in enumerate((t, e) for t, e in zip(fn.inputs, fn.edges or (None,) * len(fn.inputs))
+                                         if t is not None):
+            producer_fn = edge[0] if edge is not None else None
             if not isinstance(t, Tensor):
                 if constants:
                     node = Node(f"c{len(made)}", "constant", _constant_text(t))
@@ -212,13 +214,13 @@ def graph(tensor, params=None, values=False, constants=True, trace=None):
                     nodes[node.id] = node
                     edges.append(Edge(node.id, target.id, slot))
                 continue
-            if t.grad_fn is None:
+            if producer_fn is None:
                 if not t.requires_grad and not constants:
                     continue
                 kind = "input" if not t.requires_grad else "parameter" if _is_parameter(t) else "leaf"
                 edges.append(Edge(tensor_node(t, kind).id, target.id, slot))
                 continue
-            producer = op_node(t.grad_fn, t)
+            producer = op_node(producer_fn, t)
             if id(t) in names and t is not tensor:  # a named intermediate: op -> tensor -> op
                 first_time = ("tensor", id(t)) not in made
                 middle = tensor_node(t, "tensor")
@@ -227,7 +229,7 @@ def graph(tensor, params=None, values=False, constants=True, trace=None):
                 edges.append(Edge(middle.id, target.id, slot))
             else:
                 edges.append(Edge(producer.id, target.id, slot))
-            stack.append(t.grad_fn)
+            stack.append(producer_fn)
 
     result = Graph(nodes, edges, root.id)
     _set_depths(result)

@@ -45,6 +45,8 @@ def test_binary_with_python_number(name, data, shape, scalar, reflected, device)
 UNARY = {
     "neg": (lambda x: -x, None, (-3, 3)),
     "exp": (lambda x: x.exp(), None, (-3, 3)),
+    "sin": (lambda x: x.sin(), None, (-4, 4)),
+    "cos": (lambda x: x.cos(), None, (-4, 4)),
     "log": (lambda x: x.log(), None, (0.1, 5)),
     "sqrt": (lambda x: x.sqrt(), None, (0.1, 5)),
     "abs": (lambda x: x.abs(), None, (-3, 3)),

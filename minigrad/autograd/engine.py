@@ -55,6 +55,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             elif not (allow_unused or materialize_grads):
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")
+        if isinstance(g, np.generic):  # NumPy turns 0-d results into scalars
+            g = np.asarray(g)
         result.append(g if g is None or isinstance(g, Tensor) else Tensor._make(g))
     return tuple(result)
 
@@ -100,14 +102,14 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, capture):
     handed_out = set()  # arrays that belong to someone (a leaf's .grad, the caller's gradient)
     pending = {}
 
-    def deliver(t, g):
-        """A gradient for tensor ``t``: to a leaf's .grad (or ``found``), or on to t's node."""
-        if t.grad_fn is not None:
-            fn = t.grad_fn
+    def deliver(t, g, edge):
+        """A gradient for tensor ``t``, along ``edge`` = (node, output_nr): on to that node, or
+        for a leaf (node None) to its .grad (or ``found``)."""
+        fn, nr = edge
+        if fn is not None:
             slots = pending.get(fn)
             if slots is None:
                 slots = pending[fn] = [None] * fn.n_outputs
-            nr = 0 if fn.n_outputs == 1 else t.output_nr
             # never add in place: one array may be handed to several inputs
             slots[nr] = g if slots[nr] is None else slots[nr] + g
             return
@@ -122,7 +124,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, capture):
 
     for t, g in zip(roots, root_grads):
         handed_out.add(id(g))
-        deliver(t, g)
+        deliver(t, g, (t.grad_fn, t.output_nr))
     order = topological_order([t.grad_fn for t in roots if t.grad_fn is not None])
     needed = None if targets is None else _leading_to(order, wanted_leaves, wanted_outputs)
 
@@ -162,9 +164,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, capture):
                 _tracer.record(fn, grads[0], input_grads)
             if function.anomaly is not None:
                 function.anomaly.check(fn, input_grads)
-            for t, needed_, g in zip(fn.inputs, fn.needs_grad, input_grads):
-                if needed_ and g is not None:
-                    deliver(t, g)
+            for t, edge, g in zip(fn.inputs, fn.edges, input_grads):
+                if edge is not None and g is not None:
+                    deliver(t, g, edge)
             if not retain_graph:
                 fn.release()
     return found
@@ -176,9 +178,9 @@ def _leading_to(order, wanted_leaves, wanted_outputs):
     ends = {fn for fn, _ in wanted_outputs}
     needed = set()
     for fn in reversed(order):  # inputs' nodes before the nodes that use them
-        for t in fn.inputs:
-            if getattr(t, "requires_grad", False) and (
-                    id(t) in wanted_leaves or t.grad_fn in needed or t.grad_fn in ends):
+        for t, edge in zip(fn.inputs, fn.edges):
+            if edge is not None and (edge[0] in needed or edge[0] in ends or
+                                     (edge[0] is None and id(t) in wanted_leaves)):
                 needed.add(fn)
                 break
     return needed
@@ -203,10 +205,9 @@ def topological_order(roots):
             continue
         visited.add(fn)
         stack.append((fn, True))
-        for t in fn.inputs:
-            child = getattr(t, "grad_fn", None)
-            if child is not None and child not in visited:
-                stack.append((child, False))
+        for edge in fn.edges:
+            if edge is not None and edge[0] is not None and edge[0] not in visited:
+                stack.append((edge[0], False))
     finished.reverse()
     return finished
 

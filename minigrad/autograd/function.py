@@ -75,6 +75,7 @@ class Function:
     """
 
     inputs = ()
+    edges = ()             # per input: (its grad_fn, output_nr) when this node was made, or None
     needs_grad = ()        # per input: does it want a gradient? (set before forward runs)
     saved = ()             # what forward kept for backward (save_for_backward)
     saved_versions = ()    # (version counter, version when saved, input index or the output array)
@@ -94,6 +95,9 @@ class Function:
                             and t._meta.base_version != t._version_counter.value:
                         inplace.refresh_view(t)
                 self.inputs, self.needs_grad = inputs, needs
+                # where each input's gradient goes, fixed now: an in-place op may give the
+                # tensor a new grad_fn later, and this node must still reach the old one
+                self.edges = tuple((t.grad_fn, t.output_nr) if need else None for t, need in zip(inputs, needs))
                 out = self.forward(*arrays)
                 result = Tensor._make(np.asarray(out) if isinstance(out, np.generic) else out, True, self)
                 if self.saved:
@@ -180,8 +184,8 @@ class Function:
 
     def release(self):
         """Free what forward saved for backward, keeping the graph's shape (inputs)."""
-        kept = {key: self.__dict__[key] for key in ("inputs", "needs_grad", "n_outputs", "hooks", "retained",
-                                                    "created_at") if key in self.__dict__}
+        kept = {key: self.__dict__[key] for key in ("inputs", "edges", "needs_grad", "n_outputs", "hooks",
+                                                    "retained", "created_at", "function") if key in self.__dict__}
         self.__dict__.clear()
         self.__dict__.update(kept)
         self.freed = True
@@ -224,11 +228,11 @@ class Function:
         a leaf that requires grad, ``None`` for a constant.
         """
         result = []
-        for t in self.inputs:
-            if not isinstance(t, Tensor) or not t.requires_grad:
+        for t, edge in zip(self.inputs, self.edges):
+            if edge is None:
                 result.append((None, 0))
-            elif t.grad_fn is not None:
-                result.append((t.grad_fn, t.output_nr))
+            elif edge[0] is not None:
+                result.append(edge)
             else:
                 result.append((AccumulateGrad(t), 0))
         return tuple(result)
@@ -345,6 +349,7 @@ class CustomFunctionNode(Function):
             self.needs_grad = ()
             return outputs[0] if single else outputs
         self.inputs, self.n_outputs = args, len(outputs)
+        self.edges = tuple((a.grad_fn, a.output_nr) if need else None for a, need in zip(args, needs))
         self.output_shapes = [(o.shape, o.dtype, o.array_module) for o in outputs]
         wrapped = []
         for i, out in enumerate(outputs):

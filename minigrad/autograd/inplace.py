@@ -49,7 +49,7 @@ def _previous(t):
 def _alias(previous, target):
     """``a.mul_(a)``: the second ``a`` is the target itself, so a node that saves it sees the
     change and refuses backward, as in PyTorch."""
-    alias = function.Tensor._make(previous.array, previous.requires_grad, previous.grad_fn)
+    alias = function.Tensor._make(previous.array.view(), previous.requires_grad, previous.grad_fn)
     alias._version_counter = target._version_counter
     return alias
 

@@ -9,12 +9,16 @@ constants.
 """
 import math
 
+import numpy as np
+
 from ..autograd import function
 from . import elementwise, shape
 
 
 def _tensor(x):
-    return x if isinstance(x, function.Tensor) else function.Tensor._make(x)
+    if isinstance(x, function.Tensor):
+        return x
+    return function.Tensor._make(np.asarray(x) if isinstance(x, (np.generic, float, int)) else x)
 
 
 def exp(x):
@@ -33,6 +37,14 @@ def tanh(x):
     return _tensor(x).tanh()
 
 
+def sin(x):
+    return _tensor(x).sin()
+
+
+def cos(x):
+    return _tensor(x).cos()
+
+
 def erf(x):
     return elementwise.Erf()(_tensor(x))
 
@@ -40,7 +52,7 @@ def erf(x):
 def sign(x):
     """Piecewise constant: no gradient."""
     x = _tensor(x)
-    return function.Tensor._make(x.array_module.sign(x.array))
+    return _tensor(x.array_module.sign(x.array))
 
 
 def where(condition, a, b):

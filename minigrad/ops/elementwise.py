@@ -119,6 +119,30 @@ class Sqrt(Function):
         return grad / (2 * out)
 
 
+class Sin(Function):
+    """sin x; d/dx = cos x."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.array_module(a).sin(a)
+
+    def backward(self, grad):
+        a, = self.saved_tensors
+        return grad * backend.array_module(a).cos(a)
+
+
+class Cos(Function):
+    """cos x; d/dx = -sin x."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.array_module(a).cos(a)
+
+    def backward(self, grad):
+        a, = self.saved_tensors
+        return -grad * backend.array_module(a).sin(a)
+
+
 class Abs(Function):
     """|x|; d/dx = sign(x) (0 at 0, as PyTorch)."""
 

@@ -5,9 +5,10 @@ import warnings
 import numpy as np
 
 from .. import backend, kernels
-from ..autograd import Function
+from ..autograd import Function, run
 from ..graphs import capturing
 from ..tensor import broadcast_error
+from .elementwise import Sigmoid
 
 REDUCTIONS = ("mean", "sum", "none")
 BCE_RANGE = "all elements of input should be between 0 and 1"
@@ -129,6 +130,6 @@ class BCEWithLogitsLoss(Loss):
     def backward(self, grad):
         x, y = self.saved_tensors
         upstream = grad / self.count(x)
-        g = upstream * (kernels.sigmoid(x) - y)
+        g = upstream * (run(Sigmoid(), x) - y)
         gy = -upstream * x if self.needs_grad[1] else None  # d/dy = -x
         return g, gy

@@ -246,6 +246,9 @@ class CopySlices(Function):
     def __init__(self, view_ops):
         self.view_ops = view_ops
 
+    def name(self):
+        return "CopySlices"  # PyTorch's name for this node has no "Backward"
+
     def forward(self, old_base, values):
         out = old_base.copy()
         take_view(self.view_ops, out)[...] = values
