@@ -132,11 +132,6 @@ def quiet(xp):
     return contextlib.nullcontext()
 
 
-def is_array(value):
-    """A NumPy or CuPy array (not a tensor, not a number)."""
-    return type(value) is np.ndarray or is_gpu_array(value)
-
-
 def is_gpu_array(value):
     """True for a CuPy array.  (An isinstance test: CuPy builds its CUDA array interface,
     a dict, on each access, ~1 µs; minigrad asks ~200 times per CelebA CNN step.)"""

@@ -108,7 +108,7 @@ class Tensor:
     ``minigrad.tensor(data, dtype=..., requires_grad=...)``.
     """
 
-    # _version_counter: bumped by every in-place change (shared with views, see autograd);
+    # _version_counter: bumped by every in-place change (shared with views; see autograd);
     # _meta: what only some tensors need (view of which base, hooks, output number)
     __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_version_counter", "_meta", "__weakref__")
 
@@ -121,14 +121,14 @@ class Tensor:
 
     def _wrap(self, array, requires_grad=False, grad_fn=None):
         self.array, self.grad, self.requires_grad, self.grad_fn = array, None, requires_grad, grad_fn
-        self._version_counter, self._meta = VersionCounter(), None
+        self._version_counter, self._meta = None, None
 
     @classmethod
     def _make(cls, array, requires_grad=False, grad_fn=None):
         """Wrap an array without any checks (used by every operation)."""
         t = object.__new__(Tensor)
         t.array, t.grad, t.requires_grad, t.grad_fn = array, None, requires_grad, grad_fn
-        t._version_counter, t._meta = VersionCounter(), None
+        t._version_counter, t._meta = None, None
         return t
 
     # --- attributes ------------------------------------------------------------------
@@ -172,7 +172,20 @@ class Tensor:
     @property
     def _version(self):
         """How many in-place changes this tensor's storage has seen."""
-        return self._version_counter.value
+        if self._version_counter is None and self._meta is None:
+            return 0
+        return self._counter().value
+
+    def _counter(self):
+        """The version counter, made when first needed (most tensors are never changed in
+        place); a view's is its base's."""
+        if self._version_counter is None:
+            base = None if self._meta is None else self._meta.base
+            self._version_counter = VersionCounter() if base is None else base._counter()
+        return self._version_counter
+
+    def _bump_version(self):
+        self._counter().bump()
 
     @property
     def _base(self):
@@ -233,11 +246,11 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None and not self.retains_grad:
-            self.grad_fn.retained = (self.grad_fn.retained or ()) + (self,)
+            function.add_hook(self.grad_fn, ("retain", self))
 
     @property
     def retains_grad(self):
-        return self.grad_fn is not None and any(t is self for t in self.grad_fn.retained or ())
+        return self.grad_fn is not None and any(kind == "retain" and t is self for kind, t in self.grad_fn.hooks or ())
 
     # --- autograd --------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -248,6 +261,10 @@ class Tensor:
         is 1.  The graph is freed afterwards unless ``retain_graph=True``; with
         ``create_graph=True`` the backward pass is recorded too (gradients of gradients).
         """
+        if gradient is None and inputs is None and not create_graph and self.array.size == 1 and self.requires_grad:
+            # loss.backward(), the common case, straight to the engine
+            engine.run((self,), [self.array_module.ones_like(self.array)], bool(retain_graph), False, None, False)
+            return
         engine.backward(self, None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
@@ -266,7 +283,7 @@ class Tensor:
     def detach(self):
         """The same values, cut off from the graph (shares memory and the version counter)."""
         t = Tensor._make(self.array)
-        t._version_counter = self._version_counter
+        t._version_counter = self._counter()
         return t
 
     def detach_(self):
@@ -760,7 +777,8 @@ def check_same_device(*tensors):
     anything that is not a tensor (None, numbers) is left out."""
     tensors = [t for t in tensors if isinstance(t, Tensor)]
     for t in tensors[1:]:
-        if backend.is_gpu_array(t.array) != backend.is_gpu_array(tensors[0].array):
+        if type(t.array) is not type(tensors[0].array) and \
+                backend.is_gpu_array(t.array) != backend.is_gpu_array(tensors[0].array):
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                                f"devices, {tensors[0].device} and {t.device}!")
 

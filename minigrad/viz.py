@@ -204,9 +204,8 @@ def graph(tensor, params=None, values=False, constants=True, trace=None):
         target = made[("op", id(fn))]
         # optional inputs left out (None: a layer without bias) are not drawn; slots count the
         # others, as the trace lists them
-        for slot, (t, edge) in enumerate((t, e) for t, e in zip(fn.inputs, fn.edges or (None,) * len(fn.inputs))
-                                         if t is not None):
-            producer_fn = edge[0] if edge is not None else None
+        for slot, (t, needed) in enumerate((t, n) for t, n in zip(fn.inputs, fn.needs_grad) if t is not None):
+            producer_fn = fn.edge(t)[0] if needed else None
             if not isinstance(t, Tensor):
                 if constants:
                     node = Node(f"c{len(made)}", "constant", _constant_text(t))

@@ -501,6 +501,151 @@ minigrad.viz.graph(loss, params=names)
 ])
 
 
+NOTEBOOKS["autograd_mechanics"] = ({"steps": 20}, [
+    md('''
+# Autograd mechanics, on minigrad
+
+One step past the book: what PyTorch's note "Autograd mechanics" describes, in an engine you can
+read (`minigrad/autograd/`, laid out as `torch/autograd/` is). A hand-written update, a custom
+Function, a wrong backward caught by `gradcheck`, Newton's method with second derivatives, and a
+gradient penalty — each runs the same on PyTorch (swap the import).
+'''),
+    parameters('''
+steps = 200   # gradient-penalty GAN steps
+'''),
+    code('''
+import minigrad as torch
+import minigrad.nn as nn
+'''),
+    md('''
+## The update every tutorial writes by hand
+
+`p -= lr * p.grad` changes the parameter *in place*: the tensor itself moves (and `p._version`
+counts the change). Outside `no_grad` PyTorch refuses it for a leaf that requires grad, and so does
+minigrad.
+'''),
+    code('''
+model = nn.Linear(2, 1)
+model(torch.ones(2)).sum().backward()
+before = model.weight.detach().clone()
+with torch.no_grad():
+    for p in model.parameters():
+        p -= 0.1 * p.grad
+print("before", before, "\\nafter ", model.weight.detach(), "\\nversion", model.weight._version)
+try:
+    model.weight += 1
+except RuntimeError as error:
+    print("RuntimeError:", error)
+'''),
+    md('''
+## Saved tensors and their versions
+
+A node keeps what its backward needs. Change one of those tensors in place and backward refuses,
+with PyTorch's message, instead of computing a wrong gradient.
+'''),
+    code('''
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+y = (x * 1).sigmoid()     # sigmoid keeps its output for backward: σ' = σ(1 − σ)
+y.mul_(2)                 # ... which is now changed
+try:
+    y.sum().backward()
+except RuntimeError as error:
+    print(error)
+'''),
+    md('''
+## A custom Function
+
+PyTorch's API: static `forward` and `backward` with a `ctx`. The node appears in the graph by its
+class name.
+'''),
+    code('''
+class LegendreP3(torch.autograd.Function):
+    """P₃(x) = ½(5x³ − 3x); P₃'(x) = 1.5·(5x² − 1)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 0.5 * (5 * x ** 3 - 3 * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * 1.5 * (5 * x ** 2 - 1)
+
+x = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+y = LegendreP3.apply(x)
+y.sum().backward()
+print(y.grad_fn, x.grad)
+'''),
+    md('''
+## gradcheck catches a wrong backward
+
+`gradcheck` compares backward with central differences and shows both Jacobians when they
+differ. Here the backward forgets the factor 2 of x².
+'''),
+    code('''
+class WrongSquare(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * x                      # should be 2·x·grad
+
+print("LegendreP3:", torch.autograd.gradcheck(LegendreP3.apply, (x,)))
+try:
+    torch.autograd.gradcheck(WrongSquare.apply, (x,))
+except torch.autograd.GradcheckError as error:
+    print(error)
+'''),
+    md('''
+## Newton's method: gradients of gradients
+
+With `create_graph=True` the backward pass is recorded, so the gradient can be differentiated again.
+Newton's step x ← x − f'(x)/f''(x) on chapter 1's cubic finds its minimum 2 + 1/√3.
+'''),
+    code('''
+x = torch.tensor(3.5, dtype=torch.float64, requires_grad=True)
+for step in range(6):
+    y = (x - 1) * (x - 2) * (x - 3)
+    dy, = torch.autograd.grad(y, x, create_graph=True)
+    d2y, = torch.autograd.grad(dy, x)
+    with torch.no_grad():
+        x -= dy / d2y
+    print(step, round(x.item(), 12))
+print("2 + 1/√3 =", 2 + 3 ** -0.5)
+'''),
+    code('''
+x = torch.tensor(3.5, requires_grad=True)
+y = (x - 1) * (x - 2) * (x - 3)
+dy_dx, = torch.autograd.grad(y, x, create_graph=True)
+with torch.trace() as t:
+    dy_dx.backward()
+torch.viz.graph(dy_dx, params={"x": x, "dy/dx": dy_dx}, values=True, trace=t)   # the backward pass, as a graph
+'''),
+    md('''
+## A gradient penalty on the book's discriminator
+
+WGAN-GP's penalty λ(‖∇ₓD(x̂)‖ − 1)² needs the gradient of D with respect to its input *inside* the
+loss: `autograd.grad(..., create_graph=True)`. `examples/autograd/gradient_penalty.py` trains the
+book's MNIST GAN with it; the test suite runs that file on both engines and compares every loss.
+'''),
+    code('''
+import runpy
+from pathlib import Path
+import gans
+
+example = Path(gans.__file__).resolve().parents[1] / "examples" / "autograd" / "gradient_penalty.py"
+history = runpy.run_path(str(example))["train"](steps=steps)
+for step in range(0, len(history), max(len(history) // 5, 1)):
+    print(f"step {step:4d}  D loss {history[step][0]:.4f}  (penalty {history[step][1]:.4f})  G loss {history[step][2]:.4f}")
+'''),
+])
+
+
 def build(name, test_parameters, cells):
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}

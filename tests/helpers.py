@@ -118,8 +118,9 @@ def check_second_order(fn, *arrays, torch_fn=None, seed=0, device=None):
             if t is None:
                 assert o is None or not np.any(to_numpy(o)), f"{what}: PyTorch has none"
                 continue
-            # relative to the largest value: cancellation in the others is rounding (e.g. a
-            # normalisation of nearly equal values divides by √eps)
+            # relative to the largest value, and to the terms summed into it (of order 1 here:
+            # their cancellation is rounding, e.g. a normalisation of nearly equal values
+            # divides by √eps, and a derivative of the weighted sum can cancel to 1e-3)
             theirs = to_numpy(t)
             assert_close(o if o is not None else np.zeros(theirs.shape), theirs, np.float64, what,
-                         scale=float(np.abs(theirs).max()) if theirs.size else None)
+                         scale=max(1.0, float(np.abs(theirs).max())) if theirs.size else None)

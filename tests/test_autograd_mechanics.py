@@ -165,6 +165,22 @@ def test_in_place_op_on_a_view_changes_the_base_and_its_gradient():
     assert ours_name == theirs_name == "CopySlices"
 
 
+def test_a_view_taken_before_its_base_changed_in_the_graph_follows_the_new_history():
+    """Two views of one base: the second, taken before the first changed the base in place,
+    is taken again when next used (PyTorch regenerates its grad_fn), and the node that used
+    it before the change keeps the old history."""
+    def run(engine):
+        x = engine.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        base = x * 1
+        first, second = base[:2], base.view(2, 2)
+        before = second * 3            # used before the change
+        first.mul_(10)
+        after = second * 5             # used after it: sees 10·x in the first row
+        (before.sum() + (after * after).sum()).backward()
+        return to_numpy(after), to_numpy(x.grad)
+    _compare(*both(run))
+
+
 def test_indexed_assignment_in_the_graph_sends_the_gradient_to_the_value():
     def run(engine):
         x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("ch*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SECONDS_PER_CELL = 60  # a safety net: with their test parameters whole notebooks take 2–15 s
 
 
 def test_there_is_a_notebook_per_chapter_with_outputs_cleared():
-    chapters = {path.name[:4] for path in NOTEBOOKS}
+    chapters = {path.name[:4] for path in NOTEBOOKS if path.name.startswith("ch")}
     assert chapters == {"ch01", "ch02", "ch03", "ch04", "ch06", "ch07", "ch08", "ch09", "ch10"}
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())

@@ -24,13 +24,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     ``grad_tensors`` is d(something)/d(tensors); it may be left out for scalars, where it
     is 1.  The graph is freed afterwards unless ``retain_graph`` (default: ``create_graph``).
     """
-    tensors = _as_tuple(tensors)
-    grads = _root_grads(tensors, _as_tuple(grad_tensors) if grad_tensors is not None else None, create_graph)
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    grads = _root_grads(tensors, None if grad_tensors is None else _as_tuple(grad_tensors), create_graph)
     if inputs is not None:
         inputs = _as_tuple(inputs)
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    _run(tensors, grads, create_graph if retain_graph is None else retain_graph, create_graph, inputs, False)
+    run(tensors, grads, create_graph if retain_graph is None else retain_graph, create_graph, inputs, False)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
@@ -44,15 +44,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _root_grads(outputs, _as_tuple(grad_outputs) if grad_outputs is not None else None, create_graph)
-    found = _run(outputs, grads, create_graph if retain_graph is None else retain_graph, create_graph, inputs, True)
+    grads = _root_grads(outputs, None if grad_outputs is None else _as_tuple(grad_outputs), create_graph)
+    found = run(outputs, grads, create_graph if retain_graph is None else retain_graph, create_graph, inputs, True)
     result = []
     for i, t in enumerate(inputs):
         g = found.get(id(t))
         if g is None:
             if materialize_grads:
                 g = t.array_module.zeros_like(t.array)
-            elif not (allow_unused or materialize_grads):
+            elif not allow_unused:
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the "
                                    "graph. Set allow_unused=True if this is the desired behavior.")
         if isinstance(g, np.generic):  # NumPy turns 0-d results into scalars
@@ -68,8 +68,7 @@ def _as_tuple(x):
 def _root_grads(tensors, grads, create_graph):
     """The gradient each output starts with: ones for a scalar, else the one given."""
     if grads is not None and len(grads) != len(tensors):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grads else
-                           f"Mismatch in number of grad_outputs: {len(grads)} given, {len(tensors)} expected")
+        raise RuntimeError(f"Mismatch in number of grad_outputs: {len(grads)} given, {len(tensors)} expected")
     result = []
     for i, t in enumerate(tensors):
         if not t.requires_grad:
@@ -79,97 +78,145 @@ def _root_grads(tensors, grads, create_graph):
             if t.array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = t.array_module.ones_like(t.array)
+        elif create_graph and isinstance(g, Tensor) and g.shape == t.shape:
+            result.append(g if g.dtype == t.dtype else g.to(t.dtype))
+            continue
         else:
             array = g.array if isinstance(g, Tensor) else np.asarray(g)
             if array.shape != t.array.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {shape_text(array.shape)} "
                                    f"and output[{i}] has a shape of {shape_text(t.array.shape)}.")
-            if create_graph and isinstance(g, Tensor):
-                result.append(g if g.dtype == t.dtype else g.to(t.dtype))
-                continue
             g = backend.move(array, backend.device_type_of(t.array)).astype(t.dtype, copy=False)
         result.append(Tensor._make(g) if create_graph else g)
     return result
 
 
-def _run(roots, root_grads, retain_graph, create_graph, targets, capture):
+def run(roots, root_grads, retain_graph, create_graph, targets, capture):
     """The backward pass.  ``targets``: the tensors whose gradients are wanted (None: every
     leaf); ``capture``: return them by id (``grad``) instead of accumulating into ``.grad``."""
     found = {}
-    wanted_leaves = None if targets is None else {id(t) for t in targets if t.grad_fn is None}
-    wanted_outputs = {} if targets is None else {(t.grad_fn, t.output_nr): t for t in targets
-                                                 if t.grad_fn is not None}
     handed_out = set()  # arrays that belong to someone (a leaf's .grad, the caller's gradient)
-    pending = {}
+    pending = {}        # node -> the gradient of its output received so far (a list for several outputs)
+    wanted_leaves = None if targets is None else {id(t) for t in targets if t.grad_fn is None}
+    wanted_outputs = None if targets is None else {(t.grad_fn, t.output_nr): t for t in targets
+                                                   if t.grad_fn is not None}
 
-    def deliver(t, g, edge):
-        """A gradient for tensor ``t``, along ``edge`` = (node, output_nr): on to that node, or
-        for a leaf (node None) to its .grad (or ``found``)."""
-        fn, nr = edge
-        if fn is not None:
-            slots = pending.get(fn)
-            if slots is None:
-                slots = pending[fn] = [None] * fn.n_outputs
-            # never add in place: one array may be handed to several inputs
-            slots[nr] = g if slots[nr] is None else slots[nr] + g
-            return
-        if t.hooks:
-            g = _run_tensor_hooks(t.hooks, g)
-        if wanted_leaves is not None and id(t) not in wanted_leaves:
-            return
-        if capture:
-            found[id(t)] = g if id(t) not in found else found[id(t)] + g
-        else:
-            _accumulate(t, g, handed_out, create_graph)
-
+    roots_nodes = []
     for t, g in zip(roots, root_grads):
         handed_out.add(id(g))
-        deliver(t, g, (t.grad_fn, t.output_nr))
-    order = topological_order([t.grad_fn for t in roots if t.grad_fn is not None])
+        if t.grad_fn is None:
+            _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph)
+        else:
+            _send(pending, t.grad_fn, t.output_nr, g)
+            roots_nodes.append(t.grad_fn)
+    order = topological_order(roots_nodes)
     needed = None if targets is None else _leading_to(order, wanted_leaves, wanted_outputs)
 
-    with grad_mode.set_grad_enabled(create_graph):
+    watched = _tracer is not None or function.anomaly is not None
+    previous_mode, grad_mode.enabled = grad_mode.enabled, create_graph  # recorded only with create_graph
+    try:
         for fn in order:
-            grads = pending.pop(fn, None)
-            if grads is None:
+            grad = pending.pop(fn, None)
+            if grad is None:
                 continue
-            if fn.hooks:
-                grads = _run_pre_hooks(fn, grads)
-            if fn.retained is not None:
-                for t in fn.retained:
-                    if grads[t.output_nr] is not None:
-                        _accumulate(t, grads[t.output_nr], handed_out, create_graph)
-            for nr, g in enumerate(grads):
-                target = wanted_outputs.get((fn, nr))
-                if target is not None and g is not None:
-                    if capture:
-                        found[id(target)] = g
-                    else:
-                        _accumulate(target, g, handed_out, create_graph)
-            if needed is not None and fn not in needed:
-                continue
+            if fn.hooks is not None or targets is not None:
+                grad = _before_node(fn, grad, wanted_outputs, capture, found, handed_out, create_graph)
+                if needed is not None and fn not in needed:
+                    continue
             if fn.freed:
                 raise RuntimeError(FREED)
-            if fn.saved_versions:
+            if fn.stamp != function.changes:  # something changed in place since fn was made
                 fn.check_versions()
-            input_grads = fn.backward(*grads)
+            # (several outputs: pending holds a list of their gradients)
+            input_grads = fn.backward(*grad) if type(grad) is list else fn.backward(grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             # an op may return a gradient in the broadcast shape: summed back to its input's here
             input_grads = tuple(sum_to_shape(g, t.array.shape) if needed_ and g is not None and g.shape != t.array.shape
                                 else g for t, needed_, g in zip(fn.inputs, fn.needs_grad, input_grads))
-            if fn.hooks:
-                input_grads = _run_node_hooks(fn, input_grads, grads)
-            if _tracer is not None:
-                _tracer.record(fn, grads[0], input_grads)
-            if function.anomaly is not None:
-                function.anomaly.check(fn, input_grads)
-            for t, edge, g in zip(fn.inputs, fn.edges, input_grads):
-                if edge is not None and g is not None:
-                    deliver(t, g, edge)
+            if fn.hooks is not None:
+                input_grads = _run_node_hooks(fn, input_grads, _outputs(fn, grad))
+            if watched:
+                if _tracer is not None:
+                    _tracer.record(fn, _outputs(fn, grad)[0], input_grads)
+                if function.anomaly is not None:
+                    function.anomaly.check(fn, input_grads)
+            for t, needed_, g in zip(fn.inputs, fn.needs_grad, input_grads):
+                if not needed_ or g is None:
+                    continue
+                if t._meta is None:  # (no view, hooks or in-place history: the common case, inline)
+                    node = t.grad_fn
+                    if node is None:
+                        if targets is None:
+                            _accumulate(t, g, handed_out, create_graph)
+                        else:
+                            _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph)
+                    elif node.n_outputs == 1:
+                        previous = pending.get(node)
+                        pending[node] = g if previous is None else previous + g  # (never in place)
+                    else:
+                        _send(pending, node, 0, g)
+                    continue
+                node, nr = fn.edge(t)
+                if node is None:
+                    _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph)
+                else:
+                    _send(pending, node, nr, g)
             if not retain_graph:
                 fn.release()
+    finally:
+        grad_mode.enabled = previous_mode
     return found
+
+
+def _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph):
+    """A leaf's gradient: through its hooks, then into ``.grad`` or, for ``grad()``, ``found``."""
+    if t.hooks:
+        g = _run_tensor_hooks(t.hooks, g)
+    if wanted_leaves is not None and id(t) not in wanted_leaves:
+        return
+    if capture:
+        found[id(t)] = g if id(t) not in found else found[id(t)] + g
+    else:
+        _accumulate(t, g, handed_out, create_graph)
+
+
+def _send(pending, node, nr, g):
+    """Add gradient ``g`` to what output ``nr`` of ``node`` has received (never in place: one
+    array may be handed to several inputs)."""
+    if node.n_outputs == 1:
+        previous = pending.get(node)
+        pending[node] = g if previous is None else previous + g
+        return
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * node.n_outputs
+    slots[nr] = g if slots[nr] is None else slots[nr] + g
+
+
+def _outputs(fn, grad):
+    """A node's output gradients as a list (``pending`` keeps a single one as it is)."""
+    return [grad] if fn.n_outputs == 1 else grad
+
+
+def _before_node(fn, grad, wanted_outputs, capture, found, handed_out, create_graph):
+    """What happens to a node's gradients before its backward: its hooks run (retain_grad's
+    last, as in PyTorch), then wanted outputs take their gradients."""
+    grads = _outputs(fn, grad)
+    if fn.hooks:
+        grads = _run_pre_hooks(fn, grads)
+        for kind, t in fn.hooks:
+            if kind == "retain" and grads[t.output_nr] is not None:
+                _accumulate(t, grads[t.output_nr], handed_out, create_graph)
+    if wanted_outputs:
+        for nr, g in enumerate(grads):
+            target = wanted_outputs.get((fn, nr))
+            if target is not None and g is not None:
+                if capture:
+                    found[id(target)] = g
+                else:
+                    _accumulate(target, g, handed_out, create_graph)
+    return grads[0] if fn.n_outputs == 1 else grads
 
 
 def _leading_to(order, wanted_leaves, wanted_outputs):
@@ -178,11 +225,12 @@ def _leading_to(order, wanted_leaves, wanted_outputs):
     ends = {fn for fn, _ in wanted_outputs}
     needed = set()
     for fn in reversed(order):  # inputs' nodes before the nodes that use them
-        for t, edge in zip(fn.inputs, fn.edges):
-            if edge is not None and (edge[0] in needed or edge[0] in ends or
-                                     (edge[0] is None and id(t) in wanted_leaves)):
-                needed.add(fn)
-                break
+        for t, needed_ in zip(fn.inputs, fn.needs_grad):
+            if needed_:
+                node = fn.edge(t)[0]
+                if node in needed or node in ends or (node is None and id(t) in wanted_leaves):
+                    needed.add(fn)
+                    break
     return needed
 
 
@@ -205,9 +253,12 @@ def topological_order(roots):
             continue
         visited.add(fn)
         stack.append((fn, True))
-        for edge in fn.edges:
-            if edge is not None and edge[0] is not None and edge[0] not in visited:
-                stack.append((edge[0], False))
+        for t in fn.inputs:
+            child = getattr(t, "grad_fn", None)
+            if child is not None and t._meta is not None:  # changed in place since? fn's own edge
+                child = fn.edge(t)[0]
+            if child is not None and child not in visited:
+                stack.append((child, False))
     finished.reverse()
     return finished
 

@@ -27,6 +27,7 @@ A user's own operation is written the PyTorch way, with static methods and a ``c
 ``apply`` runs it through :class:`CustomFunctionNode`, a Function whose ``forward`` calls
 the user's on tensors: the user's class is built on the engine's own node type.
 """
+import collections
 import inspect
 import traceback
 
@@ -43,24 +44,48 @@ FREED = ("Trying to backward through the graph a second time (or directly access
          "a second time or if you need to access saved tensors after calling backward.")
 
 
-class VersionCounter:
-    """How many times a tensor's storage was changed in place; a tensor and its views share one."""
+changes = 0  # in-place changes so far, of any tensor: nodes and tensor histories are stamped with it
 
-    __slots__ = ("value",)
+
+class VersionCounter:
+    """How many times a tensor's storage was changed in place; a tensor and its views share one.
+
+    It also keeps the stamps (the global ``changes``) of its last few changes: a node made at
+    stamp s sees that a tensor it saved was changed after it, and by how many versions."""
+
+    __slots__ = ("value", "recent")
 
     def __init__(self):
-        self.value = 0
+        self.value, self.recent = 0, None
+
+    def bump(self):
+        global changes
+        changes += 1
+        self.value += 1
+        if self.recent is None:
+            self.recent = collections.deque(maxlen=8)
+        self.recent.append(changes)
+
+    def changes_since(self, stamp):
+        return sum(1 for change in self.recent or () if change > stamp)
+
+
+# what a node keeps of itself once backward has used it: the graph's shape (inputs,
+# needs_grad, stamp), not its values; and these, where set
+_KEPT_IF_SET = ("n_outputs", "hooks", "created_at", "function")
 
 
 class AutogradMeta:
     """What only some tensors need (PyTorch keeps the same in its AutogradMeta): the base
-    tensor of a view and how to take the view again, gradient hooks of a leaf, and which
-    output of a multi-output node a tensor is."""
+    tensor of a view, how and when (stamp) it was taken, gradient hooks
+    of a leaf, which output of a multi-output node a tensor is, and the grad_fns an in-place
+    op replaced (``history``: (stamp, grad_fn, output_nr), oldest first), which the nodes made
+    before the change still send their gradients to."""
 
-    __slots__ = ("base", "view_ops", "base_version", "hooks", "output_nr")
+    __slots__ = ("base", "view_ops", "stamp", "hooks", "output_nr", "history")
 
     def __init__(self):
-        self.base, self.view_ops, self.base_version, self.hooks, self.output_nr = None, (), 0, None, 0
+        self.base, self.view_ops, self.stamp, self.hooks, self.output_nr, self.history = None, (), -1, None, 0, ()
 
 
 class Function:
@@ -75,33 +100,28 @@ class Function:
     """
 
     inputs = ()
-    edges = ()             # per input: (its grad_fn, output_nr) when this node was made, or None
     needs_grad = ()        # per input: does it want a gradient? (set before forward runs)
     saved = ()             # what forward kept for backward (save_for_backward)
-    saved_versions = ()    # (version counter, version when saved, input index or the output array)
+    stamp = -1             # the global count of in-place changes when this node was made
+    output_counter = None  # the version counter of the output, in case forward saved it
     n_outputs = 1
     freed = False
-    retained = None        # a non-leaf output that asked to keep its .grad (retain_grad)
-    hooks = None           # gradient hooks registered on the output tensor(s)
+    hooks = None           # hooks on this node and its outputs, retain_grad's too: (kind, hook)
     created_at = None      # the forward call's stack, under detect_anomaly()
 
     def __call__(self, *inputs):
         arrays = [t.array if isinstance(t, Tensor) else t for t in inputs]
         if grad_mode.enabled:
-            needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+            # (a view whose base was changed in place in the graph is brought up to date first)
+            needs = tuple([isinstance(t, Tensor) and t.requires_grad and (t._meta is None or _current(t))
+                           for t in inputs])
             if True in needs:
-                for t in inputs:  # a view whose base changed in the graph: its history again
-                    if isinstance(t, Tensor) and t._meta is not None and t._meta.base is not None \
-                            and t._meta.base_version != t._version_counter.value:
-                        inplace.refresh_view(t)
-                self.inputs, self.needs_grad = inputs, needs
-                # where each input's gradient goes, fixed now: an in-place op may give the
-                # tensor a new grad_fn later, and this node must still reach the old one
-                self.edges = tuple((t.grad_fn, t.output_nr) if need else None for t, need in zip(inputs, needs))
+                self.inputs, self.needs_grad, self.stamp = inputs, needs, changes
                 out = self.forward(*arrays)
                 result = Tensor._make(np.asarray(out) if isinstance(out, np.generic) else out, True, self)
-                if self.saved:
-                    self.remember_versions(arrays, out, result)
+                for array in self.saved:
+                    if array is out:  # forward saved its output: later in-place changes must be seen
+                        self.output_counter = result._counter()
                 if anomaly is not None:
                     self.created_at = traceback.format_stack()[:-2]
                 return result
@@ -132,63 +152,69 @@ class Function:
         """What forward saved: arrays in a plain backward pass; in a recorded one
         (``create_graph=True``, grad mode on) the tensors themselves, the inputs and this
         node's output in the graph, so that the backward formula is differentiable too."""
+        if not grad_mode.enabled and not self.freed:
+            return self.saved
         if self.freed:
             raise RuntimeError(FREED)
-        if not grad_mode.enabled:
-            return self.saved
-        return tuple(self.inputs[role] if isinstance(role, int) else
-                     Tensor._make(array, True, self) if role is OUTPUT else array
-                     for array, role in zip(self.saved, self.saved_roles))
+        return tuple(self._as_tensor(array) for array in self.saved)
 
-    def remember_versions(self, arrays, out, result):
-        """Note what each saved array is (an input, the output) and its version, to be
-        checked before backward."""
-        versions, roles = [], []
-        if any(array is out for array in self.saved):  # (out may be a NumPy scalar, result's array 0-d)
-            self.saved = tuple(result.array if array is out else array for array in self.saved)
-        for array in self.saved:
-            role = None  # nothing, or a constant (a number)
-            if array is result.array:
-                role = OUTPUT
-                versions.append((result._version_counter, 0, array))
-            elif array is not None:
-                for i, candidate in enumerate(arrays):
-                    if array is candidate:
-                        if isinstance(self.inputs[i], Tensor):
-                            role = i
-                            counter = self.inputs[i]._version_counter
-                            versions.append((counter, counter.value, i))
-                        break
-                else:
-                    raise TypeError(f"{type(self).__name__}.forward saved an array that is neither an input "
-                                    "nor the output; keep other values as attributes")
-            roles.append(role)
-        self.saved_versions, self.saved_roles = versions, roles
+    def _as_tensor(self, array):
+        if array is None or not hasattr(array, "shape"):  # nothing, or a constant (a number)
+            return array
+        source = self.saved_input(array)
+        if source is not None:
+            return source
+        return Tensor._make(np.asarray(array) if isinstance(array, np.generic) else array, True, self)  # the output
+
+    def saved_input(self, array):
+        """The input tensor whose array this is (None: the output)."""
+        for t in self.inputs:
+            if isinstance(t, Tensor) and t.array is array:
+                return t
+        return None
 
     def check_versions(self):
-        """PyTorch's error when a tensor this node saved was changed in place after it was saved."""
-        for counter, expected, source in self.saved_versions:
-            if counter.value != expected:
-                if not isinstance(source, int):  # the output array itself
-                    what = f"[{type_name(source)} {shape_text(source.shape)}], which is output 0 of {self.op_name()},"
-                else:
-                    t = self.inputs[source]
-                    what = f"[{t.type()} {shape_text(t.shape)}]"
-                    if t.grad_fn is not None:
-                        what += f", which is output 0 of {t.grad_fn.op_name()},"
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: {what} is at version {counter.value}; expected version {expected} instead. "
-                    "Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
-                    "with minigrad.autograd.set_detect_anomaly(True).")
+        """PyTorch's error when a tensor this node saved was changed in place after it was
+        saved.  (The engine asks only when some tensor was changed since the node was made.)"""
+        for array in self.saved:
+            if array is None or not hasattr(array, "shape"):
+                continue
+            t = self.saved_input(array)
+            counter = self.output_counter if t is None else t._counter()
+            stale = 0 if counter is None else counter.changes_since(self.stamp)
+            if not stale:
+                continue
+            if t is None:
+                what = f"[{type_name(array)} {shape_text(array.shape)}], which is output 0 of {self.op_name()},"
+            else:
+                what = f"[{t.type()} {shape_text(t.shape)}]"
+                if t.grad_fn is not None:
+                    what += f", which is output 0 of {t.grad_fn.op_name()},"
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: {what} is at version {counter.value}; expected version {counter.value - stale} "
+                "instead. Hint: enable anomaly detection to find the operation that failed to compute its "
+                "gradient, with minigrad.autograd.set_detect_anomaly(True).")
+
+    def edge(self, t):
+        """Where the gradient of input ``t`` goes: (node, output_nr), (None, 0) for a leaf.  That
+        is t's grad_fn when this node was made, even if an in-place op has replaced it since."""
+        meta = t._meta
+        if meta is None:
+            return t.grad_fn, 0
+        for stamp, grad_fn, output_nr in meta.history:
+            if stamp >= self.stamp:
+                return grad_fn, output_nr
+        return t.grad_fn, meta.output_nr
 
     def release(self):
         """Free what forward saved for backward, keeping the graph's shape (inputs)."""
-        kept = {key: self.__dict__[key] for key in ("inputs", "edges", "needs_grad", "n_outputs", "hooks",
-                                                    "retained", "created_at", "function") if key in self.__dict__}
-        self.__dict__.clear()
-        self.__dict__.update(kept)
-        self.freed = True
+        old = self.__dict__
+        kept = {"inputs": old["inputs"], "needs_grad": old["needs_grad"], "stamp": old["stamp"], "freed": True}
+        for key in _KEPT_IF_SET:
+            if key in old:
+                kept[key] = old[key]
+        self.__dict__ = kept
 
     # --- PyTorch's custom-Function API -----------------------------------------------
     @classmethod
@@ -210,15 +236,15 @@ class Function:
 
     def register_tensor_hook(self, output_nr, hook):
         """A hook on output ``output_nr`` (``Tensor.register_hook`` of a non-leaf)."""
-        return _add_hook(self, ("tensor", (output_nr, hook)))
+        return add_hook(self, ("tensor", (output_nr, hook)))
 
     def register_hook(self, hook):
         """``hook(grad_inputs, grad_outputs)`` after this node's backward (PyTorch's Node hook)."""
-        return _add_hook(self, ("node", hook))
+        return add_hook(self, ("node", hook))
 
     def register_prehook(self, hook):
         """``hook(grad_outputs)`` before this node's backward; may return replacements."""
-        return _add_hook(self, ("pre", hook))
+        return add_hook(self, ("pre", hook))
 
     @property
     def next_functions(self):
@@ -228,20 +254,24 @@ class Function:
         a leaf that requires grad, ``None`` for a constant.
         """
         result = []
-        for t, edge in zip(self.inputs, self.edges):
-            if edge is None:
-                result.append((None, 0))
-            elif edge[0] is not None:
-                result.append(edge)
-            else:
-                result.append((AccumulateGrad(t), 0))
+        for t, needed in zip(self.inputs, self.needs_grad):
+            node, output_nr = self.edge(t) if needed else (None, 0)
+            result.append((node, output_nr) if node is not None or not needed else (AccumulateGrad(t), 0))
         return tuple(result)
 
     def __repr__(self):
         return f"<{self.name()}>"
 
 
-OUTPUT = "output"  # in saved_roles: the node's own output
+def _current(t):
+    """True, after giving a stale view its history again: a view in the graph whose base was
+    changed in place in the graph since the view was taken is taken again of the base, as
+    PyTorch regenerates it (``autograd/inplace.py``)."""
+    meta = t._meta
+    if meta.base is not None and t.grad_fn is not None and meta.base._meta is not None \
+            and meta.base._meta.history and meta.base._meta.history[-1][0] >= meta.stamp:
+        inplace.retake_view(t)
+    return True
 
 
 def run(op, *values):
@@ -289,7 +319,7 @@ class RemovableHandle:
         self.remove()
 
 
-def _add_hook(owner, entry):
+def add_hook(owner, entry):
     if owner.hooks is None:
         owner.hooks = []
     owner.hooks.append(entry)
@@ -322,7 +352,7 @@ class CustomFunctionNode(Function):
 
     @property
     def needs_input_grad(self):
-        return self.needs_grad
+        return tuple(self.needs_grad)
 
     def mark_non_differentiable(self, *tensors):
         self.non_differentiable = tensors
@@ -348,8 +378,7 @@ class CustomFunctionNode(Function):
         if not (grad_mode.enabled and True in needs):
             self.needs_grad = ()
             return outputs[0] if single else outputs
-        self.inputs, self.n_outputs = args, len(outputs)
-        self.edges = tuple((a.grad_fn, a.output_nr) if need else None for a, need in zip(args, needs))
+        self.inputs, self.n_outputs, self.stamp = args, len(outputs), changes
         self.output_shapes = [(o.shape, o.dtype, o.array_module) for o in outputs]
         wrapped = []
         for i, out in enumerate(outputs):
@@ -362,8 +391,7 @@ class CustomFunctionNode(Function):
                 raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
             out.grad_fn, out.requires_grad, out.output_nr = self, True, i
             wrapped.append(out)
-        self.saved_versions = [(t._version_counter, t._version_counter.value, None)
-                               for t in self.to_save if t is not None]
+        self.saved_versions = [t._version for t in self.to_save if t is not None]
         if anomaly is not None:
             self.created_at = traceback.format_stack()[:-2]
         return wrapped[0] if single else tuple(wrapped)
@@ -395,12 +423,12 @@ class CustomFunctionNode(Function):
         return tuple(grads_out)
 
     def check_versions(self):
-        for (counter, expected, _), t in zip(self.saved_versions, [t for t in self.to_save if t is not None]):
-            if counter.value != expected:
+        for expected, t in zip(self.saved_versions, [t for t in self.to_save if t is not None]):
+            if t._version != expected:
                 where = f", which is output 0 of {t.grad_fn.op_name()}," if t.grad_fn is not None else ""
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{t.type()} {shape_text(t.shape)}]{where} is at version {counter.value}; "
+                    f"operation: [{t.type()} {shape_text(t.shape)}]{where} is at version {t._version}; "
                     f"expected version {expected} instead.")
 
     def name(self):

@@ -31,10 +31,10 @@ def modify(target, op, *args):
     base = target._base
     if base is not None and (base.requires_grad or target.grad_fn is not None):
         return _modify_view(target, base, op, args)
-    previous = _previous(target)
+    previous, stamp = _previous(target), function.changes
     result = op(previous, *(_alias(previous, target) if a is target else a for a in args))
     _write(target, result)
-    _rebase(target, result)
+    _rebase(target, result.grad_fn, stamp)
     return target
 
 
@@ -50,7 +50,7 @@ def _alias(previous, target):
     """``a.mul_(a)``: the second ``a`` is the target itself, so a node that saves it sees the
     change and refuses backward, as in PyTorch."""
     alias = function.Tensor._make(previous.array.view(), previous.requires_grad, previous.grad_fn)
-    alias._version_counter = target._version_counter
+    alias._version_counter = target._counter()
     return alias
 
 
@@ -67,7 +67,7 @@ def _write(target, result):
     else:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
-    target._version_counter.value += 1
+    target._bump_version()
 
 
 _KIND_ORDER = "buifc"
@@ -75,41 +75,34 @@ _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int6
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
-def _rebase(target, result):
-    """The in-place op's node becomes target's grad_fn; if it saved its output, that output
-    is now target's storage, so later changes of target are caught too."""
-    node = result.grad_fn
-    if node is None:  # nothing in the graph (e.g. a constant copied into a tensor that needs no grad)
-        target.grad_fn, target.requires_grad = None, False
-        return
-    target.grad_fn, target.requires_grad, target.output_nr = node, True, 0
-    node.saved_versions = [(target._version_counter, target._version, source)
-                           if source is result.array else (counter, expected, source)
-                           for counter, expected, source in node.saved_versions]
+def _rebase(t, node, stamp):
+    """``node`` becomes t's grad_fn.  The old one goes into t's history, stamped: the nodes
+    made before the change (stamp) still send t's gradient there."""
+    if t.grad_fn is not None:
+        meta = t._autograd_meta()
+        meta.history = meta.history + ((stamp, t.grad_fn, meta.output_nr),)
+    t.grad_fn, t.requires_grad, t.output_nr = node, node is not None, 0
 
 
 def _modify_view(view, base, op, args):
     """An in-place op on a view of a tensor in the graph: ``base``'s history gets a
-    CopySlices node (old base, view's part replaced by the new values); the view is then
-    taken again of the new base, so gradients through either are right."""
-    from ..ops.shape import CopySlices, take_view
-    previous_view = _previous(view)
+    CopySlices node (old base, view's part replaced by the new values), and the view is
+    taken again of the new base (other views of the base are, when next used)."""
+    from ..ops.shape import CopySlices
+    previous_view, stamp = _previous(view), function.changes
     new_values = op(previous_view, *(_alias(previous_view, view) if a is view else a for a in args))
-    old_base = _previous(base)
-    new_base = CopySlices(view._meta.view_ops)(old_base, new_values)
+    new_base = CopySlices(view._meta.view_ops)(_previous(base), new_values)
     _write(view, new_values)  # the view's storage is the base's: both change
-    base.grad_fn, base.requires_grad, base.output_nr = new_base.grad_fn, True, 0
-    retaken = take_view(view._meta.view_ops, base)
-    view.grad_fn, view.requires_grad = retaken.grad_fn, True
-    view._meta.base_version = base._version
+    _rebase(base, new_base.grad_fn, stamp)
+    retake_view(view, stamp)
     return view
 
 
-def refresh_view(t):
-    """A view whose base was changed in place in the graph since the view was taken: its
-    grad_fn is taken again of the base (PyTorch regenerates it the same way)."""
+def retake_view(view, stamp=None):
+    """The view's grad_fn taken again of its base's present history (PyTorch regenerates a
+    view's grad_fn the same way when its base has changed)."""
     from ..ops.shape import take_view
-    meta = t._meta
-    meta.base_version = meta.base._version
-    if t.grad_fn is not None and meta.base.grad_fn is not None:
-        t.grad_fn = take_view(meta.view_ops, meta.base).grad_fn
+    if stamp is None:  # when next used: the nodes made before the base's change keep the old one
+        stamp = view._meta.base._meta.history[-1][0]
+    _rebase(view, take_view(view._meta.view_ops, view._meta.base).grad_fn, stamp)
+    view._meta.stamp = function.changes

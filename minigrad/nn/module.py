@@ -40,6 +40,7 @@ class Module:
         object.__setattr__(self, "_forward_pre_hooks", [])
         object.__setattr__(self, "_forward_hooks", [])
         object.__setattr__(self, "_backward_hooks", [])
+        object.__setattr__(self, "_hooked", False)  # any hook registered: __call__ takes the long way
 
     # --- registration ----------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -194,7 +195,7 @@ class Module:
             target = own[key]
             target.array[...] = backend.move(source, backend.device_type_of(target.array)).astype(
                 target.array.dtype, copy=False)
-            target._version_counter.value += 1
+            target._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # --- modes and devices -----------------------------------------------------------
@@ -263,7 +264,7 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+        if not self._hooked:
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks):
             result = hook(self, args)
@@ -282,16 +283,21 @@ class Module:
     # --- hooks (PyTorch's: each returns a handle whose .remove() takes the hook away) ----
     def register_forward_pre_hook(self, hook):
         """``hook(module, args)`` before forward; may return new args."""
-        return _register(self._forward_pre_hooks, hook)
+        return self._register(self._forward_pre_hooks, hook)
 
     def register_forward_hook(self, hook):
         """``hook(module, args, output)`` after forward; may return a new output."""
-        return _register(self._forward_hooks, hook)
+        return self._register(self._forward_hooks, hook)
 
     def register_full_backward_hook(self, hook):
         """``hook(module, grad_input, grad_output)`` once the gradients with respect to the
         module's inputs are computed; may return a new grad_input."""
-        return _register(self._backward_hooks, hook)
+        return self._register(self._backward_hooks, hook)
+
+    def _register(self, hooks, hook):
+        hooks.append(hook)
+        object.__setattr__(self, "_hooked", True)
+        return RemovableHandle(hooks, hook)
 
     # --- printing --------------------------------------------------------------------
     def extra_repr(self):
@@ -307,11 +313,6 @@ class Module:
             return f"{type(self).__name__}({extra})"
         head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
         return head + "\n  " + "\n  ".join(lines) + "\n)"
-
-
-def _register(hooks, hook):
-    hooks.append(hook)
-    return RemovableHandle(hooks, hook)
 
 
 class _IdentityWithHook(Function):

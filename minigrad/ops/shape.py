@@ -1,7 +1,7 @@
 """Operations that move values around without changing them: reshape, permute,
 indexing, concatenation, and copies to another device or dtype."""
 from .. import backend
-from ..autograd import Function, run
+from ..autograd import Function, function, run
 
 
 class View(Function):
@@ -22,9 +22,8 @@ class View(Function):
         if getattr(out.array, "base", None) is not None and self.makes_view():
             base = a._base if a._base is not None else a
             meta = out._autograd_meta()
-            meta.base, meta.base_version = base, base._version
+            meta.base, meta.stamp = base, function.changes
             meta.view_ops = (a._meta.view_ops if a._base is not None else ()) + (self.again,)
-            out._version_counter = base._version_counter
         return out
 
     def makes_view(self):

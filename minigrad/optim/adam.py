@@ -42,7 +42,7 @@ class Adam(Optimizer):
                     state = self.state[p] = self._new_state(p, group["capturable"])
                 m, v = state["exp_avg"].array, state["exp_avg_sq"].array
                 t = self._advance(state)
-                p._version_counter.value += 1  # changed in place below, as PyTorch counts it
+                p._bump_version()  # changed in place below, as PyTorch counts it
                 if group["capturable"] and backend.is_gpu_array(v):  # t and the corrections stay on the GPU
                     kernels.adam_device_step(g, beta1, beta2, eps, lr, t, p.array, m, v)
                     continue

@@ -39,4 +39,4 @@ class SGD(Optimizer):
                         buf.array += (1 - group["dampening"]) * d
                     d = d + momentum * buf.array if group["nesterov"] else buf.array
                 kernels.sgd(d, lr, p.array)  # in place: p + (-lr)·d
-                p._version_counter.value += 1  # changed in place, as PyTorch counts it
+                p._bump_version()  # changed in place, as PyTorch counts it
