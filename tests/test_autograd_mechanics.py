@@ -397,6 +397,55 @@ def test_custom_function_ctx_needs_input_grad_and_double_backward():
     np.testing.assert_allclose(results[0][1], 15 * np.array([0.3, -0.7]))  # P₃'' = 15x
 
 
+def test_linear_with_a_bias_of_the_wrong_size_is_pytorchs_error():
+    def run(engine):
+        F = (minigrad.nn if engine is minigrad else torch.nn).functional
+        F.linear(engine.ones(2, 3), engine.ones(2, 3), engine.ones(3))
+    ours, theirs = both(run)
+    assert ours == theirs
+
+
+def test_custom_function_needs_input_grad_and_mark_dirty():
+    seen = []
+    for engine in ENGINES:
+        class AddOneInPlace(engine.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, y, k):
+                seen.append(tuple(ctx.needs_input_grad))
+                x.add_(y * k)
+                ctx.mark_dirty(x)
+                return x
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad, grad * 2, None
+        x = engine.tensor([1.0, 2.0], requires_grad=True)
+        y = engine.tensor([3.0, 4.0])
+        a = x * 1
+        out = AddOneInPlace.apply(a, y, 2.0)
+        assert out is a and a._version == 2  # add_, then mark_dirty
+        (out * engine.tensor([1.0, 10.0])).sum().backward()
+        seen.append(to_numpy(x.grad).tolist())
+        seen.append(re.sub(r"Backward0?$", "", type(a.grad_fn).__name__ if engine is torch else a.grad_fn.name()))
+    assert seen[:3] == seen[3:]
+    assert seen[0] == (True, False, False)
+
+
+def test_node_hooks_like_pytorch():
+    def run(engine):
+        events = []
+        x = engine.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 3
+        y.grad_fn.register_prehook(lambda grad_outputs: (events.append("pre"), (grad_outputs[0] * 2,))[1])
+        y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: events.append(
+            ("after", to_numpy(grad_inputs[0]).tolist(), to_numpy(grad_outputs[0]).tolist())))
+        y.sum().backward()
+        return events, to_numpy(x.grad)
+    ours, theirs = both(run)
+    assert ours[0] == theirs[0]
+    _compare(ours[1], theirs[1])
+
+
 def test_custom_function_errors():
     class WrongCount(minigrad.autograd.Function):
         @staticmethod

@@ -120,15 +120,26 @@ def test_convolution_second_derivatives(args, seed, unbatched, device):
 
 # --- gradcheck and gradgradcheck, a learner's tools without PyTorch -------------------------
 
-GRADCHECKED = {
+GRADCHECKED = {  # inputs are (2, 3), values in [0.5, 1.5]
+    "add_sub_neg": (lambda a, b: -(a + b) * (a - b), 2),
     "mul_div": (lambda a, b: a * b / (b * b + 1), 2),
-    "pow": (lambda a, b: a.abs() ** b, 2),
+    "pow": (lambda a, b: a ** b, 2),
+    "exp_log_sqrt": (lambda a: a.exp() * a.log() + a.sqrt(), 1),
+    "sin_cos": (lambda a: a.sin() * a.cos(), 1),
+    "abs_clamp": (lambda a: (a - 1.05).abs() * a.clamp(0.7, 1.3), 1),
     "tanh_sigmoid": (lambda a: a.tanh() * a.sigmoid(), 1),
-    "softmax": (lambda a: a.softmax(-1), 1),
-    "matmul": (lambda a, b: a @ b.T, 2),
-    "layer_norm": (lambda a: F.layer_norm(a, (4,)), 1),
-    "gelu": (F.gelu, 1),
-    "mse": (lambda a, b: F.mse_loss(a, b), 2),
+    "relu_leaky_relu": (lambda a: (a - 1.05).relu() * F.leaky_relu(a - 1.05, 0.1), 1),
+    "gelu": (lambda a: F.gelu(a - 1) + F.gelu(a - 1, approximate="tanh"), 1),
+    "softmax_log_softmax": (lambda a: a.softmax(-1) * a.log_softmax(0), 1),
+    "sum_mean": (lambda a: (a * a).sum(0) + (a * a).mean(1, keepdim=True), 1),
+    "max": (lambda a: (a * a).max() + (a * a).max(1)[0].sum(), 1),
+    "shape": (lambda a: a.reshape(3, 2).T.unsqueeze(0).expand(2, 2, 3)[:, 1:, ::2] ** 2, 1),
+    "matmul_linear": (lambda a, b: (a @ b.T) ** 2 + F.linear(a, b, b[:, 0]).sum(), 2),
+    "mse_bce": (lambda a, b: F.mse_loss(a, b) + F.binary_cross_entropy((a - 1).sigmoid(), b / 2)
+                + F.binary_cross_entropy_with_logits(a, b / 2), 2),
+    "layer_norm": (lambda a, b: F.layer_norm(a, (3,), b[0], b[1]), 2),
+    "batch_norm": (lambda a, b: F.batch_norm(a, None, None, b[0, :3], b[1, :3], training=True), 2),
+    "cat_stack": (lambda a, b: minigrad.cat([a, b * b], 1).sum(1, keepdim=True) * minigrad.stack([a, b], 0).sum(0), 2),
 }
 
 
@@ -136,9 +147,18 @@ GRADCHECKED = {
 def test_gradcheck_and_gradgradcheck_pass_on_the_ops(name):
     fn, n = GRADCHECKED[name]
     rng = np.random.default_rng(1)
-    inputs = [minigrad.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True) for _ in range(n)]
+    inputs = [minigrad.tensor(rng.uniform(0.5, 1.5, (2, 3)), requires_grad=True) for _ in range(n)]
     assert minigrad.autograd.gradcheck(fn, inputs)
     assert minigrad.autograd.gradgradcheck(fn, inputs)
+
+
+def test_gradcheck_and_gradgradcheck_pass_on_the_convolutions():
+    rng = np.random.default_rng(2)
+    x = minigrad.tensor(rng.standard_normal((1, 2, 4, 4)), requires_grad=True)
+    w = minigrad.tensor(rng.standard_normal((2, 2, 2, 2)), requires_grad=True)
+    for fn in (lambda a, b: F.conv2d(a, b, stride=2, padding=1), lambda a, b: F.conv_transpose2d(a, b, stride=2)):
+        assert minigrad.autograd.gradcheck(fn, (x, w))
+        assert minigrad.autograd.gradgradcheck(fn, (x, w))
 
 
 class WrongSquare(minigrad.autograd.Function):

@@ -378,6 +378,10 @@ class CustomFunctionNode(Function):
         if not (grad_mode.enabled and True in needs):
             self.needs_grad = ()
             return outputs[0] if single else outputs
+        for out in self.dirty:  # changed in place by forward: PyTorch counts that once more
+            if out.is_leaf and out.requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            out._bump_version()
         self.inputs, self.n_outputs, self.stamp = args, len(outputs), changes
         self.output_shapes = [(o.shape, o.dtype, o.array_module) for o in outputs]
         wrapped = []
@@ -385,10 +389,10 @@ class CustomFunctionNode(Function):
             if any(out is t for t in self.non_differentiable):
                 wrapped.append(out)
                 continue
-            if any(out is a for a in args) and not any(out is d for d in self.dirty):
+            if any(out is d for d in self.dirty):  # the input itself now comes from this node
+                inplace.rebase(out, self, self.stamp)
+            elif any(out is a for a in args):
                 out = out.detach()  # an input returned unchanged: a new tensor for the new node
-            if out.is_leaf and out.requires_grad and any(out is d for d in self.dirty):
-                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
             out.grad_fn, out.requires_grad, out.output_nr = self, True, i
             wrapped.append(out)
         self.saved_versions = [t._version for t in self.to_save if t is not None]

@@ -34,7 +34,7 @@ def modify(target, op, *args):
     previous, stamp = _previous(target), function.changes
     result = op(previous, *(_alias(previous, target) if a is target else a for a in args))
     _write(target, result)
-    _rebase(target, result.grad_fn, stamp)
+    rebase(target, result.grad_fn, stamp)
     return target
 
 
@@ -75,7 +75,7 @@ _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int6
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
-def _rebase(t, node, stamp):
+def rebase(t, node, stamp):
     """``node`` becomes t's grad_fn.  The old one goes into t's history, stamped: the nodes
     made before the change (stamp) still send t's gradient there."""
     if t.grad_fn is not None:
@@ -93,7 +93,7 @@ def _modify_view(view, base, op, args):
     new_values = op(previous_view, *(_alias(previous_view, view) if a is view else a for a in args))
     new_base = CopySlices(view._meta.view_ops)(_previous(base), new_values)
     _write(view, new_values)  # the view's storage is the base's: both change
-    _rebase(base, new_base.grad_fn, stamp)
+    rebase(base, new_base.grad_fn, stamp)
     retake_view(view, stamp)
     return view
 
@@ -104,5 +104,5 @@ def retake_view(view, stamp=None):
     from ..ops.shape import take_view
     if stamp is None:  # when next used: the nodes made before the base's change keep the old one
         stamp = view._meta.base._meta.history[-1][0]
-    _rebase(view, take_view(view._meta.view_ops, view._meta.base).grad_fn, stamp)
+    rebase(view, take_view(view._meta.view_ops, view._meta.base).grad_fn, stamp)
     view._meta.stamp = function.changes

@@ -70,6 +70,10 @@ class Linear(Function):
         self.save_for_backward(x if self.wants(1) else None, weight if self.wants(0) else None)
         out = backend.matmul(x, weight.T)
         if bias is not None:
+            if bias.shape[-1:] != out.shape[-1:] and bias.size != 1:
+                raise RuntimeError(f"The expanded size of the tensor ({out.shape[-1]}) must match the existing size "
+                                   f"({bias.shape[-1]}) at non-singleton dimension {out.ndim - 1}.  Target sizes: "
+                                   f"{list(out.shape)}.  Tensor sizes: {list(bias.shape)}")
             out += bias
         return out
 
