@@ -114,8 +114,10 @@ def randint(low, high=None, size=(), dtype=None, device=None):
     return _new(random.randint(low, high, _shape((size,))), dtype or np.int64, device, False)
 
 
-def randperm(n, dtype=None, device=None):
-    return _new(random._generator.permutation(n), dtype or np.int64, device, False)
+def randperm(n, generator=None, dtype=None, device=None):
+    """A random order of 0 … n-1, from ``generator`` (default: minigrad's own)."""
+    order = generator.permutation(n) if generator is not None else random._generator.permutation(n)
+    return _new(order, dtype or np.int64, device, False)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):

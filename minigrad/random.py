@@ -7,20 +7,65 @@ numbers than ``torch.manual_seed``; copy weights through ``state_dict`` to compa
 """
 import numpy as np
 
-_generator = np.random.default_rng()
+
+class Generator:
+    """A random number generator of its own (``torch.Generator``), e.g. for a DataLoader's
+    shuffling: ``Generator().manual_seed(0)``.  It wraps a NumPy ``Generator``."""
+
+    def __init__(self, device="cpu"):
+        self.device = device
+        self.seed()
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self.numpy = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self):
+        self._seed = int(np.random.SeedSequence().entropy % 2 ** 63)
+        self.numpy = np.random.default_rng(self._seed)
+        return self._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The state as a JSON-friendly dict (PyTorch gives a byte tensor; this is NumPy's)."""
+        return self.numpy.bit_generator.state
+
+    def set_state(self, state):
+        self.numpy.bit_generator.state = state
+        return self
+
+    # what the engine draws from a generator
+    def permutation(self, n):
+        return self.numpy.permutation(n)
+
+    def integers(self, low, high, size):
+        return self.numpy.integers(low, high, size=size, dtype=np.int64)
+
+
+default_generator = Generator()
+_generator = default_generator.numpy
 
 
 def manual_seed(seed):
     """Seed minigrad's generator; returns it, like ``torch.manual_seed``."""
     global _generator
-    _generator = np.random.default_rng(int(seed))
-    return _generator
+    _generator = default_generator.manual_seed(seed).numpy
+    return default_generator
 
 
 def seed():
     """Reseed from the operating system's entropy."""
     global _generator
-    _generator = np.random.default_rng()
+    default_generator.seed()
+    _generator = default_generator.numpy
+    return default_generator.initial_seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
 
 
 def get_rng_state():
