@@ -18,6 +18,7 @@ from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor,
 from .dtypes import bool, double, float, float16, float32, float64, half, int, int32, int64, long, uint8
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, defaults, device
+from .serialization import load, save
 from . import viz  # computation-graph pictures: minigrad.viz.draw(loss, "graph.svg")
 from .trace import trace  # with minigrad.trace() as t: loss.backward()
 
