@@ -476,6 +476,16 @@ class Tensor:
     def relu_(self):
         return inplace.modify(self, Tensor.relu)
 
+    def leaky_relu_(self, negative_slope=0.01):
+        return inplace.modify(self, lambda t: E.LeakyRelu(negative_slope)(t))
+
+    def movedim(self, source, destination):
+        """The dimension ``source`` moved to position ``destination``, the others in order."""
+        source, destination = source % self.ndim, destination % self.ndim
+        order = [d for d in range(self.ndim) if d != source]
+        order.insert(destination, source)
+        return self.permute(order)
+
     def clamp_(self, min=None, max=None):
         return inplace.modify(self, Tensor.clamp, min, max)
 

@@ -2,7 +2,7 @@
 from . import functional, init
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .conv import Conv2d, ConvTranspose2d, conv2d_output_size, conv_transpose2d_output_size
-from .layers import (GELU, Flatten, Identity, LayerNorm, LeakyReLU, Linear, ReLU, Sequential, Sigmoid,
-                     Softmax, Tanh)
-from .loss import BCELoss, BCEWithLogitsLoss, MSELoss
+from .layers import (GELU, Dropout, Flatten, Identity, LayerNorm, LeakyReLU, Linear, ModuleDict, ModuleList, ReLU,
+                     Sequential, Sigmoid, Softmax, Tanh)
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter

@@ -1,6 +1,9 @@
 """``minigrad.nn.functional``: the layers and losses as functions (PyTorch's names)."""
 import warnings
 
+import numpy as np
+
+from .. import backend
 from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N
 from ..tensor import Tensor, check_same_device
 
@@ -25,12 +28,42 @@ def tanh(input):
     return E.Tanh()(input)
 
 
-def relu(input):
-    return E.Relu()(input)
+def relu(input, inplace=False):
+    return input.relu_() if inplace else E.Relu()(input)
 
 
-def leaky_relu(input, negative_slope=0.01):
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return input.leaky_relu_(negative_slope)
     return E.LeakyRelu(negative_slope)(input)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each value with probability p and scale the others by 1/(1 - p) (so the expected
+    value is unchanged); nothing happens outside training."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    from .. import random
+    keep = random.uniform(0.0, 1.0, input.shape, np.float64) >= p
+    scale = np.zeros(input.shape, input.dtype) if p == 1 else keep.astype(input.dtype) / input.dtype.type(1 - p)
+    mask = Tensor._make(backend.move(scale, backend.device_type_of(input.array)))
+    return input.mul_(mask) if inplace else input * mask
+
+
+def one_hot(tensor, num_classes=-1):
+    """Class indices as rows of zeros with a 1 at the index (int64), one more dimension."""
+    if tensor.dtype.kind not in "iu":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    indices = tensor.array
+    if num_classes == -1:
+        num_classes = int(indices.max()) + 1 if indices.size else 0
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise RuntimeError("Class values must be smaller than num_classes." if indices.min() >= 0 else
+                           "Class values must be non-negative.")
+    xp = backend.array_module(indices)
+    return Tensor._make((indices[..., None] == xp.arange(num_classes)).astype(np.int64))
 
 
 def gelu(input, approximate="none"):
@@ -89,6 +122,75 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_target(input, target)
     _check_same_dtype("binary_cross_entropy", input, target=target, weight=weight)  # PyTorch does not promote
     return L.BCELoss(reduction)(input, target, weight)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log likelihood: -input[n, target[n]]·weight[target[n]], for input (N, C) of log
+    probabilities (also (C,), or (N, C, d1, …) with target (N, d1, …)); 'mean' divides by the
+    summed weights of the targets counted, ``ignore_index`` leaves a target out."""
+    _check_target(input, target)
+    if reduction not in L.REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if target.dtype.kind not in "iu":
+        raise RuntimeError(f"expected scalar type Long but found {target.type().split('.')[-1].replace('Tensor', '')}")
+    rows, classes, labels, shape = _class_rows(input, target)
+    counted = labels != ignore_index
+    if counted.any() and (labels[counted].min() < 0 or labels[counted].max() >= classes):
+        bad = labels[counted][(labels[counted] < 0) | (labels[counted] >= classes)][0]
+        raise IndexError(f"Target {int(bad)} is out of bounds.")
+    safe = np.where(counted, labels, 0)
+    xp = backend.array_module(rows.array)
+    picked = rows[xp.arange(len(safe)), backend.move(safe, backend.device_type_of(rows.array))]
+    w = np.ones(classes) if weight is None else backend.to_host(weight.detach().array)
+    factors = Tensor._make(backend.move((w[safe] * counted).astype(input.dtype), backend.device_type_of(rows.array)))
+    losses = -(picked * factors)
+    if reduction == "none":
+        return losses.reshape(shape)
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / factors.sum()
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """log_softmax over the classes (dimension 1), then nll_loss; a float target of the
+    input's shape is a probability per class: -Σ target·log_softmax."""
+    if input.ndim == 0:
+        raise RuntimeError("cross_entropy: input must have at least one dimension (the classes)")
+    class_dim = 0 if input.ndim == 1 else 1
+    log_probabilities = input.log_softmax(class_dim)
+    if target.dtype.kind == "f":
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / input.shape[class_dim]
+        weighted = log_probabilities if weight is None else log_probabilities * weight.reshape(
+            (-1,) + (1,) * (input.ndim - class_dim - 1))
+        losses = -(target * weighted).sum(class_dim)
+        if reduction == "none":
+            return losses
+        return losses.sum() if reduction == "sum" else losses.sum() / max(losses.numel(), 1)
+    if label_smoothing:
+        raise NotImplementedError("cross_entropy: label_smoothing with class-index targets is not in minigrad; "
+                                  "pass probabilities instead")
+    return nll_loss(log_probabilities, target, weight, ignore_index, reduction)
+
+
+def _class_rows(input, target):
+    """input as (rows, C) and target as a NumPy vector of labels, with the shape of the losses."""
+    labels = backend.to_host(target.array).astype(np.int64)
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise ValueError(f"Expected input batch_size (1) to match target batch_size ({target.shape[0]}).")
+        return input.reshape(1, -1), input.shape[0], labels.reshape(1), ()
+    if input.shape[0] != (target.shape[0] if target.ndim else -1):
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0] if target.ndim else 0}).")
+    if tuple(target.shape) != (input.shape[0],) + tuple(input.shape[2:]):
+        raise RuntimeError(f"Expected target size {[input.shape[0]] + list(input.shape[2:])}, got "
+                           f"{list(target.shape)}")
+    classes = input.shape[1]
+    rows = input if input.ndim == 2 else input.movedim(1, -1).reshape(-1, classes)
+    return rows, classes, labels.reshape(-1), tuple(target.shape)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):

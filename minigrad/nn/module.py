@@ -199,6 +199,15 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # --- modes and devices -----------------------------------------------------------
+    def apply(self, fn):
+        """``fn(module)`` for every submodule, children first, then this one (the DCGAN
+        example's ``model.apply(weights_init)``); returns self."""
+        for child in self._modules.values():
+            if child is not None:
+                child.apply(fn)
+        fn(self)
+        return self
+
     def train(self, mode=True):
         """Training mode (BatchNorm uses batch statistics); returns self."""
         if not isinstance(mode, bool):
