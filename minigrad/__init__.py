@@ -17,7 +17,7 @@ from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor,
                        randn, randn_like, randperm, stack, tensor, zeros, zeros_like)
 from .dtypes import bool, double, float, float16, float32, float64, half, int, int32, int64, long, uint8
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from .tensor import Size, Tensor, defaults, device
+from .tensor import Size, Tensor, defaults, device, where
 from .serialization import load, save
 from . import viz  # computation-graph pictures: minigrad.viz.draw(loss, "graph.svg")
 from .trace import trace  # with minigrad.trace() as t: loss.backward()
@@ -92,4 +92,32 @@ def permute(x, dims): return x.permute(dims)
 def transpose(x, dim0, dim1): return x.transpose(dim0, dim1)
 def softmax(x, dim): return x.softmax(dim)
 def log_softmax(x, dim): return x.log_softmax(dim)
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return x.std(dim, unbiased, keepdim, correction=correction)
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return x.var(dim, unbiased, keepdim, correction=correction)
+def any(x, dim=None, keepdim=False): return x.any(dim, keepdim)
+def all(x, dim=None, keepdim=False): return x.all(dim, keepdim)
+def gather(x, dim, index): return x.gather(dim, index)
+def sort(x, dim=-1, descending=False, stable=False): return x.sort(dim, descending, stable)
+def topk(x, k, dim=-1, largest=True, sorted=True): return x.topk(k, dim, largest, sorted)
+def masked_fill(x, mask, value): return x.masked_fill(mask, value)
+def eq(a, b): return a == b
+def ne(a, b): return a != b
+def lt(a, b): return a < b
+def le(a, b): return a <= b
+def gt(a, b): return a > b
+def ge(a, b): return a >= b
+
+
+def bmm(a, b):
+    """Batched matrix product of two 3-d tensors (b, n, m) @ (b, m, p)."""
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor" if a.ndim != 3 else "batch2 must be a 3D tensor")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, "
+                           f"{a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
+    return a @ b
+
+
 def allclose(a, b, rtol=1e-5, atol=1e-8): return bool(_np.allclose(_np.asarray(a), _np.asarray(b), rtol, atol))

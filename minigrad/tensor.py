@@ -628,6 +628,91 @@ class Tensor:
         return Tensor._make(self.array_module.asarray(pick(self.array, axis=axis)).reshape(
             _reduced_shape(self.array.shape, axis, keepdim)))
 
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Σ(x - mean)² / (N - correction): the unbiased estimate (correction 1) by default."""
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        axes = R.normalize_dims(dim, self.ndim)
+        count = 1
+        for axis in axes:
+            count *= self.array.shape[axis]
+        centred = self - self.mean(axes, keepdim=True)
+        return (centred * centred).sum(axes, keepdim) / max(count - correction, 0)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return E.Sqrt(zero_gradient_at_zero=True)(self.var(dim, unbiased, keepdim, correction=correction))
+
+    def any(self, dim=None, keepdim=False):
+        return _outside_graph(self.array.any(axis=R.normalize_dims(dim, self.ndim), keepdims=keepdim))
+
+    def all(self, dim=None, keepdim=False):
+        return _outside_graph(self.array.all(axis=R.normalize_dims(dim, self.ndim), keepdims=keepdim))
+
+    def where(self, condition, other):
+        """self where ``condition`` holds, ``other`` elsewhere (``torch.where(condition, self, other)``)."""
+        return where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return where(mask, value, self)
+
+    def masked_fill_(self, mask, value):
+        return inplace.modify(self, lambda t, v: where(mask, v, t), value)
+
+    def gather(self, dim, index):
+        """out[i][j] = self[index[i][j]][j] for dim 0 (and so on): a differentiable lookup."""
+        axis = R.single_dim(dim, self.ndim)
+        positions = index.array
+        xp = backend.array_module(positions)
+        picks = tuple(positions if d == axis else
+                      xp.arange(n).reshape([-1 if k == d else 1 for k in range(positions.ndim)])
+                      for d, n in enumerate(positions.shape))
+        return self[picks]
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) along ``dim``; the values differentiable (a gather)."""
+        axis = R.single_dim(dim, self.ndim)
+        order = self.array_module.argsort(-self.array if descending else self.array, axis=axis, kind="stable")
+        indices = Tensor._make(order)
+        return ValuesIndices(self.gather(axis, indices), indices)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        axis = R.single_dim(dim, self.ndim)
+        if not 0 <= k <= (self.array.shape[axis] if self.ndim else 1):
+            raise RuntimeError("selected index k out of range")
+        values, indices = self.sort(axis, descending=largest)
+        picked = Tensor._make(indices.array.take(range(k), axis=axis))
+        return ValuesIndices(self.gather(axis, picked), picked)
+
+    def repeat(self, *sizes):
+        """The tensor tiled ``sizes`` times along each dimension (NumPy's ``tile``)."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                               "of tensor")
+        return S.Repeat(tuple(sizes))(self)
+
+    def contiguous(self):
+        return self if self.array.flags.c_contiguous else self.clone()
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
     def softmax(self, dim):
         return R.Softmax(dim)(self)
 
@@ -895,6 +980,26 @@ def _infer_shape(shape, size):
     elif known != size:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
     return shape
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, ``other`` elsewhere, broadcast together, in their
+    promoted dtype; the gradient goes to each where its value was taken."""
+    condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if condition.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{_TYPE_NAMES.get(condition.dtype.name, condition.dtype.name)}")
+    check_same_device(input, other)
+    dtype = result_dtype(input, other)
+    input, other = (_as_dtype(x, dtype) if isinstance(x, Tensor) else x for x in (input, other))
+    reference = input if isinstance(input, Tensor) else other
+    if not isinstance(reference, Tensor):
+        return Tensor._make(np.where(condition, input, other).astype(dtype))
+    condition = backend.move(condition, backend.device_type_of(reference.array))
+    return E.Where(condition)(input, other)
+
+
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte"}
 
 
 def _reduced_shape(shape, axis, keepdim):

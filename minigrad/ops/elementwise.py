@@ -107,7 +107,11 @@ class Log(Function):
 
 
 class Sqrt(Function):
-    """√x; d/dx = 1/(2√x)."""
+    """√x; d/dx = 1/(2√x).  ``zero_gradient_at_zero``: 0 where √x = 0 (the gradient PyTorch gives
+    a standard deviation of equal values) instead of 1/0."""
+
+    def __init__(self, zero_gradient_at_zero=False):
+        self.zero_gradient_at_zero = zero_gradient_at_zero
 
     def forward(self, a):
         out = backend.array_module(a).sqrt(a)
@@ -116,6 +120,10 @@ class Sqrt(Function):
 
     def backward(self, grad):
         out, = self.saved_tensors
+        if self.zero_gradient_at_zero:
+            xp = backend.array_module(out)
+            with backend.quiet(xp):
+                return xp.where(out == 0, 0, grad / (2 * out))
         return grad / (2 * out)
 
 

@@ -178,6 +178,23 @@ class Copy(Function):
         return run(Copy(*self.source), grad)
 
 
+class Repeat(Function):
+    """NumPy's ``tile``: the tensor repeated ``sizes`` times along each dimension; each copy
+    sends its gradient back, summed."""
+
+    def __init__(self, sizes):
+        self.sizes = sizes
+
+    def forward(self, a):
+        self.shape = (1,) * (len(self.sizes) - a.ndim) + a.shape
+        return backend.array_module(a).tile(a.reshape(self.shape), self.sizes)
+
+    def backward(self, grad):
+        # (r0·s0, r1·s1, …) → (r0, s0, r1, s1, …), summed over the repeats r
+        split = tuple(n for pair in zip(self.sizes, self.shape) for n in pair)
+        return grad.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(self.shape)
+
+
 class Clone(Function):
     """A copy in new memory; the gradient passes unchanged."""
 

@@ -1,0 +1,89 @@
+"""Tensor functions a learner reaches for after the book, against PyTorch: var/std, where,
+masked_fill, gather, sort/topk, repeat, bmm, any/all, comparisons, contiguous; values,
+gradients and (for the differentiable ones) second derivatives."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+import minigrad
+from helpers import broadcast_pairs, check, check_second_order, shapes, to_numpy, values
+
+nonempty = shapes.filter(lambda s: len(s) >= 1)
+
+
+@given(data=st.data(), shape=nonempty, keepdim=st.booleans(), correction=st.sampled_from([None, 0, 1, 2]))
+def test_var_and_std(data, shape, keepdim, correction):
+    a = data.draw(values(shape))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    count = shape[dim]
+    if count - (1 if correction is None else correction) <= 0:
+        return  # PyTorch gives inf/nan with a warning there
+    check(lambda x: x.var(dim, keepdim=keepdim, correction=correction), a,
+          torch_fn=lambda x: x.var(dim, keepdim=keepdim, correction=correction))
+    check(lambda x: x.std(dim, keepdim=keepdim, correction=correction), a,
+          torch_fn=lambda x: x.std(dim, keepdim=keepdim, correction=correction))
+    if count > 1:
+        check_second_order(lambda x: x.var(dim, keepdim=keepdim), a, torch_fn=lambda x: x.var(dim, keepdim=keepdim))
+
+
+@given(data=st.data(), pair=broadcast_pairs)
+def test_where_and_masked_fill(data, pair):
+    shape_a, shape_b = pair.input_shapes
+    a, b = data.draw(values(shape_a)), data.draw(values(shape_b))
+    condition = a > 0
+    check(lambda x, y: minigrad.where(minigrad.tensor(condition), x, y), a, b,
+          torch_fn=lambda x, y: torch.where(torch.tensor(condition), x, y))
+    check(lambda x: minigrad.where(minigrad.tensor(condition), x, 0.5), a,
+          torch_fn=lambda x: torch.where(torch.tensor(condition), x, 0.5))
+    check(lambda x: (x * 2).masked_fill(minigrad.tensor(condition), -1.0), a,
+          torch_fn=lambda x: (x * 2).masked_fill(torch.tensor(condition), -1.0))
+    check_second_order(lambda x, y: minigrad.where(minigrad.tensor(condition), x * x, y * y), a, b,
+                       torch_fn=lambda x, y: torch.where(torch.tensor(condition), x * x, y * y))
+
+
+@given(data=st.data(), shape=nonempty)
+def test_gather_sort_topk(data, shape):
+    n = int(np.prod(shape))
+    a = np.random.default_rng(n).permutation(n).reshape(shape).astype(np.float64)  # no ties
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    index = np.random.default_rng(1).integers(0, shape[dim], size=shape)
+    check(lambda x: x.gather(dim, minigrad.tensor(index)), a, torch_fn=lambda x: x.gather(dim, torch.tensor(index)))
+    for descending in (False, True):
+        check(lambda x: x.sort(dim, descending=descending)[0], a,
+              torch_fn=lambda x: x.sort(dim, descending=descending)[0])
+        np.testing.assert_array_equal(minigrad.tensor(a).sort(dim, descending=descending)[1].numpy(),
+                                      torch.tensor(a).sort(dim, descending=descending)[1].numpy())
+    k = data.draw(st.integers(0, shape[dim]))
+    check(lambda x: x.topk(k, dim)[0], a, torch_fn=lambda x: x.topk(k, dim)[0])
+    np.testing.assert_array_equal(minigrad.tensor(a).topk(k, dim, largest=False)[1].numpy(),
+                                  torch.tensor(a).topk(k, dim, largest=False)[1].numpy())
+    check_second_order(lambda x: x.gather(dim, minigrad.tensor(index)) ** 2, a,
+                       torch_fn=lambda x: x.gather(dim, torch.tensor(index)) ** 2)
+
+
+@given(data=st.data(), shape=shapes)
+def test_repeat_any_all_comparisons_contiguous(data, shape):
+    a = data.draw(values(shape))
+    sizes = tuple(data.draw(st.lists(st.integers(1, 3), min_size=max(len(shape), 1), max_size=len(shape) + 1)))
+    check(lambda x: x.repeat(*sizes), a, torch_fn=lambda x: x.repeat(*sizes))
+    check_second_order(lambda x: x.repeat(*sizes) ** 2, a, torch_fn=lambda x: x.repeat(*sizes) ** 2)
+    ours, theirs = minigrad.tensor(a), torch.tensor(a)
+    for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+        np.testing.assert_array_equal(getattr(ours, name)(0.5).numpy(), getattr(theirs, name)(0.5).numpy())
+    assert (ours > 0).any().item() == (theirs > 0).any().item()
+    assert (ours > -5).all().item() == (theirs > -5).all().item()
+    if shape:
+        np.testing.assert_array_equal((ours > 0).any(0).numpy(), (theirs > 0).any(0).numpy())
+    transposed = ours.T if ours.ndim == 2 else ours
+    assert np.array_equal(transposed.contiguous().numpy(), transposed.numpy())
+    assert transposed.contiguous().array.flags.c_contiguous
+
+
+def test_bmm_and_its_errors():
+    a, b = np.random.default_rng(0).standard_normal((2, 3, 4)), np.random.default_rng(1).standard_normal((2, 4, 5))
+    check(minigrad.bmm, a, b, torch_fn=torch.bmm)
+    with pytest.raises(RuntimeError, match="batch1 must be a 3D tensor"):
+        minigrad.bmm(minigrad.ones(3, 4), minigrad.ones(2, 4, 5))
+    with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
+        minigrad.where(minigrad.ones(2), minigrad.ones(2), minigrad.zeros(2))
