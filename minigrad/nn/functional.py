@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 
 from .. import backend
-from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N
+from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N, pooling as P
 from ..tensor import Tensor, check_same_device
 
 
@@ -50,6 +50,32 @@ def dropout(input, p=0.5, training=True, inplace=False):
     scale = np.zeros(input.shape, input.dtype) if p == 1 else keep.astype(input.dtype) / input.dtype.type(1 - p)
     mask = Tensor._make(backend.move(scale, backend.device_type_of(input.array)))
     return input.mul_(mask) if inplace else input * mask
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """The largest value of each kernel_size window, every ``stride`` (default: kernel_size) pixels."""
+    op = P.MaxPool2d(kernel_size, stride, padding, dilation, ceil_mode)
+    out = op(input)
+    return (out, Tensor._make(op.indices())) if return_indices else out
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """The mean of each kernel_size window, every ``stride`` (default: kernel_size) pixels."""
+    return P.AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)(input)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Means over an (oh, ow) grid of regions: region i spans rows ⌊i·H/oh⌋ … ⌈(i+1)·H/oh⌉."""
+    h, w = input.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = oh or h, ow or w
+    if (oh, ow) == (1, 1):
+        return input.mean((-2, -1), keepdim=True)
+    rows = [input[..., (i * h) // oh:-(-((i + 1) * h) // oh), :] for i in range(oh)]
+    grid = [[row[..., (j * w) // ow:-(-((j + 1) * w) // ow)].mean((-2, -1)) for j in range(ow)] for row in rows]
+    from ..creation import stack
+    return stack([stack(line, -1) for line in grid], -2)
 
 
 def one_hot(tensor, num_classes=-1):
