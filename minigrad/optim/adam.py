@@ -13,6 +13,8 @@ class Adam(Optimizer):
         p ← p - (lr / (1 - β₁ᵗ)) · m / (√v / √(1 - β₂ᵗ) + eps)
     """
 
+    decoupled_weight_decay = False  # AdamW: p ← p·(1 − lr·λ) instead of λ·p in the gradient
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
                  capturable=False):
         if lr < 0:
@@ -21,10 +23,8 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"Invalid beta parameters: {betas}")
-        if amsgrad:
-            raise NotImplementedError("amsgrad is not implemented in minigrad")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=False, capturable=capturable))
+                                      amsgrad=amsgrad, capturable=capturable))
         self.scratch = {}  # parameter -> work array of its shape (not part of the state)
 
     @no_grad()
@@ -35,7 +35,9 @@ class Adam(Optimizer):
                 if p.grad is None:
                     continue
                 g = p.grad.array
-                if wd:
+                if wd and self.decoupled_weight_decay:
+                    p.array *= 1 - lr * wd
+                elif wd:
                     g = g + wd * p.array
                 state = self.state.get(p)
                 if state is None:
@@ -47,10 +49,26 @@ class Adam(Optimizer):
                     kernels.adam_device_step(g, beta1, beta2, eps, lr, t, p.array, m, v)
                     continue
                 step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
+                if group["amsgrad"]:  # the largest v so far in the denominator (Reddi et al.)
+                    self._amsgrad_step(p, g, state, beta1, beta2, eps, step_size, correction2)
+                    continue
                 if hasattr(step_size, "astype"):  # a step kept as an array: scalars of the parameter's dtype
                     step_size, correction2 = step_size.astype(p.array.dtype), correction2.astype(p.array.dtype)
                 scratch = None if backend.is_gpu_array(v) else self._scratch(p)  # the GPU kernel needs none
                 kernels.adam(g, beta1, beta2, eps, step_size, correction2, p.array, m, v, scratch)
+
+    @staticmethod
+    def _amsgrad_step(p, g, state, beta1, beta2, eps, step_size, correction2):
+        xp = backend.array_module(p.array)
+        m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+        if "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(p.array))
+        largest = state["max_exp_avg_sq"].array
+        m += (g - m) * (1 - beta1)
+        v *= beta2
+        v += (1 - beta2) * g * g
+        xp.maximum(largest, v, out=largest)
+        p.array += step_size * (m / (xp.sqrt(largest) / correction2 + eps))
 
     @staticmethod
     def _new_state(p, capturable):
