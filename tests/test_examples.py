@@ -6,19 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "autograd"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def load(name, engine):
+def load(name, engine, folder="autograd"):
     """The example as a module, its minigrad imports swapped for PyTorch's when engine is torch."""
-    source = (EXAMPLES / f"{name}.py").read_text()
+    path = EXAMPLES / folder / f"{name}.py"
+    source = path.read_text()
     if engine == "torch":
-        swapped = re.sub(r"^import minigrad(\.\w+)? as ", lambda m: f"import torch{m.group(1) or ''} as ",
-                         source, flags=re.M)
+        swapped = re.sub(r"^(import|from) minigrad\b", r"\1 torch", source, flags=re.M)
         assert swapped != source and "minigrad" not in re.sub(r'""".*?"""', "", swapped, flags=re.S)
         source = swapped
     module = types.ModuleType(f"{name}_{engine}")
-    module.__file__ = str(EXAMPLES / f"{name}.py")
+    module.__file__ = str(path)
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     return module
 
@@ -37,3 +37,34 @@ def test_gradient_penalty_gan_gives_pytorchs_losses():
     theirs = np.array(load("gradient_penalty", "torch").train(steps=40))
     np.testing.assert_allclose(ours, theirs, rtol=1e-9)
     assert np.all(ours[:, 1] > 0)  # the penalty is there and differentiated: D's losses include it
+
+
+def test_mnist_cnn_gives_pytorchs_losses_from_the_same_weights_and_batches():
+    """The PyTorch-examples-style CNN: weights copied from minigrad's model into PyTorch's,
+    dropout off, the same batches in order, float64: every loss the same."""
+    import torch
+    ours, theirs = load("mnist_cnn", "minigrad", "pytorch"), load("mnist_cnn", "torch", "pytorch")
+    import minigrad
+    minigrad.manual_seed(0)
+    model_ours, model_theirs = ours.Net(dropout=(0, 0)).double(), theirs.Net(dropout=(0, 0)).double()
+    model_theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model_ours.state_dict().items()})
+    losses = []
+    for module, model in ((ours, model_ours), (theirs, model_theirs)):
+        data = module.mnist("train", 96, dtype=module.torch.float64)
+        loader = module.DataLoader(data, batch_size=32)
+        optimizer = module.optim.Adadelta(model.parameters(), lr=1.0)
+        scheduler = module.StepLR(optimizer, step_size=1, gamma=0.7)
+        epoch_losses = []
+        for _ in range(2):
+            epoch_losses += module.train(model, loader, optimizer)
+            scheduler.step()
+        losses.append(epoch_losses + list(module.test(model, module.DataLoader(data, batch_size=50))))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-9)
+
+
+def test_mnist_cnn_learns_in_quick_mode(tmp_path):
+    accuracy = load("mnist_cnn", "minigrad", "pytorch").main(["--quick", "--save-model", str(tmp_path / "m.pt")])
+    assert accuracy > 0.4  # ten classes: chance is 0.1
+    import minigrad
+    assert set(minigrad.load(tmp_path / "m.pt")) == {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                                    "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}

@@ -34,37 +34,32 @@ class RMSprop(Optimizer):
 
     @no_grad()
     def step(self):
-        for group in self.param_groups:
-            lr, alpha, eps, wd, momentum = (group[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum"))
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.array + wd * p.array if wd else p.grad.array
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {"step": 0.0, "square_avg": _zeros_like(p)}
-                    if momentum > 0:
-                        state["momentum_buffer"] = _zeros_like(p)
-                    if group["centered"]:
-                        state["grad_avg"] = _zeros_like(p)
-                state["step"] += 1
-                square_avg = state["square_avg"].array
-                square_avg *= alpha
-                square_avg += (1 - alpha) * g * g
-                if group["centered"]:
-                    grad_avg = state["grad_avg"].array
-                    grad_avg += (g - grad_avg) * (1 - alpha)
-                    avg = backend.array_module(g).sqrt(square_avg - grad_avg * grad_avg) + eps
-                else:
-                    avg = backend.array_module(g).sqrt(square_avg) + eps
-                p._bump_version()
+        for group, p, g, state in self._gradients():
+            alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+            if not state:
+                state.update(step=0.0, square_avg=_zeros_like(p))
                 if momentum > 0:
-                    buffer = state["momentum_buffer"].array
-                    buffer *= momentum
-                    buffer += g / avg
-                    p.array -= lr * buffer
-                else:
-                    p.array += -lr * (g / avg)
+                    state["momentum_buffer"] = _zeros_like(p)
+                if group["centered"]:
+                    state["grad_avg"] = _zeros_like(p)
+            state["step"] += 1
+            square_avg = state["square_avg"].array
+            square_avg *= alpha
+            square_avg += (1 - alpha) * g * g
+            if group["centered"]:
+                grad_avg = state["grad_avg"].array
+                grad_avg += (g - grad_avg) * (1 - alpha)
+                avg = backend.array_module(g).sqrt(square_avg - grad_avg * grad_avg) + eps
+            else:
+                avg = backend.array_module(g).sqrt(square_avg) + eps
+            p._bump_version()
+            if momentum > 0:
+                buffer = state["momentum_buffer"].array
+                buffer *= momentum
+                buffer += g / avg
+                p.array -= group["lr"] * buffer
+            else:
+                p.array += -group["lr"] * (g / avg)
 
 
 class Adadelta(Optimizer):
@@ -81,22 +76,17 @@ class Adadelta(Optimizer):
 
     @no_grad()
     def step(self):
-        for group in self.param_groups:
-            lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.array + wd * p.array if wd else p.grad.array
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {"step": 0.0, "square_avg": _zeros_like(p), "acc_delta": _zeros_like(p)}
-                state["step"] += 1
-                xp = backend.array_module(g)
-                square_avg, acc_delta = state["square_avg"].array, state["acc_delta"].array
-                square_avg *= rho
-                square_avg += (1 - rho) * g * g
-                delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * g
-                acc_delta *= rho
-                acc_delta += (1 - rho) * delta * delta
-                p._bump_version()
-                p.array += -lr * delta
+        for group, p, g, state in self._gradients():
+            rho, eps = group["rho"], group["eps"]
+            if not state:
+                state.update(step=0.0, square_avg=_zeros_like(p), acc_delta=_zeros_like(p))
+            state["step"] += 1
+            xp = backend.array_module(g)
+            square_avg, acc_delta = state["square_avg"].array, state["acc_delta"].array
+            square_avg *= rho
+            square_avg += (1 - rho) * g * g
+            delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * g
+            acc_delta *= rho
+            acc_delta += (1 - rho) * delta * delta
+            p._bump_version()
+            p.array += -group["lr"] * delta

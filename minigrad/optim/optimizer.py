@@ -44,6 +44,16 @@ class Optimizer:
     def step(self):
         raise NotImplementedError
 
+    def _gradients(self):
+        """(group, parameter, gradient plus the group's weight_decay·p, the parameter's state)
+        for every parameter that has a gradient."""
+        for group in self.param_groups:
+            decay = group.get("weight_decay", 0)
+            for p in group["params"]:
+                if p.grad is not None:
+                    g = p.grad.array + decay * p.array if decay else p.grad.array
+                    yield group, p, g, self.state.setdefault(p, {})
+
     def _params(self):
         return [p for group in self.param_groups for p in group["params"]]
 
