@@ -68,3 +68,31 @@ def test_mnist_cnn_learns_in_quick_mode(tmp_path):
     import minigrad
     assert set(minigrad.load(tmp_path / "m.pt")) == {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
                                                     "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+
+
+def test_dcgan_gives_pytorchs_losses_from_the_same_weights_noise_and_batches():
+    import torch
+    import minigrad
+    ours, theirs = load("dcgan", "minigrad", "pytorch"), load("dcgan", "torch", "pytorch")
+    minigrad.manual_seed(0)
+    nets = {}
+    for module in (ours, theirs):
+        nets[module] = (module.Generator().apply(module.weights_init).double(),
+                        module.Discriminator().apply(module.weights_init).double())
+    for ours_net, theirs_net in zip(nets[ours], nets[theirs]):  # PyTorch starts from minigrad's weights
+        theirs_net.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours_net.state_dict().items()})
+    rng = np.random.default_rng(0)
+    noise = [rng.standard_normal((16, ours.NZ, 1, 1)) for _ in range(4)]
+    histories = []
+    for module in (ours, theirs):
+        netG, netD = nets[module]
+        optimizers = [module.optim.Adam(n.parameters(), lr=0.0002, betas=(0.5, 0.999)) for n in (netG, netD)]
+        loader = module.DataLoader(module.digits(64, dtype=module.torch.float64), batch_size=16)
+        histories.append([module.train_step(netG, netD, *optimizers, real, module.torch.tensor(z),
+                                            module.nn.BCELoss()) for (real,), z in zip(loader, noise)])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-9)
+
+
+def test_dcgan_discriminator_learns_in_quick_mode():
+    history = np.array(load("dcgan", "minigrad", "pytorch").main(["--quick"]))
+    assert history[:, 2].mean() > history[:, 3].mean() + 0.1  # D(x) above D(G(z)): it tells them apart
