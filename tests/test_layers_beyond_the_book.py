@@ -124,3 +124,25 @@ def test_module_list_dict_and_apply_like_pytorch():
     assert visited[0] == visited[1]
     ours.load_state_dict({k: minigrad.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
     assert len(ours.blocks) == 2 and "b" in ours.heads and list(ours.heads.keys()) == ["a", "b"]
+
+
+@given(data=st.data(), padding=st.sampled_from([None, 0, 2, -1]))
+def test_embedding_equals_pytorchs(data, padding):
+    table = data.draw(values((5, 3)))
+    indices = np.array(data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=8)))
+    check(lambda w: F.embedding(minigrad.tensor(indices), w, padding_idx=padding), table,
+          torch_fn=lambda w: TF.embedding(torch.tensor(indices), w, padding_idx=padding))
+    layer = nn.Embedding(5, 3, padding_idx=2)
+    assert layer.weight.shape == (5, 3) and not layer.weight.detach().numpy()[2].any()
+
+
+@given(data=st.data(), h=st.integers(1, 5), w=st.integers(1, 5),
+       resize=st.sampled_from([dict(scale_factor=2), dict(scale_factor=(3, 1)), dict(size=(7, 4)), dict(size=3),
+                               dict(scale_factor=1.5)]))
+def test_nearest_interpolation_equals_pytorchs(data, h, w, resize):
+    x = data.draw(values((1, 2, h, w)))
+    check(lambda t: F.interpolate(t, **resize), x, torch_fn=lambda t: TF.interpolate(t, **resize))
+    if "scale_factor" in resize:
+        factor = resize["scale_factor"]
+        check(lambda t: nn.Upsample(scale_factor=factor)(t), x,
+              torch_fn=lambda t: torch.nn.Upsample(scale_factor=factor)(t))

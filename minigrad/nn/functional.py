@@ -1,6 +1,8 @@
 """``minigrad.nn.functional``: the layers and losses as functions (PyTorch's names)."""
 import warnings
 
+import math
+
 import numpy as np
 
 from .. import backend
@@ -76,6 +78,43 @@ def adaptive_avg_pool2d(input, output_size):
     grid = [[row[..., (j * w) // ow:-(-((j + 1) * w) // ow)].mean((-2, -1)) for j in range(ow)] for row in rows]
     from ..creation import stack
     return stack([stack(line, -1) for line in grid], -2)
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` picked by the integer ``input`` (gradients of repeated rows add up);
+    the ``padding_idx`` row's gradient is zero, as in PyTorch."""
+    if input.dtype.kind not in "iu":
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type()} instead (while checking arguments for embedding)")
+    rows = weight[input.array]
+    if padding_idx is None:
+        return rows
+    padding_idx %= weight.shape[0]
+    at_padding = Tensor._make((input.array == padding_idx)[..., None])
+    return rows.where(~at_padding, rows.detach())
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest"):
+    """Resize the last two dimensions by repeating the nearest pixel: output pixel i reads
+    input pixel ⌊i·in/out⌋ (``mode='nearest'``, PyTorch's default)."""
+    if mode != "nearest":
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not in minigrad (only 'nearest')")
+    if input.ndim != 4:
+        raise NotImplementedError(f"interpolate: minigrad resizes (N, C, H, W) images; got {input.ndim} dimensions")
+    h, w = input.shape[-2:]
+    if size is not None:
+        out_h, out_w = (size, size) if isinstance(size, int) else size
+        scale_h, scale_w = h / out_h, w / out_w
+    elif scale_factor is not None:
+        factor_h, factor_w = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        out_h, out_w = int(math.floor(h * factor_h)), int(math.floor(w * factor_w))
+        scale_h, scale_w = 1 / factor_h, 1 / factor_w
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    rows = np.minimum(np.floor(np.arange(out_h) * scale_h).astype(np.int64), h - 1)
+    cols = np.minimum(np.floor(np.arange(out_w) * scale_w).astype(np.int64), w - 1)
+    device = backend.device_type_of(input.array)
+    return input[..., backend.move(rows[:, None], device), backend.move(cols[None, :], device)]
 
 
 def one_hot(tensor, num_classes=-1):

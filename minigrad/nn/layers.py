@@ -3,6 +3,7 @@ import math
 from collections import OrderedDict
 
 from .. import creation
+from ..autograd import no_grad
 from . import functional as F, init
 from .module import Module, Parameter
 
@@ -113,6 +114,40 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class Embedding(Module):
+    """A lookup table: ``embedding(indices)`` gives rows of ``weight`` (num_embeddings,
+    embedding_dim), drawn from N(0, 1) as PyTorch does (the padding_idx row zero)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None, device=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.weight = Parameter(creation.empty(num_embeddings, embedding_dim, dtype=dtype, device=device))
+        init.normal_(self.weight)
+        if padding_idx is not None:
+            with no_grad():
+                self.weight[padding_idx] = 0
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class Upsample(Module):
+    def __init__(self, size=None, scale_factor=None, mode="nearest"):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode)
+
+    def extra_repr(self):
+        return (f"size={self.size}" if self.size is not None else f"scale_factor={float(self.scale_factor)}") + \
+            f", mode='{self.mode}'"
 
 
 class Dropout(Module):
