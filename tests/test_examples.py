@@ -96,3 +96,31 @@ def test_dcgan_gives_pytorchs_losses_from_the_same_weights_noise_and_batches():
 def test_dcgan_discriminator_learns_in_quick_mode():
     history = np.array(load("dcgan", "minigrad", "pytorch").main(["--quick"]))
     assert history[:, 2].mean() > history[:, 3].mean() + 0.1  # D(x) above D(G(z)): it tells them apart
+
+
+def test_blitz_programs_give_pytorchs_numbers_from_the_same_weights():
+    import torch
+    import minigrad
+    ours, theirs = load("blitz", "minigrad", "pytorch"), load("blitz", "torch", "pytorch")
+    minigrad.manual_seed(0)
+    net_ours, net_theirs = ours.Net().double(), theirs.Net().double()
+    net_theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in net_ours.state_dict().items()})
+    results = []
+    for module, net in ((ours, net_ours), (theirs, net_theirs)):
+        data = module.stand_in_images(24, 1, dtype=module.torch.float64)
+        target = module.torch.tensor(np.linspace(-1, 1, 10)[None], dtype=module.torch.float64)
+        loss, before, after, path = module.neural_networks(net, data.tensors[0][:1], target)
+        optimizer = module.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+        losses = module.train(net, module.DataLoader(data, batch_size=4), optimizer, module.nn.CrossEntropyLoss())
+        results.append(([loss] + losses, before, after.numpy(), path))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
+    assert results[0][1] is None and results[1][1] is None  # zero_grad() sets .grad to None, as PyTorch
+    np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-9)
+    # the graph walked back from the loss, first inputs first: PyTorch's addmm takes the bias
+    # first, minigrad's fused Linear the input
+    assert results[1][3] == ["MseLossBackward0", "AddmmBackward0", "AccumulateGrad"]
+    assert results[0][3] == ["MSELoss", "Linear", "Relu"]
+
+
+def test_blitz_classifier_learns():
+    assert load("blitz", "minigrad", "pytorch").main(["--epochs", "2", "--images", "1000"]) > 0.3
