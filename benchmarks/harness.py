@@ -2,6 +2,8 @@
 
 One iteration is what the book does per example at batch size 1 (classifier: forward,
 loss, zero_grad, backward, step; GAN: D on real, D on a detached fake, G through D).
+The example programs of ``examples/pytorch/`` (``benchmarks/programs.py``) are timed the same
+way at batch size 64, where the arithmetic, not the per-op overhead, is the cost.
 Data is drawn and turned into tensors in advance, so only training is timed.  After a
 warm-up the engines run in interleaved rounds (A B, then B A, …): drifts of a shared machine
 hit both alike, and the ratio minigrad/torch is taken within each round.
@@ -19,6 +21,8 @@ import numpy as np
 
 from gans import experiments
 from gans.training import build, load_data, make_step
+
+from .programs import PROGRAMS, ProgramWorkload
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -115,7 +119,8 @@ def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", se
     loads, failures = {}, []
     for e in engines:
         try:
-            loads[e] = Workload(name, e, device, dtype, data=data)
+            workload = ProgramWorkload if name in PROGRAMS else Workload
+            loads[e] = workload(name, e, device, dtype, data=data)
             loads[e].run(3)  # warm-up: caches, allocator, lazy imports, kernel compilation, capture
         except Exception as err:  # e.g. a step that cannot be captured: reported, the others still run
             loads.pop(e, None)
@@ -220,10 +225,11 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
         json_path=None, save=True, matmul=True, echo=print, threads=None):
     """Benchmark the experiments, print a table, and save the JSON (``benchmarks/results/``).
     An engine label ending in ``+graph`` times that engine replaying a captured CUDA graph."""
-    names = list(names or experiments.EXPERIMENTS)
+    names = list(names or list(experiments.EXPERIMENTS) + (list(PROGRAMS) if device == "cpu" else []))
     graphs = any(e.endswith(GRAPH) for e in engines)
     for name in names:
-        experiments.get(name)
+        if name not in PROGRAMS:
+            experiments.get(name)
     info = machine()
     info["threads"] = threads
     echo(f"machine: {info['cpu']}, {info['cores']} cores, {threads or 'default'} thread(s) per engine, "

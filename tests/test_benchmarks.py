@@ -67,3 +67,12 @@ def test_cli_bench_writes_json(tmp_path):
     records = json.loads(out.read_text())
     assert [r["experiment"] for r in records] == ["pattern-1010", "pattern-1010"]
     assert "1 thread(s) per engine" in result.stdout
+
+
+def test_example_programs_are_benchmarked_at_batch_64_on_both_engines():
+    from benchmarks.programs import ProgramWorkload
+    records = bench("dcgan-b64", seconds=0.5)
+    assert {r["engine"] for r in records} == {"minigrad", "torch"}
+    assert all(r["ratio_to_torch"] > 0 for r in records)
+    load = ProgramWorkload("mnist-cnn-b64", "minigrad")
+    assert load.batches[0][0].shape == (64, 1, 28, 28) and load.run(1) > 0

@@ -1,10 +1,11 @@
 """The autograd examples are PyTorch programs that run on minigrad through their imports:
 each is run twice, as written and with ``import torch``, and every number must agree."""
 import re
-import types
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.programs import load_example
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -12,15 +13,10 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def load(name, engine, folder="autograd"):
     """The example as a module, its minigrad imports swapped for PyTorch's when engine is torch."""
     path = EXAMPLES / folder / f"{name}.py"
-    source = path.read_text()
-    if engine == "torch":
-        swapped = re.sub(r"^(import|from) minigrad\b", r"\1 torch", source, flags=re.M)
-        assert swapped != source and "minigrad" not in re.sub(r'""".*?"""', "", swapped, flags=re.S)
-        source = swapped
-    module = types.ModuleType(f"{name}_{engine}")
-    module.__file__ = str(path)
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
-    return module
+    if engine == "torch":  # the swap must leave nothing of minigrad outside the docstrings
+        swapped = re.sub(r"^(import|from) minigrad\b", r"\1 torch", path.read_text(), flags=re.M)
+        assert "minigrad" not in re.sub(r'""".*?"""', "", swapped, flags=re.S)
+    return load_example(path, engine)
 
 
 def test_polynomial_fit_gives_pytorchs_numbers():

@@ -15,6 +15,7 @@ nonempty = shapes.filter(lambda s: len(s) >= 1)
 @given(data=st.data(), shape=nonempty, keepdim=st.booleans(), correction=st.sampled_from([None, 0, 1, 2]))
 def test_var_and_std(data, shape, keepdim, correction):
     a = data.draw(values(shape))
+    a = np.where(np.abs(a) < 1e-100, 0.0, a)  # squares below 1e-308 are subnormal: both engines lose digits
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     count = shape[dim]
     if count - (1 if correction is None else correction) <= 0:
