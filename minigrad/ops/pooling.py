@@ -43,6 +43,8 @@ class Windows:
             raise RuntimeError(f"Given input size: ({'x'.join(map(str, shape[-3:]))}). Calculated output size: "
                                f"({'x'.join(map(str, tuple(shape[-3:-2]) + out))}). Output size is too small")
         self.op, self.kernel, self.padding, self.out = op, kernel, padding, out
+        # windows that do not overlap send each pixel at most one gradient: assigned, not summed
+        self.disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
         # padded size: enough for every window (ceil_mode may read past the right padding)
         self.padded = tuple(max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1)
                             for n, p, o, s, d, k in zip((h, w), padding, out, stride, dilation, kernel))
@@ -99,7 +101,7 @@ class MaxPool2d(Function):
     def backward(self, grad):
         windows = self.windows
         index = windows.lead(backend.array_module(self.rows), 2) + (self.rows, self.cols)
-        return windows.unpad(run(Scatter(index, windows.shape[:-2] + windows.padded), grad))
+        return windows.unpad(run(Scatter(index, windows.shape[:-2] + windows.padded, windows.disjoint), grad))
 
     def indices(self):
         """PyTorch's ``return_indices``: the position of each maximum in its (unpadded) plane."""
@@ -140,7 +142,7 @@ class AvgPool2d(Function):
         share = xp.broadcast_to(xp.expand_dims(grad / self.divisor, -1), tuple(grad.shape) + windows.rows.shape[-1:])
         rows, cols = windows.on(self.divisor)
         index = windows.lead(backend.array_module(rows), 3) + (rows, cols)
-        return windows.unpad(run(Scatter(index, windows.shape[:-2] + windows.padded), share))
+        return windows.unpad(run(Scatter(index, windows.shape[:-2] + windows.padded, windows.disjoint), share))
 
 
 def _check_image(name, x):
