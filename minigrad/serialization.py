@@ -137,8 +137,8 @@ def _place(map_location, saved_device):
         target = str(map_location)
     kind = target.split(":")[0]
     if kind == "cuda" and not backend.cuda_available():
-        raise RuntimeError(f"Attempting to deserialize object on a CUDA device but CUDA is not available: load "
-                           f"with map_location='cpu' to place the tensors on the CPU")
+        raise RuntimeError("Attempting to deserialize object on a CUDA device but CUDA is not available: load "
+                           "with map_location='cpu' to place the tensors on the CPU")
     if kind not in ("cpu", "cuda"):
         raise RuntimeError(f"don't know how to place a tensor on device {target!r}")
     return kind

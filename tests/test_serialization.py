@@ -12,7 +12,6 @@ import torch
 
 import minigrad
 import minigrad.nn as nn
-from helpers import to_numpy
 
 
 def test_round_trip_keeps_structure_values_dtypes_and_sharing(tmp_path):

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, strategies as st
 
 import minigrad
-from helpers import broadcast_pairs, check, check_second_order, shapes, to_numpy, values
+from helpers import broadcast_pairs, check, check_second_order, shapes, values
 
 nonempty = shapes.filter(lambda s: len(s) >= 1)
 

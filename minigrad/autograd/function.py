@@ -187,14 +187,8 @@ class Function:
             if t is None:
                 what = f"[{type_name(array)} {shape_text(array.shape)}], which is output 0 of {self.op_name()},"
             else:
-                what = f"[{t.type()} {shape_text(t.shape)}]"
-                if t.grad_fn is not None:
-                    what += f", which is output 0 of {t.grad_fn.op_name()},"
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: {what} is at version {counter.value}; expected version {counter.value - stale} "
-                "instead. Hint: enable anomaly detection to find the operation that failed to compute its "
-                "gradient, with minigrad.autograd.set_detect_anomaly(True).")
+                what = _described(t)
+            raise RuntimeError(_modified(what, counter.value, counter.value - stale))
 
     def edge(self, t):
         """Where the gradient of input ``t`` goes: (node, output_nr), (None, 0) for a leaf.  That
@@ -429,11 +423,7 @@ class CustomFunctionNode(Function):
     def check_versions(self):
         for expected, t in zip(self.saved_versions, [t for t in self.to_save if t is not None]):
             if t._version != expected:
-                where = f", which is output 0 of {t.grad_fn.op_name()}," if t.grad_fn is not None else ""
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{t.type()} {shape_text(t.shape)}]{where} is at version {t._version}; "
-                    f"expected version {expected} instead.")
+                raise RuntimeError(_modified(_described(t), t._version, expected))
 
     def name(self):
         return self.function.__name__ + "Backward"
@@ -441,6 +431,19 @@ class CustomFunctionNode(Function):
     @property
     def next_functions(self):  # PyTorch lists the tensor arguments only
         return tuple(pair for pair, a in zip(super().next_functions, self.inputs) if isinstance(a, Tensor))
+
+
+def _described(t):
+    """A saved tensor as PyTorch's error names it: [torch.FloatTensor [3]], which is output 0 of Mul,"""
+    where = f", which is output 0 of {t.grad_fn.op_name()}," if t.grad_fn is not None else ""
+    return f"[{t.type()} {shape_text(t.shape)}]{where}"
+
+
+def _modified(what, version, expected):
+    return ("one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"{what} is at version {version}; expected version {expected} instead. Hint: enable anomaly detection "
+            "to find the operation that failed to compute its gradient, with "
+            "minigrad.autograd.set_detect_anomaly(True).")
 
 
 def _broadcastable(shape, target):

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..autograd import function
-from . import elementwise, shape
+from . import elementwise
 
 
 def _tensor(x):
