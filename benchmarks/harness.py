@@ -13,7 +13,6 @@ import os
 import platform
 import statistics
 import time
-import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 from gans import experiments
 from gans.training import build, load_data, make_step
 
-from .programs import PROGRAMS, ProgramWorkload
+from .programs import PROGRAMS, ProgramWorkload, peak_traced_bytes
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -82,12 +81,7 @@ class Workload:
         return time.perf_counter() - started
 
     def peak_traced_bytes(self):
-        """Peak Python/NumPy allocation of one iteration (tracemalloc sees NumPy, not PyTorch's allocator)."""
-        tracemalloc.start()
-        self.run(1)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        return peak
+        return peak_traced_bytes(self)
 
 
 class ByHandWorkload:

@@ -73,9 +73,14 @@ class ProgramWorkload:
         return time.perf_counter() - started
 
     def peak_traced_bytes(self):
-        import tracemalloc
-        tracemalloc.start()
-        self.run(1)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        return peak
+        return peak_traced_bytes(self)
+
+
+def peak_traced_bytes(load):
+    """Peak Python/NumPy allocation of one iteration (tracemalloc sees NumPy, not PyTorch's allocator)."""
+    import tracemalloc
+    tracemalloc.start()
+    load.run(1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
