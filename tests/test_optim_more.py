@@ -90,3 +90,27 @@ def test_state_dicts_exchange_with_pytorch(label):
     ours.load_state_dict(theirs.state_dict())
     np.testing.assert_allclose(train(minigrad, w, b, ours, 100, 100), train(torch, w_t, b_t, theirs, 100, 100),
                                rtol=1e-10)
+
+
+@pytest.mark.parametrize("label", ["RMSprop centered momentum", "AdamW amsgrad"])
+def test_minigrad_state_dicts_go_to_pytorch(label):
+    """And the other way: minigrad's state after 100 steps, loaded into PyTorch's optimiser
+    (tensors converted, the structure as it is), gives the same next 100 steps."""
+    name, kwargs = OPTIMISERS[label]
+    tensors = {}
+    for engine in (minigrad, torch):
+        w = engine.tensor(np.linspace(-1, 1, 6).reshape(2, 3), dtype=engine.float64, requires_grad=True)
+        b = engine.tensor([0.5, -0.5], dtype=engine.float64, requires_grad=True)
+        tensors[engine] = (w, b, getattr(engine.optim, name)([w, b], **kwargs))
+    w, b, ours = tensors[minigrad]
+    train(minigrad, w, b, ours, 0, 100)
+    w_t, b_t, theirs = tensors[torch]
+    with torch.no_grad():
+        w_t.copy_(torch.tensor(w.detach().numpy()))
+        b_t.copy_(torch.tensor(b.detach().numpy()))
+    state = ours.state_dict()
+    theirs.load_state_dict({"param_groups": state["param_groups"], "state": {
+        k: {key: torch.tensor(v.numpy()) if isinstance(v, minigrad.Tensor) else torch.tensor(v)
+            for key, v in s.items()} for k, s in state["state"].items()}})
+    np.testing.assert_allclose(train(minigrad, w, b, ours, 100, 100), train(torch, w_t, b_t, theirs, 100, 100),
+                               rtol=1e-10)
