@@ -48,6 +48,14 @@ def array_module(array):
     return namespace() if namespace is not None and not isinstance(array, np.generic) else np
 
 
+def module_for(device_type):
+    """The array module that makes arrays on ``device_type`` ('cpu' or 'cuda')."""
+    if device_type == "cuda":
+        require_cuda()
+        return cp
+    return np
+
+
 _pending_checks = []  # (device scalar, message): bad input the GPU found, reported at the next read
 
 

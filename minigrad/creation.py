@@ -14,9 +14,17 @@ def _shape(size):
 
 
 def _new(array, dtype, device, requires_grad):
+    """A tensor of values computed on the host (random draws, ranges): cast, then moved."""
     dtype = np.dtype(dtype) if dtype is not None else defaults.dtype
     array = backend.move(array.astype(dtype, copy=False), device_type(device))
     return Tensor._make(array).requires_grad_(requires_grad)
+
+
+def _allocated(make, size, dtype, device, requires_grad):
+    """A tensor made in its dtype on its device at once: ``make(xp, shape, dtype)``."""
+    dtype = np.dtype(dtype) if dtype is not None else defaults.dtype
+    xp = backend.module_for(device_type(device))
+    return Tensor._make(make(xp, _shape(size), dtype)).requires_grad_(requires_grad)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -58,11 +66,11 @@ def LongTensor(*data):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _new(np.zeros(_shape(size)), dtype, device, requires_grad)
+    return _allocated(lambda xp, shape, dtype: xp.zeros(shape, dtype), size, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _new(np.ones(_shape(size)), dtype, device, requires_grad)
+    return _allocated(lambda xp, shape, dtype: xp.ones(shape, dtype), size, dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -70,11 +78,13 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
         dtype = np.bool_
     elif dtype is None and isinstance(fill_value, int):
         dtype = np.int64
-    return _new(np.full(_shape((size,)), fill_value), dtype, device, requires_grad)
+    return _allocated(lambda xp, shape, dtype: xp.full(shape, fill_value, dtype), (size,), dtype, device,
+                      requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    """Memory of the size asked for, not set to anything (as PyTorch's): fill it before use."""
+    return _allocated(lambda xp, shape, dtype: xp.empty(shape, dtype), size, dtype, device, requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
@@ -135,7 +145,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    return _new(np.eye(n, m), dtype, device, requires_grad)
+    return _allocated(lambda xp, shape, dtype: xp.eye(n, m, dtype=dtype), (), dtype, device, requires_grad)
 
 
 def _same_device(tensors, name):

@@ -88,3 +88,29 @@ def test_bmm_and_its_errors():
         minigrad.bmm(minigrad.ones(3, 4), minigrad.ones(2, 4, 5))
     with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
         minigrad.where(minigrad.ones(2), minigrad.ones(2), minigrad.zeros(2))
+
+
+@pytest.mark.parametrize("make", ["zeros", "ones", "empty", "full", "zeros_like", "eye"])
+def test_new_tensors_are_made_in_their_own_dtype_at_once(make):
+    """A float32 tensor of 4 MB is allocated as 4 MB (not as float64, then cast)."""
+    import tracemalloc
+    calls = {"zeros": lambda: minigrad.zeros(1000, 1000), "ones": lambda: minigrad.ones(1000, 1000),
+             "empty": lambda: minigrad.empty(1000, 1000), "full": lambda: minigrad.full((1000, 1000), 0.5),
+             "zeros_like": lambda: minigrad.zeros_like(like), "eye": lambda: minigrad.eye(1000)}
+    like = minigrad.ones(1000, 1000)
+    tracemalloc.start()
+    t = calls[make]()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert t.dtype == np.float32 and t.shape == (1000, 1000)
+    assert peak < 1.1 * 4e6
+    if make != "empty":
+        expected = {"zeros": 0, "ones": 1, "full": 0.5, "zeros_like": 0}.get(make)
+        assert np.array_equal(t.numpy(), np.eye(1000) if make == "eye" else np.full((1000, 1000), expected))
+
+
+def test_random_tensors_keep_their_streams():
+    """rand and randn draw float64 from the generator and round, as before: seeded values stay."""
+    minigrad.manual_seed(3)
+    values = minigrad.rand(5).numpy()
+    np.testing.assert_array_equal(values, np.random.default_rng(3).uniform(0, 1, 5).astype(np.float32))
