@@ -479,13 +479,6 @@ class Tensor:
     def leaky_relu_(self, negative_slope=0.01):
         return inplace.modify(self, lambda t: E.LeakyRelu(negative_slope)(t))
 
-    def movedim(self, source, destination):
-        """The dimension ``source`` moved to position ``destination``, the others in order."""
-        source, destination = source % self.ndim, destination % self.ndim
-        order = [d for d in range(self.ndim) if d != source]
-        order.insert(destination, source)
-        return self.permute(order)
-
     def clamp_(self, min=None, max=None):
         return inplace.modify(self, Tensor.clamp, min, max)
 
@@ -499,6 +492,9 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value):
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
+                               "dimensions.")
         return inplace.modify(self, S.overwrite, value)
 
     def uniform_(self, a=0.0, b=1.0):
@@ -653,15 +649,31 @@ class Tensor:
         return where(condition, self, other)
 
     def masked_fill(self, mask, value):
+        """``value`` where ``mask`` holds, in this tensor's dtype (a float value fills an integer
+        tensor truncated, as in PyTorch)."""
+        value = value.to(self.dtype) if isinstance(value, Tensor) else np.asarray(value).astype(self.dtype)
         return where(mask, value, self)
 
     def masked_fill_(self, mask, value):
-        return inplace.modify(self, lambda t, v: where(mask, v, t), value)
+        return inplace.modify(self, lambda t, v: t.masked_fill(mask, v), value)
 
     def gather(self, dim, index):
         """out[i][j] = self[index[i][j]][j] for dim 0 (and so on): a differentiable lookup."""
         axis = R.single_dim(dim, self.ndim)
         positions = index.array
+        if positions.dtype.kind not in "iu":
+            raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+        if positions.ndim != self.ndim:
+            raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+        for d, (n, limit) in enumerate(zip(positions.shape, self.array.shape)):
+            if d != axis and n > limit:
+                raise RuntimeError(f"Size does not match at dimension {d} expected index {list(positions.shape)} "
+                                   f"to be smaller than self {list(self.array.shape)} apart from dimension {axis}")
+        if not backend.is_gpu_array(positions) and positions.size and (
+                positions.min() < 0 or positions.max() >= self.array.shape[axis]):
+            bad = positions[(positions < 0) | (positions >= self.array.shape[axis])].flat[0]
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size "
+                               f"{self.array.shape[axis]}")
         xp = backend.array_module(positions)
         picks = tuple(positions if d == axis else
                       xp.arange(n).reshape([-1 if k == d else 1 for k in range(positions.ndim)])
@@ -768,6 +780,13 @@ class Tensor:
                                f"the length of the desired ordering of dimensions i.e. input.dim() = "
                                f"{self.ndim} is not equal to len(dims) = {len(dims)}")
         return S.Permute(tuple(d % self.ndim for d in dims))(self)
+
+    def movedim(self, source, destination):
+        """The dimension ``source`` moved to position ``destination``, the others in order."""
+        source, destination = source % self.ndim, destination % self.ndim
+        order = [d for d in range(self.ndim) if d != source]
+        order.insert(destination, source)
+        return self.permute(order)
 
     def transpose(self, dim0, dim1):
         dims = list(range(self.ndim))

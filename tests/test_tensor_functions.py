@@ -114,3 +114,43 @@ def test_random_tensors_keep_their_streams():
     minigrad.manual_seed(3)
     values = minigrad.rand(5).numpy()
     np.testing.assert_array_equal(values, np.random.default_rng(3).uniform(0, 1, 5).astype(np.float32))
+
+
+def test_masked_fill_gather_fill_and_assignment_behave_as_pytorch():
+    """Dtypes, broadcasting and errors where PyTorch has them; each error's text is PyTorch's."""
+    def both(fn):
+        out = []
+        for engine in (minigrad, torch):
+            try:
+                out.append(fn(engine))
+            except RuntimeError as error:
+                out.append(str(error))
+        return out
+    ours, theirs = both(lambda e: e.tensor([1, 2, 3]).masked_fill(e.tensor([True, False, True]), 1.7))
+    assert ours.dtype == np.int64 and ours.tolist() == theirs.tolist() == [1, 2, 1]
+    ours, theirs = both(lambda e: e.ones(3).masked_fill(e.ones(2, 3, dtype=e.bool), 0.0))
+    assert tuple(ours.shape) == tuple(theirs.shape) == (2, 3)
+    for fn in (lambda e: e.ones(2, 3).gather(1, e.tensor([0, 1])),
+               lambda e: e.ones(2, 3).gather(1, e.tensor([[0], [5]])),
+               lambda e: e.ones(2, 3).gather(1, e.tensor([[0.0]])),
+               lambda e: e.zeros(3).fill_(e.ones(2)),
+               lambda e: e.zeros(3).copy_(e.ones(2)),
+               lambda e: e.zeros(3).__setitem__(slice(0, 2), e.ones(3))):
+        ours, theirs = both(fn)
+        assert isinstance(ours, str) and ours == theirs
+    i = minigrad.zeros(3, dtype=minigrad.int64)
+    i[0] = 2.9  # assignment casts, as PyTorch's does
+    assert i.tolist() == [2, 0, 0] and i._version == 1
+
+
+def test_assignment_outside_the_graph_writes_in_place_without_a_copy():
+    import tracemalloc
+    big = minigrad.zeros(1000, 1000)
+    storage = big.array
+    tracemalloc.start()
+    big[3, 4] = 1.0
+    big.fill_(2.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert big.array is storage and big[3, 4].item() == 2.0 and big._version == 2
+    assert peak < 1e5  # a copy of the 4 MB tensor would show here

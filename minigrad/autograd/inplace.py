@@ -19,14 +19,22 @@ LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place
 
 
 def modify(target, op, *args):
-    """``op(target, *args)`` (a tensor function), written into ``target``; returns target."""
+    """``op(target, *args)`` (a tensor function), written into ``target``; returns target.
+    An ``op`` that has an ``in_place(array, *args)`` (assignments, copies) writes straight into
+    the storage when nothing is recorded, instead of computing a whole new tensor first."""
     Tensor = function.Tensor
     recording = grad_mode.enabled and (target.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args))
     if recording and target.requires_grad and target.grad_fn is None:
         raise RuntimeError(LEAF_IN_PLACE)
     if not recording:  # (nothing to record: op makes no graph either)
-        _write(target, op(target, *args))
+        in_place = getattr(op, "in_place", None)
+        if in_place is None:
+            _write(target, op(target, *args))
+        else:
+            _check_writable(target)
+            in_place(target.array, *(a.array if isinstance(a, Tensor) else a for a in args))
+            target._bump_version()
         return target
     base = target._base
     if base is not None and (base.requires_grad or target.grad_fn is not None):
@@ -62,12 +70,15 @@ def _write(target, result):
     if _KIND_ORDER.index(result.dtype.kind) > _KIND_ORDER.index(target.dtype.kind):
         raise RuntimeError(f"result type {_TYPE_NAMES.get(result.dtype.name, result.dtype.name)} can't be cast to "
                            f"the desired output type {_TYPE_NAMES.get(target.dtype.name, target.dtype.name)}")
-    if not getattr(target.array, "flags", None) or target.array.flags.writeable:
-        target.array[...] = result.array
-    else:
+    _check_writable(target)
+    target.array[...] = result.array
+    target._bump_version()
+
+
+def _check_writable(target):
+    if getattr(target.array, "flags", None) is not None and not target.array.flags.writeable:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
-    target._bump_version()
 
 
 _KIND_ORDER = "buifc"

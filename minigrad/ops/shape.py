@@ -211,18 +211,34 @@ class Overwrite(Function):
     device, in its dtype); the old values get zero, as in PyTorch."""
 
     def forward(self, old, source):
-        xp = backend.array_module(old)
         if hasattr(source, "dtype"):
             self.source_place = (backend.device_type_of(source), source.dtype)
-            source = backend.move(source, backend.device_type_of(old))
-        out = xp.empty_like(old)
-        out[...] = source
-        return out
+        out = backend.array_module(old).empty_like(old)
+        return put(out, ..., source)
 
     def backward(self, grad):
         xp = backend.array_module(grad)
         g_source = run(Copy(*self.source_place), grad) if self.needs_grad[1] else None
         return (xp.zeros_like(grad) if self.needs_grad[0] else None), g_source
+
+
+def put(array, index, value):
+    """``array[index] = value`` in place (value moved to the array's device, broadcast and cast),
+    with PyTorch's error when the shapes do not fit; returns the array."""
+    if hasattr(value, "dtype"):
+        value = backend.move(value, backend.device_type_of(array))
+    try:
+        array[index] = value
+    except ValueError:
+        target, given = array[index].shape, getattr(value, "shape", None) or (len(value),)
+        if index is Ellipsis:  # copy_: PyTorch says it as for broadcasting operands
+            from ..tensor import broadcast_error
+            raise RuntimeError(broadcast_error(target, given)) from None
+        raise RuntimeError(f"The expanded size of the tensor ({target[-1] if target else 1}) must match the "
+                           f"existing size ({given[-1] if given else 1}) at non-singleton dimension "
+                           f"{max(len(target) - 1, 0)}.  Target sizes: {list(target)}.  Tensor sizes: "
+                           f"{list(given)}") from None
+    return array
 
 
 def overwrite(old, source):
@@ -231,7 +247,14 @@ def overwrite(old, source):
 
 def assign(index):
     """``x[index] = value`` as a function of (x, value)."""
-    return lambda old, value: SetItem(index)(old, value)
+    def assigned(old, value):
+        return SetItem(index)(old, value)
+    assigned.in_place = lambda array, value: put(array, index, value)
+    return assigned
+
+
+# with nothing to record, these write straight into the array (see autograd.inplace.modify)
+overwrite.in_place = lambda array, source: put(array, ..., source)
 
 
 class SetItem(Function):
@@ -242,9 +265,7 @@ class SetItem(Function):
         self.index = index
 
     def forward(self, old, value):
-        out = old.copy()
-        out[self.index] = backend.move(value, backend.device_type_of(old)) if hasattr(value, "dtype") else value
-        return out
+        return put(old.copy(), self.index, value)
 
     def backward(self, grad):
         g_old = None
