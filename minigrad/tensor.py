@@ -12,7 +12,7 @@ from .autograd import engine, function, inplace
 from .autograd.function import AutogradMeta, VersionCounter
 from .ops import array_api, elementwise as E, linalg, reduction as R, shape as S
 
-from .dtypes import float32, float64, int64
+from .dtypes import float32, float64, int64, scalar_name
 
 
 class defaults:
@@ -261,10 +261,6 @@ class Tensor:
         is 1.  The graph is freed afterwards unless ``retain_graph=True``; with
         ``create_graph=True`` the backward pass is recorded too (gradients of gradients).
         """
-        if gradient is None and inputs is None and not create_graph and self.array.size == 1 and self.requires_grad:
-            # loss.backward(), the common case, straight to the engine
-            engine.run((self,), [self.array_module.ones_like(self.array)], bool(retain_graph), False, None, False)
-            return
         engine.backward(self, None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
@@ -1007,7 +1003,7 @@ def where(condition, input, other):
     condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if condition.dtype != np.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
-                           f"{_TYPE_NAMES.get(condition.dtype.name, condition.dtype.name)}")
+                           f"{scalar_name(condition.dtype)}")
     check_same_device(input, other)
     dtype = result_dtype(input, other)
     input, other = (_as_dtype(x, dtype) if isinstance(x, Tensor) else x for x in (input, other))
@@ -1016,9 +1012,6 @@ def where(condition, input, other):
         return Tensor._make(np.where(condition, input, other).astype(dtype))
     condition = backend.move(condition, backend.device_type_of(reference.array))
     return E.Where(condition)(input, other)
-
-
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte"}
 
 
 def _reduced_shape(shape, axis, keepdim):

@@ -192,7 +192,8 @@ def test_indexed_assignment_in_the_graph_sends_the_gradient_to_the_value():
     _compare(*both(run))
 
 
-@pytest.mark.parametrize("case", ["saved input", "saved output", "a.mul_(a)", "unsaved input", "optimiser step"])
+@pytest.mark.parametrize("case", ["saved input", "saved output", "a.mul_(a)", "unsaved input", "optimiser step",
+                                  "custom Function"])
 def test_a_saved_tensor_changed_in_place_stops_backward_with_pytorchs_message(case):
     def run(engine):
         x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -207,6 +208,9 @@ def test_a_saved_tensor_changed_in_place_stops_backward_with_pytorchs_message(ca
             b = a.mul_(a)
         elif case == "unsaved input":  # Add keeps nothing: this is allowed
             b = a + 1
+            a.add_(1)
+        elif case == "custom Function":
+            b = make_functions(engine)[0].apply(a)  # saves its input
             a.add_(1)
         else:  # the classic GAN bug: D's step before G's backward through D
             model = (mnn if engine is minigrad else torch.nn).Linear(3, 1)

@@ -25,92 +25,77 @@ SCHEDULES = {
 }
 
 
-def run(engine, name, kwargs, schedule=None, steps=200):
-    w = engine.tensor(np.linspace(-1, 1, 6).reshape(2, 3), dtype=engine.float64, requires_grad=True)
-    b = engine.tensor([0.5, -0.5], dtype=engine.float64, requires_grad=True)
-    optimiser = getattr(engine.optim, name)([w, b], **kwargs)
-    scheduler = schedule(engine.optim.lr_scheduler, optimiser) if schedule else None
-    rates = []
-    for step in range(steps):
-        x = engine.tensor(np.sin(np.arange(3) + step), dtype=engine.float64)
-        loss = ((w @ x + b) ** 2).sum() + (w ** 4).sum()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        if scheduler:
-            scheduler.step()
-            rates.append(scheduler.get_last_lr()[0])
-    return w.detach().numpy().copy(), b.detach().numpy().copy(), rates, optimiser
+class Fit:
+    """A small fit on one engine: weights w (2, 3) and b (2,), an optimiser, a schedule."""
+
+    def __init__(self, engine, name, kwargs, schedule=None):
+        self.engine = engine
+        self.w = engine.tensor(np.linspace(-1, 1, 6).reshape(2, 3), dtype=engine.float64, requires_grad=True)
+        self.b = engine.tensor([0.5, -0.5], dtype=engine.float64, requires_grad=True)
+        self.optimiser = getattr(engine.optim, name)([self.w, self.b], **kwargs)
+        self.scheduler = schedule(engine.optim.lr_scheduler, self.optimiser) if schedule else None
+        self.step, self.rates = 0, []
+
+    def train(self, steps):
+        """``steps`` updates; the weights after them."""
+        engine = self.engine
+        for self.step in range(self.step, self.step + steps):
+            x = engine.tensor(np.sin(np.arange(3) + self.step), dtype=engine.float64)
+            loss = ((self.w @ x + self.b) ** 2).sum() + (self.w ** 4).sum()
+            self.optimiser.zero_grad()
+            loss.backward()
+            self.optimiser.step()
+            if self.scheduler:
+                self.scheduler.step()
+                self.rates.append(self.scheduler.get_last_lr()[0])
+        self.step += 1
+        return self.w.detach().numpy().copy(), self.b.detach().numpy().copy()
+
+    def take_over(self, other, state_dict):
+        """Continue from ``other``'s weights, with ``state_dict`` as the optimiser's state."""
+        with self.engine.no_grad():
+            for mine, theirs in ((self.w, other.w), (self.b, other.b)):
+                mine.copy_(self.engine.tensor(theirs.detach().numpy()))
+        self.optimiser.load_state_dict(state_dict)
+        self.step = other.step
 
 
 @pytest.mark.parametrize("label", OPTIMISERS)
 def test_optimiser_equals_pytorchs_over_200_updates(label):
     name, kwargs = OPTIMISERS[label]
-    ours, theirs = run(minigrad, name, kwargs), run(torch, name, kwargs)
+    ours, theirs = Fit(minigrad, name, kwargs).train(200), Fit(torch, name, kwargs).train(200)
     assert np.isfinite(ours[0]).all() and not np.allclose(ours[0], np.linspace(-1, 1, 6).reshape(2, 3))
-    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-10, atol=1e-12)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o, t, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("label", SCHEDULES)
 def test_schedule_equals_pytorchs(label):
-    ours = run(minigrad, "SGD", dict(lr=0.01, momentum=0.9), SCHEDULES[label])
-    theirs = run(torch, "SGD", dict(lr=0.01, momentum=0.9), SCHEDULES[label])
-    assert np.isfinite(ours[0]).all()
-    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-13)
-    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-10)
+    ours, theirs = (Fit(engine, "SGD", dict(lr=0.01, momentum=0.9), SCHEDULES[label]) for engine in (minigrad, torch))
+    weights = ours.train(200)[0]
+    assert np.isfinite(weights).all()
+    np.testing.assert_allclose(weights, theirs.train(200)[0], rtol=1e-10)
+    np.testing.assert_allclose(ours.rates, theirs.rates, rtol=1e-13)
 
 
-def train(engine, w, b, optimiser, start, steps):
-    for step in range(start, start + steps):
-        x = engine.tensor(np.sin(np.arange(3) + step), dtype=engine.float64)
-        loss = ((w @ x + b) ** 2).sum() + (w ** 4).sum()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return w.detach().numpy().copy()
+def _to_torch(state_dict):
+    """A minigrad optimiser state_dict with PyTorch tensors, the structure as it is."""
+    return {"param_groups": state_dict["param_groups"],
+            "state": {k: {key: torch.tensor(v.numpy() if isinstance(v, minigrad.Tensor) else v)
+                          for key, v in s.items()} for k, s in state_dict["state"].items()}}
 
 
+@pytest.mark.parametrize("direction", ["from PyTorch", "to PyTorch"])
 @pytest.mark.parametrize("label", ["RMSprop centered momentum", "Adadelta", "AdamW amsgrad", "SGD nesterov"])
-def test_state_dicts_exchange_with_pytorch(label):
-    """PyTorch's optimiser after 100 steps, its state_dict and weights loaded into minigrad's:
-    the next 100 steps on minigrad equal PyTorch's."""
+def test_state_dicts_exchange_with_pytorch(label, direction):
+    """One engine's optimiser after 100 steps, its weights and state_dict taken over by the
+    other's: the next 100 steps on both are the same."""
     name, kwargs = OPTIMISERS[label]
-    tensors = {}
-    for engine in (torch, minigrad):
-        w = engine.tensor(np.linspace(-1, 1, 6).reshape(2, 3), dtype=engine.float64, requires_grad=True)
-        b = engine.tensor([0.5, -0.5], dtype=engine.float64, requires_grad=True)
-        tensors[engine] = (w, b, getattr(engine.optim, name)([w, b], **kwargs))
-    w_t, b_t, theirs = tensors[torch]
-    train(torch, w_t, b_t, theirs, 0, 100)
-    w, b, ours = tensors[minigrad]
-    with minigrad.no_grad():
-        w.copy_(minigrad.tensor(w_t.detach().numpy()))
-        b.copy_(minigrad.tensor(b_t.detach().numpy()))
-    ours.load_state_dict(theirs.state_dict())
-    np.testing.assert_allclose(train(minigrad, w, b, ours, 100, 100), train(torch, w_t, b_t, theirs, 100, 100),
-                               rtol=1e-10)
-
-
-@pytest.mark.parametrize("label", ["RMSprop centered momentum", "AdamW amsgrad"])
-def test_minigrad_state_dicts_go_to_pytorch(label):
-    """And the other way: minigrad's state after 100 steps, loaded into PyTorch's optimiser
-    (tensors converted, the structure as it is), gives the same next 100 steps."""
-    name, kwargs = OPTIMISERS[label]
-    tensors = {}
-    for engine in (minigrad, torch):
-        w = engine.tensor(np.linspace(-1, 1, 6).reshape(2, 3), dtype=engine.float64, requires_grad=True)
-        b = engine.tensor([0.5, -0.5], dtype=engine.float64, requires_grad=True)
-        tensors[engine] = (w, b, getattr(engine.optim, name)([w, b], **kwargs))
-    w, b, ours = tensors[minigrad]
-    train(minigrad, w, b, ours, 0, 100)
-    w_t, b_t, theirs = tensors[torch]
-    with torch.no_grad():
-        w_t.copy_(torch.tensor(w.detach().numpy()))
-        b_t.copy_(torch.tensor(b.detach().numpy()))
-    state = ours.state_dict()
-    theirs.load_state_dict({"param_groups": state["param_groups"], "state": {
-        k: {key: torch.tensor(v.numpy()) if isinstance(v, minigrad.Tensor) else torch.tensor(v)
-            for key, v in s.items()} for k, s in state["state"].items()}})
-    np.testing.assert_allclose(train(minigrad, w, b, ours, 100, 100), train(torch, w_t, b_t, theirs, 100, 100),
-                               rtol=1e-10)
+    ours, theirs = Fit(minigrad, name, kwargs), Fit(torch, name, kwargs)
+    if direction == "from PyTorch":
+        theirs.train(100)
+        ours.take_over(theirs, theirs.optimiser.state_dict())
+    else:
+        ours.train(100)
+        theirs.take_over(ours, _to_torch(ours.optimiser.state_dict()))
+    np.testing.assert_allclose(ours.train(100)[0], theirs.train(100)[0], rtol=1e-10)

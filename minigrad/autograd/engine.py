@@ -144,24 +144,13 @@ def run(roots, root_grads, retain_graph, create_graph, targets, capture):
             for t, needed_, g in zip(fn.inputs, fn.needs_grad, input_grads):
                 if not needed_ or g is None:
                     continue
-                if t._meta is None:  # (no view, hooks or in-place history: the common case, inline)
-                    node = t.grad_fn
-                    if node is None:
-                        if targets is None:
-                            _accumulate(t, g, handed_out, create_graph)
-                        else:
-                            _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph)
-                    elif node.n_outputs == 1:
-                        previous = pending.get(node)
-                        pending[node] = g if previous is None else previous + g  # (never in place)
-                    else:
-                        _send(pending, node, 0, g)
-                    continue
-                node, nr = fn.edge(t)
-                if node is None:
-                    _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph)
-                else:
+                node, nr = (t.grad_fn, 0) if t._meta is None else fn.edge(t)
+                if node is not None:
                     _send(pending, node, nr, g)
+                elif t._meta is None and targets is None:  # a leaf without hooks: straight to .grad
+                    _accumulate(t, g, handed_out, create_graph)
+                else:
+                    _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph)
             if not retain_graph:
                 fn.release()
     finally:

@@ -389,7 +389,6 @@ class CustomFunctionNode(Function):
                 out = out.detach()  # an input returned unchanged: a new tensor for the new node
             out.grad_fn, out.requires_grad, out.output_nr = self, True, i
             wrapped.append(out)
-        self.saved_versions = [t._version for t in self.to_save if t is not None]
         if anomaly is not None:
             self.created_at = traceback.format_stack()[:-2]
         return wrapped[0] if single else tuple(wrapped)
@@ -421,9 +420,10 @@ class CustomFunctionNode(Function):
         return tuple(grads_out)
 
     def check_versions(self):
-        for expected, t in zip(self.saved_versions, [t for t in self.to_save if t is not None]):
-            if t._version != expected:
-                raise RuntimeError(_modified(_described(t), t._version, expected))
+        for t in self.to_save:
+            stale = 0 if t is None else t._counter().changes_since(self.stamp)
+            if stale:
+                raise RuntimeError(_modified(_described(t), t._version, t._version - stale))
 
     def name(self):
         return self.function.__name__ + "Backward"

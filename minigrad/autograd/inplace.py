@@ -13,6 +13,7 @@ bumped.  Then autograd is told:
 - a node that saved the tensor before the change will refuse to run backward (see
   ``Function.check_versions``).
 """
+from ..dtypes import scalar_name
 from . import function, grad_mode
 
 LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -68,8 +69,8 @@ def _write(target, result):
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the broadcast shape "
                            f"{list(result.shape)}")
     if _KIND_ORDER.index(result.dtype.kind) > _KIND_ORDER.index(target.dtype.kind):
-        raise RuntimeError(f"result type {_TYPE_NAMES.get(result.dtype.name, result.dtype.name)} can't be cast to "
-                           f"the desired output type {_TYPE_NAMES.get(target.dtype.name, target.dtype.name)}")
+        raise RuntimeError(f"result type {scalar_name(result.dtype)} can't be cast to the desired output type "
+                           f"{scalar_name(target.dtype)}")
     _check_writable(target)
     target.array[...] = result.array
     target._bump_version()
@@ -82,8 +83,6 @@ def _check_writable(target):
 
 
 _KIND_ORDER = "buifc"
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-               "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def rebase(t, node, stamp):

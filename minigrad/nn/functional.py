@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import backend
 from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N, pooling as P
+from ..dtypes import scalar_name
 from ..tensor import Tensor, check_same_device
 
 
@@ -197,7 +198,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if reduction not in L.REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if target.dtype.kind not in "iu":
-        raise RuntimeError(f"expected scalar type Long but found {target.type().split('.')[-1].replace('Tensor', '')}")
+        raise RuntimeError(f"expected scalar type Long but found {scalar_name(target.dtype)}")
     rows, classes, labels, shape = _class_rows(input, target)
     counted = labels != ignore_index
     if counted.any() and (labels[counted].min() < 0 or labels[counted].max() >= classes):
