@@ -7,8 +7,6 @@ standard's hook) is this module: every function here is a differentiable minigra
 so the same formula builds a graph that can be differentiated again.  Arrays passed in are
 constants.
 """
-import math
-
 import numpy as np
 
 from ..autograd import function
@@ -65,20 +63,8 @@ def maximum(a, b):
     return where(_values(a) >= _values(b), a, b)
 
 
-def minimum(a, b):
-    return where(_values(a) <= _values(b), a, b)
-
-
 def _values(x):
     return x.array if isinstance(x, function.Tensor) else x
-
-
-def sum(x, axis=None, keepdims=False):
-    return _tensor(x).sum(axis, keepdims)
-
-
-def matmul(a, b):
-    return _tensor(a) @ _tensor(b)
 
 
 def expand_dims(x, axis):
@@ -108,14 +94,6 @@ def copy(x):
     return _tensor(x).clone()
 
 
-def astype(x, dtype, copy=False):
-    return _tensor(x).to(dtype)
-
-
 def zeros_like(x, dtype=None):
     x = _tensor(x)
     return function.Tensor._make(x.array_module.zeros_like(x.array, dtype=dtype))
-
-
-def size(x):
-    return math.prod(x.shape)

@@ -23,6 +23,8 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"Invalid beta parameters: {betas}")
+        if amsgrad and capturable:
+            raise NotImplementedError("minigrad's capturable Adam has no amsgrad")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, capturable=capturable))
         self.scratch = {}  # parameter -> work array of its shape (not part of the state)
