@@ -126,7 +126,7 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
 def randperm(n, generator=None, dtype=None, device=None):
     """A random order of 0 … n-1, from ``generator`` (default: minigrad's own)."""
-    order = generator.permutation(n) if generator is not None else random._generator.permutation(n)
+    order = (generator if generator is not None else random.default_generator).permutation(n)
     return _new(order, dtype or np.int64, device, False)
 
 

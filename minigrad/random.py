@@ -45,23 +45,17 @@ class Generator:
         return self.numpy.integers(low, high, size=size, dtype=np.int64)
 
 
-default_generator = Generator()
-_generator = default_generator.numpy
+default_generator = Generator()  # what manual_seed seeds and every random tensor draws from
 
 
 def manual_seed(seed):
     """Seed minigrad's generator; returns it, like ``torch.manual_seed``."""
-    global _generator
-    _generator = default_generator.manual_seed(seed).numpy
-    return default_generator
+    return default_generator.manual_seed(seed)
 
 
 def seed():
     """Reseed from the operating system's entropy."""
-    global _generator
-    default_generator.seed()
-    _generator = default_generator.numpy
-    return default_generator.initial_seed()
+    return default_generator.seed()
 
 
 def initial_seed():
@@ -70,20 +64,20 @@ def initial_seed():
 
 def get_rng_state():
     """The generator's state as a JSON-friendly dict (for checkpoints)."""
-    return _generator.bit_generator.state
+    return default_generator.get_state()
 
 
 def set_rng_state(state):
-    _generator.bit_generator.state = state
+    default_generator.set_state(state)
 
 
 def uniform(low, high, shape, dtype):
-    return _generator.uniform(low, high, size=shape).astype(dtype, copy=False)
+    return default_generator.numpy.uniform(low, high, size=shape).astype(dtype, copy=False)
 
 
 def normal(mean, std, shape, dtype):
-    return _generator.normal(mean, std, size=shape).astype(dtype, copy=False)
+    return default_generator.numpy.normal(mean, std, size=shape).astype(dtype, copy=False)
 
 
 def randint(low, high, shape):
-    return _generator.integers(low, high, size=shape, dtype=np.int64)
+    return default_generator.integers(low, high, shape)

@@ -679,7 +679,8 @@ class Tensor:
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) along ``dim``; the values differentiable (a gather)."""
         axis = R.single_dim(dim, self.ndim)
-        order = self.array_module.argsort(-self.array if descending else self.array, axis=axis, kind="stable")
+        key = self.array if self.array.dtype.kind in "fi" else self.array.astype(np.int64)  # bool, unsigned: negated as int64
+        order = self.array_module.argsort(-key if descending else key, axis=axis, kind="stable")
         indices = Tensor._make(order)
         return ValuesIndices(self.gather(axis, indices), indices)
 

@@ -10,6 +10,7 @@ from hypothesis import given, strategies as st
 
 import minigrad
 import minigrad.nn as mnn
+from benchmarks.programs import EXAMPLES, load_example
 from helpers import assert_close, shapes, to_numpy, values
 
 ENGINES = [minigrad, torch]
@@ -318,18 +319,9 @@ def test_grad_and_backward_inputs_touch_only_what_was_asked():
 # --- custom Functions --------------------------------------------------------------------------
 
 def make_functions(engine):
-    class LegendreP3(engine.autograd.Function):
-        """P₃(x) = ½(5x³ − 3x), the custom Function of PyTorch's own tutorial."""
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return 0.5 * (5 * x ** 3 - 3 * x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            x, = ctx.saved_tensors
-            return grad * 1.5 * (5 * x ** 2 - 1)
+    # P₃(x) = ½(5x³ − 3x) with its own backward, from the example program, on this engine
+    example = load_example(EXAMPLES / "autograd" / "polynomial_fit.py", engine.__name__)
+    LegendreP3 = example.LegendrePolynomial3
 
     class ScaledClampedExp(engine.autograd.Function):
         """k·exp(min(x, 2)) with a number argument; records needs_input_grad."""
@@ -382,7 +374,7 @@ def test_custom_functions_on_both_engines_give_the_same_gradients():
         return to_numpy(z), to_numpy(x.grad), name, len(z.grad_fn.next_functions)
     ours, theirs = both(run)
     _compare(ours[:2], theirs[:2])
-    assert ours[2:] == theirs[2:] == ("LegendreP3", 1)
+    assert ours[2:] == theirs[2:] == ("LegendrePolynomial3", 1)
 
 
 def test_custom_function_ctx_needs_input_grad_and_double_backward():
