@@ -17,6 +17,7 @@ import numpy as np
 
 from gans import experiments
 from gans.engines import Engine, seed_everything
+from gans.threads import current_threads, use_threads
 from gans.training import load_data
 
 TOLERANCE = {"float64": 1e-9, "float32": 1e-3}  # relative difference that counts as divergence
@@ -48,6 +49,7 @@ class Report:
     device: str
     engines: list
     tolerance: float
+    threads: int | None = None  # per engine, during the timed steps
     max_abs_loss_diff: float = 0.0
     max_rel_param_diff: float = 0.0
     max_rel_grad_diff: float = 0.0
@@ -68,10 +70,12 @@ class Report:
 
 
 def compare(name, steps=100, dtype="float64", device="cpu", seed=0, every=1, data=None, limit=None,
-            cross_device=False):
+            cross_device=False, threads=None, progress=False):
     """Train experiment ``name`` on PyTorch and minigrad (or, with ``cross_device``, minigrad on
-    the CPU and on CUDA) for ``steps`` iterations and compare them every ``every`` steps."""
+    the CPU and on CUDA) for ``steps`` iterations and compare them every ``every`` steps.
+    ``threads``: give both engines this many (see ``gans.threads``); the report records it."""
     experiment = experiments.get(name)
+    threads = use_threads(threads) if threads else current_threads()
     if cross_device:
         reference, other = Engine("minigrad", "cpu", dtype), Engine("minigrad", "cuda", dtype)
     else:
@@ -88,9 +92,13 @@ def compare(name, steps=100, dtype="float64", device="cpu", seed=0, every=1, dat
 
     dataset = load_data(experiment, data, limit)
     report = Report(name, steps, dtype, device if not cross_device else "cpu-vs-cuda",
-                    [ref.label, oth.label], TOLERANCE[dtype], data=dataset.source)
+                    [ref.label, oth.label], TOLERANCE[dtype], threads, data=dataset.source)
     constants = {id(s): experiment.constants(s.engine) for s in (ref, oth)}
-    for done, batch in experiment.stream(dataset, np.random.default_rng(seed), 0, steps):  # one batch at a time
+    stream = experiment.stream(dataset, np.random.default_rng(seed), 0, steps)  # one batch at a time
+    if progress:
+        from tqdm import tqdm
+        stream = tqdm(stream, total=steps, desc=f"compare {name}", unit="step", mininterval=0.5)
+    for done, batch in stream:
         step = done + 1
         outputs = {}
         for side in (ref, oth):

@@ -3,10 +3,14 @@
 A checkpoint holds every model's ``state_dict``, every optimiser's state, the step,
 the random generators' states and the run's config.  Keys and shapes are PyTorch's,
 so a checkpoint written by one engine loads into the other.  Writing goes to a
-temporary file that replaces the old one only when complete, so a kill mid-write
-leaves the previous checkpoint intact.
+temporary file that replaces the old one only when complete, and the old one is kept as
+``checkpoint.prev.npz``: whenever the process stops (a kill mid-write, a full disk), one
+complete checkpoint remains, and :func:`load_latest` falls back on the previous one when
+the current is missing or damaged.
 """
 import json
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +18,19 @@ import numpy as np
 from .data.download import atomic_output
 
 META = "__meta__"
+FORMAT = "minigrad-gans checkpoint 1"
+REQUIRED = ("config", "step", "rng", "optimisers")  # what a resume reads from the header
+DEFAULT_MINUTES = 5.0  # training writes one at most this often by default: writing never dominates
 EXECUTION_SETTINGS = ("capturable", "foreach", "fused", "differentiable")  # optimiser options a resume keeps
 
 
+class CheckpointError(ValueError):
+    """A checkpoint is missing, damaged, or not one this run can resume from; the message names it."""
+
+
 def save(path, modules, optimisers, meta, engine):
-    """Write ``modules`` and ``optimisers`` (dicts by part name) and ``meta`` (JSON-able)."""
+    """Write ``modules`` and ``optimisers`` (dicts by part name) and ``meta`` (JSON-able);
+    the checkpoint it replaces becomes ``checkpoint.prev.npz``."""
     arrays = {}
     for part, module in modules.items():
         for key, value in module.state_dict().items():
@@ -37,42 +49,84 @@ def save(path, modules, optimisers, meta, engine):
                    if isinstance(v, (int, float, bool, str, list, tuple)) or v is None}
                   for g in state["param_groups"]]
         optimiser_meta[part] = {"steps": steps, "param_groups": groups}
-    write_npz(path, arrays, dict(meta, optimisers=optimiser_meta, format="minigrad-gans checkpoint 1"))
+    write_npz(path, arrays, dict(meta, optimisers=optimiser_meta, format=FORMAT), previous=previous_path(path))
 
 
-def write_atomically(path, write):
+def previous_path(path):
+    """Where the checkpoint before ``path`` is kept: ``checkpoint.npz`` → ``checkpoint.prev.npz``."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".npz") + ".prev.npz")
+
+
+def write_atomically(path, write, previous=None):
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``
-    (see ``gans.data.download.atomic_output``)."""
-    with atomic_output(path) as temp, open(temp, "wb") as f:
+    (see ``gans.data.download.atomic_output``; ``previous`` keeps the old file there)."""
+    with atomic_output(path, previous) as temp, open(temp, "wb") as f:
         write(f)
 
 
-def write_npz(path, arrays, meta, compress=False):
+def write_npz(path, arrays, meta, compress=False, previous=None):
     """``arrays`` and the JSON-able ``meta`` as one ``.npz`` file, written atomically; it
     loads without pickle (see :func:`read_npz`)."""
     arrays = dict(arrays, **{META: np.array(json.dumps(meta))})
     save = np.savez_compressed if compress else np.savez
-    write_atomically(path, lambda f: save(f, **arrays))
+    write_atomically(path, lambda f: save(f, **arrays), previous)
+
+
+# what reading a damaged zip of .npy files can raise, from the zip layer, the decompressor,
+# the .npy header parser and the array reader (a flipped size field can ask for any amount)
+DAMAGE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, SyntaxError, MemoryError, KeyError)
 
 
 def read_npz(path, what="checkpoint"):
-    """``(meta, arrays)`` from a file that :func:`write_npz` wrote; ``what`` names it in errors."""
+    """``(meta, arrays)`` from a file that :func:`write_npz` wrote; ``what`` names it in errors.
+    A missing, damaged or foreign file raises :class:`CheckpointError` naming it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no {what} at {path}")
+        raise CheckpointError(f"no {what} at {path}")
+    if not zipfile.is_zipfile(path):  # what numpy would otherwise try to read as a pickle
+        with open(path, "rb") as f:
+            start = f.read(8)
+        raise CheckpointError(f"{path}: not a {what} (an .npz is a zip archive; this file starts with {start!r})")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError) as err:
-        raise ValueError(f"{path}: not a readable {what} ({err})") from err
-    if META not in arrays:
-        raise ValueError(f"{path}: not a minigrad-gans {what} (no {META} entry)")
-    return json.loads(str(arrays.pop(META))), arrays
+        meta = json.loads(str(arrays.pop(META))) if META in arrays else None
+    except DAMAGE as err:
+        raise CheckpointError(f"{path}: the {what} is damaged or not an .npz file "
+                              f"({type(err).__name__}: {err})") from err
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a minigrad-gans {what} (no {META} header)")
+    return meta, arrays
 
 
 def load(path):
-    """Read a checkpoint: returns (meta, arrays) with arrays keyed as written."""
-    return read_npz(path)
+    """Read a checkpoint: returns (meta, arrays) with arrays keyed as written; a file that
+    is not a complete checkpoint raises :class:`CheckpointError`."""
+    meta, arrays = read_npz(path)
+    missing = [k for k in REQUIRED if k not in meta]
+    if meta.get("format") != FORMAT or missing:
+        raise CheckpointError(f"{path}: not a {FORMAT} (format {meta.get('format')!r}"
+                              + (f", no {', '.join(missing)}" if missing else "") + ")")
+    return meta, arrays
+
+
+def load_latest(path):
+    """``(meta, arrays, note)`` of the checkpoint at ``path``, or of the previous one beside
+    it when that one is missing or damaged (``note`` then says so; otherwise None)."""
+    path = Path(path)
+    try:
+        return (*load(path), None)
+    except CheckpointError as err:
+        problem = "is missing" if not path.exists() else f"is damaged ({err})"
+        previous = previous_path(path)
+        if not previous.exists():
+            if not path.exists():
+                raise CheckpointError(f"no checkpoint in {path.parent} to resume from") from None
+            raise CheckpointError(f"{path.name} in {path.parent} {problem}, and there is no previous "
+                                  "checkpoint to fall back on") from None
+        meta, arrays = load(previous)
+    return meta, arrays, f"{path.name} in {path.parent} {problem}; using {previous.name} (step {meta['step']})"
 
 
 def restore(meta, arrays, modules, optimisers, engine):

@@ -14,7 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-from . import experiments
+from . import checkpoint, experiments
+from .interrupt import Interrupted
+from .options import add_threads_argument, digit, non_negative_int, positive_float, positive_int
+from .threads import use_threads
 
 
 def main(argv=None):
@@ -23,44 +26,80 @@ def main(argv=None):
     if not hasattr(args, "run"):
         parser.print_help()
         return 1
+    if getattr(args, "threads", None) and args.command != "bench":  # bench starts its own process
+        use_threads(args.threads)
     try:
         return args.run(args) or 0
-    except (KeyError, ValueError, RuntimeError, FileNotFoundError, OSError) as err:
+    except Interrupted as stopped:
+        print(f"gans {args.command}: {stopped}", file=sys.stderr)
+        return stopped.exit_status
+    except KeyboardInterrupt:
+        print(f"gans {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (KeyError, ValueError, RuntimeError, OSError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"gans {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``gans train: error: argument --epochs: must be at least
+    1, got -1``) pointing at ``--help``, instead of the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Each option's help ends with its default, where it has one worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
+        if shown and action.option_strings and action.nargs != 0:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="gans", description="The GANs of 'Make Your First GAN With PyTorch', "
-                                     "on minigrad or PyTorch.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = Parser(prog="gans", description="The GANs of 'Make Your First GAN With PyTorch', on minigrad or PyTorch.",
+                    formatter_class=HelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.add_parser = _with_formatter(commands.add_parser)
 
     p = commands.add_parser("list", help="the experiments, with chapter and description")
     p.set_defaults(run=cmd_list)
 
     p = commands.add_parser("train", help="train an experiment into a run folder")
     p.add_argument("name", help="experiment name (see 'gans list')")
-    add_engine_arguments(p)
-    p.add_argument("--epochs", type=int, help="passes over the data (default: the book's)")
-    p.add_argument("--limit", type=int, help="use only the first N training examples")
-    p.add_argument("--seed", type=int, default=0, help="seeds Python, NumPy, minigrad, torch and CuPy")
+    add_engine_arguments(p, dtype_default=None, dtype_help="(default: float32; a resumed run keeps its own)")
+    p.add_argument("--epochs", type=positive_int, help="passes over the data (default: the book's; MNIST GANs on "
+                   f"the embedded subset: {experiments.SUBSET_GAN_EPOCHS})")
+    p.add_argument("--limit", type=positive_int, help="use only the first N training examples (default: all)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seeds Python, NumPy, minigrad, torch and CuPy")
     p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
     p.add_argument("--out", help="run folder (default: runs/NAME-ENGINE)")
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default: a tenth of the run)")
-    p.add_argument("--log-every", type=int, default=10, help="steps between rows of losses.csv (book: 10)")
+    p.add_argument("--resume", action="store_true", help="continue the run in the folder from its checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in the folder (it is deleted first)")
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="STEPS",
+                   help="write the checkpoint every STEPS steps (default: by time, see --checkpoint-minutes)")
+    p.add_argument("--checkpoint-minutes", type=positive_float, default=checkpoint.DEFAULT_MINUTES, metavar="M",
+                   help="at most every M minutes of training, and always at the end and on Ctrl-C")
+    p.add_argument("--log-every", type=positive_int, default=10, help="steps between rows of losses.csv (book: 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print all of metrics.json at the end, not the summary")
     p.add_argument("--cuda-graph", action="store_true",
                    help="capture the training step once as a CUDA graph and replay it (CUDA; eager on the CPU)")
-    p.add_argument("--eval-samples", type=int, default=2000,
+    p.add_argument("--eval-samples", type=non_negative_int, default=2000,
                    help="MNIST GANs: samples scored at the end (mode coverage, FID, ...); 0 skips")
-    p.add_argument("--grad-stats", type=int, nargs="?", const=0, metavar="K",
+    p.add_argument("--grad-stats", type=non_negative_int, nargs="?", const=0, metavar="K",
                    help="write per-layer gradient and weight norms every K steps to grad_stats.csv/.png "
                         "(K defaults to --log-every)")
     for flag, what in (("leaky-relu", "LeakyReLU(0.02) instead of Sigmoid"), ("layer-norm", "LayerNorm(200)"),
                        ("bce", "BCE loss instead of MSE"), ("adam", "Adam instead of SGD")):
         p.add_argument(f"--{flag}", action="store_true", help=f"classifier refinement (ch. 3): {what}")
+    add_threads_argument(p)
     p.set_defaults(run=cmd_train)
 
     p = commands.add_parser("generate", help="images from a trained GAN, and the seed experiments of ch. 7")
@@ -79,34 +118,37 @@ def build_parser():
     p.add_argument("dataset", choices=["mnist", "celeba"])
     p.add_argument("--from", dest="source", help="MNIST: folder of IDX/CSV files; CelebA: img_align_celeba.zip")
     p.add_argument("--download", action="store_true", help="MNIST: fetch the original files (checksummed)")
-    p.add_argument("--synthetic", type=int, metavar="N", help="CelebA: write N synthetic face-like images")
-    p.add_argument("--limit", type=int, default=20000, help="CelebA: images to take from the zip (book: 20000)")
+    p.add_argument("--synthetic", type=positive_int, metavar="N", help="CelebA: write N synthetic face-like images")
+    p.add_argument("--limit", type=positive_int, default=20000, help="CelebA: images to take from the zip (book: 20000)")
     p.add_argument("--out", help="MNIST: the folder to write into; CelebA: the HDF5 file to write "
                    "(default: the data cache, $MINIGRAD_GANS_DATA)")
     p.set_defaults(run=cmd_data)
 
     p = commands.add_parser("compare", help="minigrad vs PyTorch step by step from the same start")
-    p.add_argument("name")
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("name", help="experiment name (see 'gans list')")
+    p.add_argument("--steps", type=positive_int, default=100, help="training steps on each engine")
     p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--every", type=int, default=1, help="compare every K steps")
-    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file")
-    p.add_argument("--limit", type=int, help="use only the first N training examples")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="the one seed both engines start from")
+    p.add_argument("--every", type=positive_int, default=1, help="compare every K steps")
+    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
+    p.add_argument("--limit", type=positive_int, help="use only the first N training examples (default: all)")
     p.add_argument("--cross-device", action="store_true", help="minigrad on the CPU against minigrad on CUDA")
     p.add_argument("--out", help="folder for report.json/png and samples.png (default: runs/compare-NAME)")
     p.add_argument("--json", help="also write the report here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_argument(p)
     p.set_defaults(run=cmd_compare)
 
     p = commands.add_parser("eval", help="score a trained run, or any array of digit images, with the evaluator")
     p.add_argument("run_dir", nargs="?", help="a run folder (MNIST GAN or classifier)")
     p.add_argument("--images", help="instead of a run: a .npy file of N×784 or N×28×28 images in [0, 1]")
-    p.add_argument("--n", type=int, help="GAN samples to score (default 10000), or the first N of --images "
-                                           "(default: all)")
+    p.add_argument("--n", type=positive_int, help="GAN samples to score (default 10000), or the first N of "
+                   "--images (default: all)")
     p.add_argument("--data", help="MNIST folder for the real digits (default: full MNIST if present)")
     p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the run's engine (images: torch)")
     p.add_argument("--json", help="also write the scores here")
+    add_threads_argument(p)
     p.set_defaults(run=cmd_eval)
 
     p = commands.add_parser("bench", help="time one training iteration on minigrad and PyTorch, side by side")
@@ -125,7 +167,8 @@ def build_parser():
                    "through D (default)")
     p.add_argument("--values", action="store_true", help="show tensor values (norms for big ones)")
     p.add_argument("--engine", choices=["minigrad"], default="minigrad", help="graphs are drawn from minigrad's")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seeds the weights and the example drawn")
+    add_threads_argument(p)
     p.set_defaults(run=cmd_graph)
     return parser
 
@@ -136,15 +179,14 @@ def add_bench_arguments(p):
     p.add_argument("--engine", default="minigrad,torch", help="comma-separated engines")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--seconds", type=float, default=3.0, help="time budget per experiment")
+    p.add_argument("--seconds", type=positive_float, default=3.0, help="time budget per experiment")
     p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file")
     p.add_argument("--json", help="also write the records here")
     p.add_argument("--no-save", action="store_true", help="don't write benchmarks/results/")
     p.add_argument("--no-matmul", action="store_true", help="skip the chapter 4 matrix-product demo")
     p.add_argument("--cuda-graph", action="store_true",
                    help="also time each engine replaying its training step captured as a CUDA graph")
-    p.add_argument("--threads", type=int, default=1,
-                   help="threads for both engines (NumPy's BLAS and PyTorch); default 1, see README")
+    add_threads_argument(p)
 
 
 def bench_engines(args):
@@ -174,10 +216,15 @@ def bench_engines(args):
     return engines
 
 
-def add_engine_arguments(p):
-    p.add_argument("--engine", default="minigrad", choices=["minigrad", "torch"])
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+def add_engine_arguments(p, dtype_default="float32", dtype_help=""):
+    p.add_argument("--engine", default="minigrad", choices=["minigrad", "torch"], help="which engine trains")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where it trains")
+    p.add_argument("--dtype", default=dtype_default, choices=["float32", "float64"], help=dtype_help)
+
+
+def _with_formatter(add_parser):
+    """Subcommands get the help formatter that shows defaults."""
+    return lambda *args, **kwargs: add_parser(*args, formatter_class=HelpFormatter, **kwargs)
 
 
 def cmd_list(args):
@@ -192,12 +239,49 @@ def cmd_train(args):
     options = {k: True for k in ("leaky_relu", "layer_norm", "bce", "adam") if getattr(args, k)}
     if options and experiment.name not in ("classifier", "classifier-refined"):
         raise ValueError("--leaky-relu/--layer-norm/--bce/--adam refine the classifier experiment only")
-    metrics = train(args.name, args.engine, args.device, args.dtype, args.epochs, args.limit, args.seed,
-                    args.data, args.out, args.resume, args.checkpoint_every, args.log_every, options,
-                    progress=not args.quiet, eval_samples=args.eval_samples, cuda_graph=args.cuda_graph,
-                    grad_stats_every=None if args.grad_stats is None else args.grad_stats or args.log_every)
-    shown = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
-    print(json.dumps(shown, indent=2))
+    out = args.out or str(Path("runs") / f"{args.name}-{args.engine}")
+    try:
+        metrics = train(args.name, args.engine, args.device, args.dtype, args.epochs, args.limit, args.seed,
+                        args.data, out, args.resume, args.overwrite, args.checkpoint_every, args.checkpoint_minutes,
+                        args.log_every, options, progress=not args.quiet, eval_samples=args.eval_samples,
+                        cuda_graph=args.cuda_graph, threads=args.threads,
+                        grad_stats_every=None if args.grad_stats is None else args.grad_stats or args.log_every,
+                        echo=lambda note: print(note, file=sys.stderr))
+    except Interrupted as stopped:
+        raise Interrupted(stopped.signum, stopped.step, f"{stopped}; resume with: {resume_command(args, out)}") \
+            from None
+    if args.json:
+        print(json.dumps({k: v for k, v in metrics.items() if k != "confusion_matrix"}, indent=2))
+    else:
+        print(training_summary(metrics))
+
+
+def resume_command(args, out):
+    """The command line that continues this run where it stopped."""
+    words = ["gans", "train", args.name, "--resume", "--out", out]
+    for flag, value, default in (("--engine", args.engine, "minigrad"), ("--device", args.device, "cpu"),
+                                 ("--threads", args.threads, 1)):
+        if value != default:
+            words += [flag, str(value)]
+    return " ".join(words + ["--cuda-graph"] * args.cuda_graph)
+
+
+def training_summary(m):
+    """A few lines on a finished run: what ran, how fast, the final numbers, where the files are."""
+    lines = [f"{m['experiment']} on {m['engine']} ({m['device']}, {m['dtype']}, {m['threads']} thread(s) per engine): "
+             f"{m['steps']} steps, {1000 * m['seconds_per_step']:.3g} ms/step"]
+    finals = [f"{k[len('final_'):]} {v:.4g}" for k, v in m.items() if k.startswith("final_")]
+    if finals:
+        lines.append(f"  final (last logged step): {', '.join(finals)}")
+    if "test_accuracy" in m:
+        lines.append(f"  test accuracy: {m['test_accuracy']:.4f} on {m['test_examples']} images")
+    if "mode_coverage" in m:
+        lines.append(f"  scored on {m['eval_samples']} samples: mode coverage {m['mode_coverage']}/10, "
+                     f"FID {m['fid']:.4g}")
+    lines.append(f"  checkpoint: {m['checkpoint_bytes'] / 1e6:.3g} MB, written {m['checkpoint_writes']} time(s), "
+                 f"{m['checkpoint_seconds_each']:.2g} s each")
+    lines.append(f"  run folder: {m['run_folder']} (metrics.json has everything)")
+    return "\n".join(lines)
 
 
 def cmd_generate(args):
@@ -234,7 +318,8 @@ def cmd_compare(args):
     import comparisons
     experiments.get(args.name)
     report = comparisons.compare(args.name, args.steps, args.dtype, args.device, args.seed, args.every,
-                                 args.data, args.limit, args.cross_device)
+                                 args.data, args.limit, args.cross_device, threads=args.threads,
+                                 progress=not args.quiet)
     out = args.out or Path("runs") / f"compare-{args.name}"
     comparisons.write(report, out, args.json)
     print(comparisons.summary(report))

@@ -1,7 +1,7 @@
 """Training a book experiment on either engine, into a run folder.
 
 The run folder holds ``config.json``, ``losses.csv``, ``loss.png``, ``samples.png``,
-``metrics.json`` and ``checkpoint.npz``.  ``resume=True`` continues from the checkpoint
+``metrics.json``, ``checkpoint.npz`` and the one before it, ``checkpoint.prev.npz``.  ``resume=True`` continues from the checkpoint
 exactly: same weights, optimiser state, position in the data and random stream.
 """
 import json
@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, data as D, experiments, grad_stats, plots
+from . import checkpoint, data as D, experiments, grad_stats, plots, run_folder
 from .csvlog import CsvLog
 from .engines import Engine, seed_everything
 from .evaluation.scoring import MNIST_GANS, check_count, evaluate_gan
+from .interrupt import Interrupted, StopRequests
+from .threads import current_threads, use_threads
 
 LOSS_COLUMNS = {"classifier": ["loss"], "gan": ["d_real", "d_fake", "g", "D(x)", "D(G(z))"]}
 
@@ -58,35 +60,17 @@ class CroppedImages:
         return len(self.images)
 
 
-SUBSET_GAN_EPOCHS = 12  # 60 000 steps: about three minutes for mnist-gan on two CPU cores
-
-
 def default_epochs(experiment, data):
     """The book's epochs; MNIST GANs on the small embedded subset get 12 passes (60 000 steps,
     a quarter of the book's 4 × 60 000) so that the default run shows digits in minutes."""
     if experiment.is_gan and experiment.data == "mnist" and data.source.startswith("embedded"):
-        return max(experiment.epochs, SUBSET_GAN_EPOCHS)
+        return max(experiment.epochs, experiments.SUBSET_GAN_EPOCHS)
     return experiment.epochs
 
 
 def total_steps(experiment, data, epochs):
     """Training iterations: one per example per epoch (the pattern GAN: 1000 per 'epoch')."""
     return epochs * (1000 if experiment.data == "pattern" else data.size)
-
-
-class Run:
-    """A training run's folder and its files."""
-
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def path(self, name):
-        return self.folder / name
-
-    def write_json(self, name, value):
-        checkpoint.write_atomically(self.path(name), lambda f: f.write(
-            (json.dumps(value, indent=2, default=_json_default) + "\n").encode()))
 
 
 def _json_default(value):
@@ -97,6 +81,12 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def write_json(path, value):
+    """``value`` as indented JSON, written atomically."""
+    checkpoint.write_atomically(path, lambda f: f.write(
+        (json.dumps(value, indent=2, default=_json_default) + "\n").encode()))
+
+
 def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, options=None, capturable=False):
     """The experiment and its models on an engine, initialised from ``seed``."""
     experiment = experiments.get(name)
@@ -105,66 +95,99 @@ def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, option
     return experiment, e, experiment.build(e, options or {})
 
 
-def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, limit=None, seed=0, data=None,
-          out=None, resume=False, checkpoint_every=None, log_every=10, options=None, progress=True,
-          steps=None, sample_every=None, stop_after=None, eval_samples=2000, cuda_graph=False, grad_stats_every=None):
+def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=None, seed=0, data=None,
+          out=None, resume=False, overwrite=False, checkpoint_every=None, checkpoint_minutes=checkpoint.DEFAULT_MINUTES,
+          log_every=10, options=None, progress=True, steps=None, sample_every=None, stop_after=None,
+          eval_samples=2000, cuda_graph=False, grad_stats_every=None, threads=None, echo=print):
     """Train experiment ``name``; returns the metrics dict (also written to metrics.json).
 
+    The run folder ``out`` (default ``runs/NAME-ENGINE``) must not hold a run already,
+    unless ``resume`` (continue it exactly: weights, optimiser state, position in the data
+    and random stream) or ``overwrite`` (delete it first); see ``gans.run_folder``.
+    ``dtype``: float32 by default; a resumed run keeps its own.
+    Checkpoints are written every ``checkpoint_every`` steps if given, else at most every
+    ``checkpoint_minutes``, and always at the end; the one before is kept beside it.
     ``steps`` overrides the number of iterations that ``epochs`` implies; ``stop_after``
     ends the run early at that step with a checkpoint, as an interruption would.
+    Ctrl-C or SIGTERM finish the current step, save, and raise ``interrupt.Interrupted``.
     ``eval_samples``: an MNIST GAN that finishes is scored on that many samples (mode
     coverage, FID, …, see ``gans.evaluation``); 0 skips it.
     ``cuda_graph``: capture the training step once as a CUDA graph and replay it (Adam keeps
     its step count on the device); on the CPU the step runs eagerly.
     ``grad_stats_every``: every that many steps, write per-layer gradient and weight norms to
     grad_stats.csv (and grad_stats.png at the end; see ``gans.grad_stats``).
+    ``threads``: give both engines this many threads (see ``gans.threads``); recorded either way.
+    ``echo``: where notes on the run go (a checkpoint that fell back on the previous one).
     """
     if cuda_graph and grad_stats_every and device == "cuda":
         raise ValueError("--grad-stats reads the gradients in Python after each step, and a replayed CUDA graph "
                          "never comes back to Python inside the step: use one or the other")
     if eval_samples:  # (0: no evaluation) say so now, not after the training
         check_count(eval_samples)
-    run = Run(out or Path("runs") / f"{name}-{engine}")
-    config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
-                  data=str(data) if data else None, log_every=log_every, options=options or {},
-                  cuda_graph=cuda_graph)
+    threads = use_threads(threads) if threads else current_threads()
+    folder = Path(out or Path("runs") / f"{name}-{engine}")
+    run_folder.check(folder, resume, overwrite)
     start_step, meta = 0, None
     if resume:
-        meta, arrays = checkpoint.load(run.path("checkpoint.npz"))
+        meta, arrays, note = checkpoint.load_latest(folder / "checkpoint.npz")
+        if note:
+            echo(f"note: {note}")
         saved = meta["config"]
-        # the engine, device and dtype may change: checkpoints are interchangeable
-        config = dict(saved, engine=engine, device=device, dtype=dtype, cuda_graph=cuda_graph)
+        check_resumable(folder, saved, name, dtype)
+        # the engine and device may change: checkpoints are interchangeable between them
         seed, limit, data, options = saved["seed"], saved["limit"], saved["data"], saved["options"]
-        log_every = saved["log_every"]
+        log_every, dtype = saved["log_every"], saved["dtype"]
+        if not epochs and not steps:
+            steps = saved["steps"]
         epochs = epochs or saved["epochs"]
+        start_step = meta["step"]
+    dtype = dtype or "float32"
     experiment, e, m = build(name, engine, device, dtype, seed, options, capturable=cuda_graph)
     dataset = load_data(experiment, data, limit)
     epochs = epochs or default_epochs(experiment, dataset)
-    config["epochs"] = epochs
-    config["data_source"] = dataset.source
-    config["synthetic_data"] = dataset.synthetic
     steps = steps or total_steps(experiment, dataset, epochs)
-    config["steps"] = steps
+    config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
+                  data=str(data) if data else None, log_every=log_every, options=options or {},
+                  cuda_graph=cuda_graph, threads=threads, epochs=epochs, data_source=dataset.source,
+                  synthetic_data=dataset.synthetic, steps=steps)
     rng = np.random.default_rng(seed)
     fixed = fixed_inputs(experiment, np.random.default_rng(seed + 1))
     if meta is not None:
         checkpoint.restore(meta, arrays, m.modules(), m.optimisers(), e)
-        start_step = meta["step"]
         rng.bit_generator.state = meta["rng"]
-    run.write_json("config.json", config)
+    with run_folder.RunFolder(folder, overwrite) as run, StopRequests() as stop:
+        write_json(run.path("config.json"), config)
+        return _train_loop(experiment, m, e, run, config, rng, fixed, dataset, start_step, stop,
+                           checkpoint_every, checkpoint_minutes, sample_every, stop_after, progress,
+                           eval_samples, grad_stats_every)
 
-    checkpoint_every = checkpoint_every or max(steps // 10, 1)
-    sample_every = sample_every or checkpoint_every
+
+def check_resumable(folder, saved, name, dtype):
+    """A resume continues the run in the folder as it was: same experiment, same dtype."""
+    if saved["experiment"] != name:
+        raise checkpoint.CheckpointError(f"{folder} holds a {saved['experiment']} run, not {name}: resume it with "
+                                         f"'gans train {saved['experiment']} --resume', or train {name} elsewhere")
+    if dtype and dtype != saved["dtype"]:
+        raise checkpoint.CheckpointError(f"{folder} was trained in {saved['dtype']}; it resumes in {saved['dtype']} "
+                                         f"(leave out --dtype), not {dtype}")
+
+
+def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, start_step, stop, checkpoint_every,
+                checkpoint_minutes, sample_every, stop_after, progress, eval_samples, grad_stats_every):
+    name, engine, steps = config["experiment"], config["engine"], config["steps"]
+    resumed = start_step > 0
+    sample_every = sample_every or max(steps // 10, 1)
     columns = LOSS_COLUMNS[experiment.kind]
-    log = CsvLog(run.path("losses.csv"), ["step"] + columns, keep_until=start_step if resume else 0)
+    log = CsvLog(run.path("losses.csv"), ["step"] + columns, keep_until=start_step)
     constants = experiment.constants(e)
-    stats = grad_stats.GradStats(run.folder, m, e, grad_stats_every, keep_until=start_step if resume else 0,
+    stats = grad_stats.GradStats(run.folder, m, e, grad_stats_every, keep_until=start_step,
                                  title=f"{name} [{engine}]") if grad_stats_every else None
+    saver = CheckpointSaver(run, m, e, config, rng, log, checkpoint_every, checkpoint_minutes)
     bar = _progress_bar(progress, steps, start_step, name, engine)
     first_step_seconds, training_seconds, steps_done = 0.0, 0.0, 0  # as gans compare: the first step apart
     # a finished MNIST GAN is scored at the end, and its samples.png drawn with the scores
     scored = experiment.name in MNIST_GANS and eval_samples and (stop_after is None or stop_after >= steps)
-    run_step = make_step(experiment, m, e, constants, cuda_graph)
+    run_step = make_step(experiment, m, e, constants, cuda_graph=config["cuda_graph"])
     for step, batch in experiment.stream(dataset, rng, start_step, steps):
         started = time.perf_counter()
         if stats is not None:
@@ -172,7 +195,7 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
         outputs = run_step(experiment.tensors(e, batch))
         if stats is not None:
             stats.end(step + 1)
-        if (step + 1) % log_every == 0:
+        if (step + 1) % config["log_every"] == 0:
             values = {k: float(e.numpy(v).reshape(-1)[0]) for k, v in outputs.items()}
             log.append({"step": step + 1, **{k: f"{values[k]:.6g}" for k in columns}})
         if steps_done:
@@ -181,14 +204,17 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
             first_step_seconds = time.perf_counter() - started
         steps_done += 1
         if bar is not None:
-            if (step + 1) % log_every == 0:
+            if (step + 1) % config["log_every"] == 0:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
             bar.update(1)
         stopping = stop_after is not None and step + 1 >= stop_after
         last = stopping or step + 1 == steps
-        if (step + 1) % checkpoint_every == 0 or last:
-            log.flush()  # a resume from this checkpoint keeps the rows up to it
-            save_checkpoint(run, m, e, config, step + 1, rng)
+        saver.maybe_save(step + 1, now=last or stop.signum is not None)
+        if stop.signum is not None:
+            if bar is not None:
+                bar.close()
+            raise Interrupted(stop.signum, step + 1, f"stopped at step {step + 1} of {steps}; saved "
+                              f"{run.path('checkpoint.npz')} and {run.path('losses.csv').name}")
         if experiment.is_gan and ((step + 1) % sample_every == 0 or last) and not (last and scored):
             plots.samples(run.path("samples.png"), experiment, experiment.generate(m, e, *fixed), fixed[1])
         if stopping:
@@ -200,28 +226,63 @@ def train(name, engine="minigrad", device="cpu", dtype="float32", epochs=None, l
     if stats is not None:
         stats.close()
 
-    metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=device, dtype=dtype,
-                   steps=steps, epochs=epochs, data=dataset.source, synthetic_data=dataset.synthetic,
+    metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=config["device"],
+                   dtype=config["dtype"], threads=config["threads"], steps=steps, epochs=config["epochs"],
+                   data=dataset.source, synthetic_data=dataset.synthetic, resumed_at_step=start_step if resumed else None,
                    seconds_per_step=training_seconds / (steps_done - 1) if steps_done > 1 else first_step_seconds,
-                   first_step_seconds=first_step_seconds, book=experiment.book)
+                   first_step_seconds=first_step_seconds, **saver.report(), book=experiment.book)
     if log.last is not None:
         metrics.update({f"final_{k}": float(log.last[k]) for k in columns})
     if not experiment.is_gan:
-        test = load_data(experiment, data, None, split="test")
+        test = load_data(experiment, config["data"], None, split="test")
         accuracy, confusion = evaluate_classifier(experiment, m, e, test)
         metrics["test_accuracy"] = accuracy
         metrics["test_examples"] = test.size
         metrics["confusion_matrix"] = confusion.tolist()
         plots.confusion(run.path("samples.png"), confusion, accuracy, name)
     if scored:
-        scores = evaluate_gan(experiment, m, e, eval_samples, data)
+        scores = evaluate_gan(experiment, m, e, eval_samples, config["data"])
         metrics["eval_samples"] = scores.pop("n")
         metrics.update(scores)
         plots.samples(run.path("samples.png"), experiment, experiment.generate(m, e, *fixed), fixed[1],
                       histogram=scores["class_histogram"])
     plots.losses(run.path("loss.png"), run.path("losses.csv"), name, engine)
-    run.write_json("metrics.json", metrics)
+    metrics["run_folder"] = str(run.folder)
+    write_json(run.path("metrics.json"), metrics)
     return metrics
+
+
+class CheckpointSaver:
+    """Writes the checkpoint every ``every`` steps if given, else when ``minutes`` have passed
+    since the last one (or when told to: at the end, on a signal), and keeps account of the
+    cost: a 560 MB CelebA checkpoint written at every step would cost more than the training."""
+
+    def __init__(self, run, m, e, config, rng, log, every=None, minutes=checkpoint.DEFAULT_MINUTES):
+        self.run, self.m, self.e, self.config, self.rng, self.log = run, m, e, config, rng, log
+        self.every, self.seconds = every, minutes * 60
+        self.last_write = time.monotonic()
+        self.writes, self.write_seconds, self.bytes = 0, 0.0, 0
+
+    def maybe_save(self, step, now=False):
+        due = step % self.every == 0 if self.every else time.monotonic() - self.last_write >= self.seconds
+        if now or due:
+            self.save(step)
+
+    def save(self, step):
+        started = time.perf_counter()
+        self.log.flush()  # a resume from this checkpoint keeps the rows up to it
+        meta = {"config": self.config, "step": step, "rng": self.rng.bit_generator.state,
+                "engine_rng": engine_rng_state(self.e)}
+        path = self.run.path("checkpoint.npz")
+        checkpoint.save(path, self.m.modules(), self.m.optimisers(), meta, self.e)
+        self.writes += 1
+        self.write_seconds += time.perf_counter() - started
+        self.bytes = path.stat().st_size
+        self.last_write = time.monotonic()
+
+    def report(self):
+        return dict(checkpoint_bytes=self.bytes, checkpoint_writes=self.writes,
+                    checkpoint_seconds_each=self.write_seconds / max(self.writes, 1))
 
 
 def make_step(experiment, m, e, constants, cuda_graph=False):
@@ -246,12 +307,6 @@ def graphed_step(experiment, m, e, constants):
                                [tensors[k] for k in keys], state)
         return replay(*(tensors[k] for k in keys))
     return step
-
-
-def save_checkpoint(run, m, e, config, step, rng):
-    meta = {"config": config, "step": step, "rng": rng.bit_generator.state,
-            "engine_rng": engine_rng_state(e)}
-    checkpoint.save(run.path("checkpoint.npz"), m.modules(), m.optimisers(), meta, e)
 
 
 def engine_rng_state(e):

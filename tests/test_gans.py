@@ -126,7 +126,8 @@ def test_checkpoint_loads_without_pickle(tmp_path):
 
 def test_broken_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "checkpoint.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match=r"checkpoint.npz: not a checkpoint \(an .npz is a zip archive; this file "
+                                         r"starts with b'not a zi'\)"):
         checkpoint.load(tmp_path / "checkpoint.npz")
 
 
@@ -228,15 +229,29 @@ def test_cuda_graph_flag_on_the_cpu_trains_like_the_eager_loop(name, tmp_path, r
 
 def test_the_end_of_a_run_saves_and_draws_once(tmp_path, monkeypatch):
     saved, drawn = [], []
-    save, draw = training.save_checkpoint, training.plots.samples
-    monkeypatch.setattr(training, "save_checkpoint", lambda run, m, e, config, step, rng: (
-        saved.append(step), save(run, m, e, config, step, rng)))
+    save, draw = training.CheckpointSaver.save, training.plots.samples
+    monkeypatch.setattr(training.CheckpointSaver, "save", lambda self, step: (saved.append(step), save(self, step)))
     monkeypatch.setattr(training.plots, "samples", lambda *args, **kwargs: (drawn.append(1), draw(*args, **kwargs)))
-    training.train("mnist-gan", steps=20, out=tmp_path / "a", progress=False, eval_samples=1000)
+    training.train("mnist-gan", steps=20, out=tmp_path / "a", progress=False, eval_samples=1000, checkpoint_every=2)
     assert saved == list(range(2, 21, 2)) and len(drawn) == 10  # the last picture is the scored one
     saved.clear()
-    training.train("mnist-gan", steps=20, stop_after=10, out=tmp_path / "b", progress=False, eval_samples=0)
+    training.train("mnist-gan", steps=20, stop_after=10, out=tmp_path / "b", progress=False, eval_samples=0,
+                   checkpoint_every=2)
     assert saved == [2, 4, 6, 8, 10]
+
+
+def test_checkpoints_are_spaced_by_time_unless_steps_are_given(tmp_path, monkeypatch):
+    saved = []
+    save = training.CheckpointSaver.save
+    monkeypatch.setattr(training.CheckpointSaver, "save", lambda self, step: (saved.append(step), save(self, step)))
+    metrics = training.train("pattern-1010", steps=300, out=tmp_path / "a", progress=False)
+    assert saved == [300]  # five minutes apart by default: a short run writes once, at the end
+    saved.clear()
+    clock = iter(range(0, 10 ** 6, 20))  # every reading of the clock 20 s later than the one before
+    monkeypatch.setattr(training.time, "monotonic", lambda: next(clock))
+    training.train("pattern-1010", steps=300, out=tmp_path / "b", progress=False, checkpoint_minutes=1)
+    assert saved[:3] == [3, 6, 9] and saved[-1] == 300  # 60 s: every third step's reading of the clock
+    assert metrics["checkpoint_writes"] == 1 and metrics["checkpoint_bytes"] == (tmp_path / "a/checkpoint.npz").stat().st_size
 
 
 def test_grad_stats_and_a_cuda_graph_do_not_go_together():
@@ -260,7 +275,8 @@ def test_a_resume_keeps_this_runs_optimiser_execution_settings(tmp_path):
     saved_with = minigrad.optim.Adam(model.parameters(), capturable=True)
     model(minigrad.ones(3)).sum().backward()
     saved_with.step()
-    checkpoint.save(tmp_path / "c.npz", {"m": model}, {"m": saved_with}, {"step": 1}, training.Engine("minigrad"))
+    checkpoint.save(tmp_path / "c.npz", {"m": model}, {"m": saved_with}, {"step": 1, "config": {}, "rng": None},
+                    training.Engine("minigrad"))
     meta, arrays = checkpoint.load(tmp_path / "c.npz")
     resumed = minigrad.optim.Adam(model.parameters(), lr=0.5)
     checkpoint.restore(meta, arrays, {"m": model}, {"m": resumed}, training.Engine("minigrad"))
@@ -271,12 +287,12 @@ def test_a_resume_keeps_this_runs_optimiser_execution_settings(tmp_path):
 def test_losses_on_disk_reach_every_checkpoint(tmp_path, monkeypatch):
     """A run killed after a checkpoint resumes with every loss row up to it (the log is flushed)."""
     seen = []
-    save = training.save_checkpoint
+    save = training.CheckpointSaver.save
 
-    def save_and_read(run, m, e, config, step, rng):
-        save(run, m, e, config, step, rng)
-        with open(run.path("losses.csv")) as f:
+    def save_and_read(self, step):
+        save(self, step)
+        with open(self.run.path("losses.csv")) as f:
             seen.append((step, int(list(csv.DictReader(f))[-1]["step"])))
-    monkeypatch.setattr(training, "save_checkpoint", save_and_read)
+    monkeypatch.setattr(training.CheckpointSaver, "save", save_and_read)
     training.train("pattern-1010", steps=400, out=tmp_path, progress=False, checkpoint_every=100)
     assert seen and all(step == last_row for step, last_row in seen), seen

@@ -47,12 +47,14 @@ def data_home() -> Path:
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, previous: str | os.PathLike | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` if the block succeeds.
 
     The temporary file is in the same folder so that ``os.replace`` is a rename within one
     file system, which is atomic: readers see either the old file or the complete new one.
     If the block raises, the temporary file is removed and ``path`` is left untouched.
+    ``previous``: the old file, if any, is first renamed there (so that there is always one
+    complete file of the two, whenever the process stops).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +67,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(f.fileno())
         # mkstemp makes the file private; give the result a normal file's mode (0o666 less the umask)
         os.chmod(tmp, 0o666 & ~_umask())
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,51 @@
+"""Options several ``gans`` commands share, and the argparse types that check values at the
+boundary: a bad value stops the command with one line naming the option, before anything
+is written."""
+import argparse
+
+from .threads import DEFAULT_THREADS
+
+
+def add_threads_argument(parser):
+    """``--threads N``, with the same default and meaning in every command (see ``gans.threads``)."""
+    parser.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS, metavar="N",
+                        help="threads for both engines (NumPy's BLAS and PyTorch), so that their times compare")
+
+
+def positive_int(text):
+    """An integer ≥ 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text):
+    """An integer ≥ 0."""
+    return _int_at_least(text, 0)
+
+
+def positive_float(text):
+    """A number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
+def digit(text):
+    """A class label of MNIST: 0 to 9."""
+    value = _int_at_least(text, 0)
+    if value > 9:
+        raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {value}")
+    return value
+
+
+def _int_at_least(text, low):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value

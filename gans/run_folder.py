@@ -1,0 +1,94 @@
+"""A training run's folder: never silently replaced, never written by two processes at once.
+
+A folder that already holds a run (its ``config.json`` or a checkpoint) is continued with
+``resume`` or replaced with ``overwrite``; otherwise training refuses to start, so that a
+second ``gans train classifier`` cannot wipe the first one's results.  While a run trains,
+it holds a lock on ``RUN/.lock`` (an ``flock``, released by the operating system even when
+the process is killed), and the lock file names the process that holds it.
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+from . import checkpoint
+
+LOCK = ".lock"
+RUN_FILES = ("config.json", "checkpoint.npz", checkpoint.previous_path("checkpoint.npz").name)
+
+
+class RunFolderError(ValueError):
+    """The folder cannot be used as asked; the message says why and what to do."""
+
+
+def check(folder, resume=False, overwrite=False):
+    """Refuse, before anything is written, a folder that holds a run unless asked to
+    ``resume`` or ``overwrite`` it, and a folder of other files that ``overwrite`` would delete."""
+    folder = Path(folder)
+    if resume and overwrite:
+        raise RunFolderError("--resume continues the run in the folder and --overwrite replaces it: give one")
+    if folder.exists() and not folder.is_dir():
+        raise RunFolderError(f"{folder} is a file, not a run folder")
+    if resume or not folder.is_dir():
+        return
+    holds_run = any((folder / name).exists() for name in RUN_FILES)
+    if holds_run and not overwrite:
+        raise RunFolderError(f"{folder} already holds a run{_describe(folder)}; --resume continues it, "
+                             "--overwrite replaces it, --out DIR trains into another folder")
+    others = [p.name for p in folder.iterdir() if p.name != LOCK]
+    if overwrite and others and not holds_run:
+        raise RunFolderError(f"{folder} holds files but no run ({', '.join(sorted(others)[:3])}, ...): "
+                             "--overwrite only replaces a run folder; choose another --out")
+
+
+def _describe(folder):
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        return f" ({config['experiment']} on {config['engine']}, {config['steps']} steps)"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+class RunFolder:
+    """The folder, locked for this process while the block runs; with ``overwrite``,
+    everything of the earlier run is deleted once the lock is held."""
+
+    def __init__(self, folder, overwrite=False):
+        self.folder = Path(folder)
+        self.overwrite = overwrite
+        self._lock = None
+
+    def __enter__(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = acquire_lock(self.folder)
+        if self.overwrite:
+            for entry in self.folder.iterdir():
+                if entry.name != LOCK:
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._lock.close()  # closing the file releases the flock
+
+    def path(self, name):
+        return self.folder / name
+
+
+def acquire_lock(folder):
+    """An exclusive lock on ``folder/.lock``, holding this process's PID; a folder locked by
+    another process raises :class:`RunFolderError` naming it."""
+    import fcntl
+    lock = open(Path(folder) / LOCK, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise RunFolderError(f"{folder} is being written by another gans process (PID {holder}); "
+                             "wait for it to finish, or choose another --out") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
