@@ -84,9 +84,11 @@ def read_npz(path, what="checkpoint"):
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no {what} at {path}")
-    if not zipfile.is_zipfile(path):  # what numpy would otherwise try to read as a pickle
+    if not zipfile.is_zipfile(path):  # (numpy would try to read it as a pickle)
         with open(path, "rb") as f:
             start = f.read(8)
+        if start.startswith(b"PK"):
+            raise CheckpointError(f"{path}: the {what} is cut short or damaged (no zip directory at its end)")
         raise CheckpointError(f"{path}: not a {what} (an .npz is a zip archive; this file starts with {start!r})")
     try:
         with np.load(path, allow_pickle=False) as f:

@@ -278,10 +278,18 @@ def training_summary(m):
     if "mode_coverage" in m:
         lines.append(f"  scored on {m['eval_samples']} samples: mode coverage {m['mode_coverage']}/10, "
                      f"FID {m['fid']:.4g}")
-    lines.append(f"  checkpoint: {m['checkpoint_bytes'] / 1e6:.3g} MB, written {m['checkpoint_writes']} time(s), "
+    lines.append(f"  checkpoint: {_size(m['checkpoint_bytes'])}, written {m['checkpoint_writes']} time(s), "
                  f"{m['checkpoint_seconds_each']:.2g} s each")
     lines.append(f"  run folder: {m['run_folder']} (metrics.json has everything)")
     return "\n".join(lines)
+
+
+def _size(count):
+    """A byte count as people read it: 6.6 kB, 560 MB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def cmd_generate(args):

@@ -61,10 +61,10 @@ class RunFolder:
     def __enter__(self):
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = acquire_lock(self.folder)
-        if self.overwrite:
-            for entry in self.folder.iterdir():
-                if entry.name != LOCK:
-                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for entry in self.folder.iterdir():
+            # with --overwrite, all of the old run; otherwise what a killed write left behind
+            if entry.name != LOCK and (self.overwrite or _is_unfinished_write(entry)):
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         return self
 
     def __exit__(self, *exc_info):
@@ -72,6 +72,11 @@ class RunFolder:
 
     def path(self, name):
         return self.folder / name
+
+
+def _is_unfinished_write(entry):
+    """A temporary file of ``atomic_output`` (``.NAME.XXXX.tmp``) that was never renamed."""
+    return entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file()
 
 
 def acquire_lock(folder):

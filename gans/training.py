@@ -182,7 +182,8 @@ def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, start_step, 
     constants = experiment.constants(e)
     stats = grad_stats.GradStats(run.folder, m, e, grad_stats_every, keep_until=start_step,
                                  title=f"{name} [{engine}]") if grad_stats_every else None
-    saver = CheckpointSaver(run, m, e, config, rng, log, checkpoint_every, checkpoint_minutes)
+    saver = CheckpointSaver(run, m, e, config, rng, log, checkpoint_every, checkpoint_minutes,
+                            saved_step=start_step or None)
     bar = _progress_bar(progress, steps, start_step, name, engine)
     first_step_seconds, training_seconds, steps_done = 0.0, 0.0, 0  # as gans compare: the first step apart
     # a finished MNIST GAN is scored at the end, and its samples.png drawn with the scores
@@ -257,11 +258,12 @@ class CheckpointSaver:
     since the last one (or when told to: at the end, on a signal), and keeps account of the
     cost: a 560 MB CelebA checkpoint written at every step would cost more than the training."""
 
-    def __init__(self, run, m, e, config, rng, log, every=None, minutes=checkpoint.DEFAULT_MINUTES):
+    def __init__(self, run, m, e, config, rng, log, every=None, minutes=checkpoint.DEFAULT_MINUTES, saved_step=None):
         self.run, self.m, self.e, self.config, self.rng, self.log = run, m, e, config, rng, log
         self.every, self.seconds = every, minutes * 60
         self.last_write = time.monotonic()
         self.writes, self.write_seconds, self.bytes = 0, 0.0, 0
+        self.saved_step = saved_step  # the step of the checkpoint on disk
 
     def maybe_save(self, step, now=False):
         due = step % self.every == 0 if self.every else time.monotonic() - self.last_write >= self.seconds
@@ -274,7 +276,13 @@ class CheckpointSaver:
         meta = {"config": self.config, "step": step, "rng": self.rng.bit_generator.state,
                 "engine_rng": engine_rng_state(self.e)}
         path = self.run.path("checkpoint.npz")
-        checkpoint.save(path, self.m.modules(), self.m.optimisers(), meta, self.e)
+        try:
+            checkpoint.save(path, self.m.modules(), self.m.optimisers(), meta, self.e)
+        except OSError as err:  # a full disk, a failing device: the write went to a temporary file
+            kept = f"the checkpoint of step {self.saved_step} is intact" if self.saved_step else "none was written yet"
+            raise checkpoint.CheckpointError(f"could not write {path} at step {step} "
+                                             f"({err.strerror or err}); {kept}") from err
+        self.saved_step = step
         self.writes += 1
         self.write_seconds += time.perf_counter() - started
         self.bytes = path.stat().st_size
