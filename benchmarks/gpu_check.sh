@@ -51,4 +51,7 @@ if stage profile; then
         timeout 40 $PY -m benchmarks.profile $name --device cuda --steps 30 --top 40 >"$LOGS/profile-$name.txt" 2>&1
         head -1 "$LOGS/profile-$name.txt"
     done
+    # host-side cost per step, counted: Python calls and CUDA kernel launches, both engines
+    timeout 120 $PY -m benchmarks.profile --calls --device cuda --save 2>&1 | tee "$LOGS/calls.log"
+    cp benchmarks/results/calls-cuda-* "$OUT/" 2>/dev/null
 fi

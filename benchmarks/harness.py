@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gans import experiments
+from gans.progress import progress
 from gans.training import build, load_data, make_step
 
 from .programs import PROGRAMS, ProgramWorkload, peak_traced_bytes
@@ -127,7 +128,7 @@ def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", se
     rounds = 15
     per_round = {e: max(1, int(seconds / rounds / len(engines) / t)) for e, t in probe.items()}
     times = {e: [] for e in engines}
-    for r in range(rounds):
+    for r in progress(range(rounds), name, unit="round"):
         order = engines if r % 2 == 0 else tuple(reversed(engines))  # A B, B A, … cancels order effects
         for e in order:
             times[e].append(loads[e].run(per_round[e]) / per_round[e])

@@ -17,6 +17,7 @@ import numpy as np
 
 from gans import experiments
 from gans.engines import Engine, seed_everything
+from gans.progress import progress
 from gans.threads import current_threads, use_threads
 from gans.training import load_data
 
@@ -70,7 +71,7 @@ class Report:
 
 
 def compare(name, steps=100, dtype="float64", device="cpu", seed=0, every=1, data=None, limit=None,
-            cross_device=False, threads=None, progress=False):
+            cross_device=False, threads=None, show_progress=False):
     """Train experiment ``name`` on PyTorch and minigrad (or, with ``cross_device``, minigrad on
     the CPU and on CUDA) for ``steps`` iterations and compare them every ``every`` steps.
     ``threads``: give both engines this many (see ``gans.threads``); the report records it."""
@@ -95,10 +96,7 @@ def compare(name, steps=100, dtype="float64", device="cpu", seed=0, every=1, dat
                     [ref.label, oth.label], TOLERANCE[dtype], threads, data=dataset.source)
     constants = {id(s): experiment.constants(s.engine) for s in (ref, oth)}
     stream = experiment.stream(dataset, np.random.default_rng(seed), 0, steps)  # one batch at a time
-    if progress:
-        from tqdm import tqdm
-        stream = tqdm(stream, total=steps, desc=f"compare {name}", unit="step", mininterval=0.5)
-    for done, batch in stream:
+    for done, batch in progress(stream, f"compare {name}", "step", total=steps, enabled=show_progress):
         step = done + 1
         outputs = {}
         for side in (ref, oth):

@@ -327,7 +327,7 @@ def cmd_compare(args):
     experiments.get(args.name)
     report = comparisons.compare(args.name, args.steps, args.dtype, args.device, args.seed, args.every,
                                  args.data, args.limit, args.cross_device, threads=args.threads,
-                                 progress=not args.quiet)
+                                 show_progress=not args.quiet)
     out = args.out or Path("runs") / f"compare-{args.name}"
     comparisons.write(report, out, args.json)
     print(comparisons.summary(report))

@@ -351,5 +351,5 @@ def evaluate_classifier(experiment, m, e, test):
 def _progress_bar(enabled, total, start, name, engine):
     if not enabled:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
     return tqdm(total=total, initial=start, desc=f"{name} [{engine}]", unit="step", mininterval=0.5)

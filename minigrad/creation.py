@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import backend, random
-from .ops import shape as S
+from .ops import shape as shape_ops  # (shape: a common argument name)
 from .tensor import Tensor, as_array, check_same_device, defaults, device_type
 
 
@@ -168,7 +168,7 @@ def cat(tensors, dim=0):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. Expected size "
                                f"{list(tensors[0].shape)} but got size {list(t.shape)} for tensor number {i} "
                                "in the list.")
-    return S.Cat(axis)(*tensors)
+    return shape_ops.Cat(axis)(*tensors)
 
 
 concat = cat
@@ -181,4 +181,4 @@ def stack(tensors, dim=0):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} "
                                f"at entry 0 and {list(t.shape)} at entry {i}")
-    return S.Stack(dim % (tensors[0].ndim + 1))(*tensors)
+    return shape_ops.Stack(dim % (tensors[0].ndim + 1))(*tensors)

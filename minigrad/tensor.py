@@ -10,7 +10,7 @@ import numpy as np
 from . import autograd, backend
 from .autograd import engine, function, inplace
 from .autograd.function import AutogradMeta, VersionCounter
-from .ops import array_api, elementwise as E, linalg, reduction as R, shape as S
+from .ops import array_api, elementwise, linalg, reduction, shape as shape_ops  # (shape: a common argument name)
 
 from .dtypes import float32, float64, int64, scalar_name
 
@@ -348,7 +348,7 @@ class Tensor:
             backend.require_cuda()
         if not copy and target_type == backend.device_type_of(self.array) and target_dtype == self.array.dtype:
             return self
-        return S.Copy(target_type, target_dtype)(self)
+        return shape_ops.Copy(target_type, target_dtype)(self)
 
     def cpu(self):
         return self.to("cpu")
@@ -372,38 +372,38 @@ class Tensor:
         return self.to(dtype)
 
     def clone(self):
-        return S.Clone()(self)
+        return shape_ops.Clone()(self)
 
     # --- arithmetic ------------------------------------------------------------------
     def __add__(self, other):
-        return binary(E.Add, self, other)
+        return binary(elementwise.Add, self, other)
 
     def __radd__(self, other):
-        return binary(E.Add, other, self)
+        return binary(elementwise.Add, other, self)
 
     def __sub__(self, other):
-        return binary(E.Sub, self, other)
+        return binary(elementwise.Sub, self, other)
 
     def __rsub__(self, other):
-        return binary(E.Sub, other, self)
+        return binary(elementwise.Sub, other, self)
 
     def __mul__(self, other):
-        return binary(E.Mul, self, other)
+        return binary(elementwise.Mul, self, other)
 
     def __rmul__(self, other):
-        return binary(E.Mul, other, self)
+        return binary(elementwise.Mul, other, self)
 
     def __truediv__(self, other):
-        return binary(E.Div, self, other, true_division=True)
+        return binary(elementwise.Div, self, other, true_division=True)
 
     def __rtruediv__(self, other):
-        return binary(E.Div, other, self, true_division=True)
+        return binary(elementwise.Div, other, self, true_division=True)
 
     def __pow__(self, other):
-        return binary(E.Pow, self, other)
+        return binary(elementwise.Pow, self, other)
 
     def __rpow__(self, other):
-        return binary(E.Pow, other, self)
+        return binary(elementwise.Pow, other, self)
 
     def __matmul__(self, other):
         return linalg.MatMul()(self, _check_device(self, other))
@@ -412,13 +412,13 @@ class Tensor:
         return linalg.MatMul()(_check_device(self, other), self)
 
     def __neg__(self):
-        return E.Neg()(self)
+        return elementwise.Neg()(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return E.Abs()(self)
+        return elementwise.Abs()(self)
 
     def add(self, other, alpha=1):
         return self + (other if alpha == 1 else other * alpha)
@@ -473,7 +473,7 @@ class Tensor:
         return inplace.modify(self, Tensor.relu)
 
     def leaky_relu_(self, negative_slope=0.01):
-        return inplace.modify(self, lambda t: E.LeakyRelu(negative_slope)(t))
+        return inplace.modify(self, lambda t: elementwise.LeakyRelu(negative_slope)(t))
 
     def clamp_(self, min=None, max=None):
         return inplace.modify(self, Tensor.clamp, min, max)
@@ -482,7 +482,7 @@ class Tensor:
 
     def copy_(self, src):
         """Copy ``src``'s values (broadcast, cast, moved to this tensor's device) into this tensor."""
-        return inplace.modify(self, S.overwrite, src)
+        return inplace.modify(self, shape_ops.overwrite, src)
 
     def zero_(self):
         return self.fill_(0)
@@ -491,15 +491,15 @@ class Tensor:
         if isinstance(value, Tensor) and value.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
                                "dimensions.")
-        return inplace.modify(self, S.overwrite, value)
+        return inplace.modify(self, shape_ops.overwrite, value)
 
     def uniform_(self, a=0.0, b=1.0):
         from . import random
-        return inplace.modify(self, S.overwrite, random.uniform(a, b, self.array.shape, self.array.dtype))
+        return inplace.modify(self, shape_ops.overwrite, random.uniform(a, b, self.array.shape, self.array.dtype))
 
     def normal_(self, mean=0.0, std=1.0):
         from . import random
-        return inplace.modify(self, S.overwrite, random.normal(mean, std, self.array.shape, self.array.dtype))
+        return inplace.modify(self, shape_ops.overwrite, random.normal(mean, std, self.array.shape, self.array.dtype))
 
 
     # comparisons give boolean tensors outside the graph
@@ -545,49 +545,49 @@ class Tensor:
 
     # --- elementwise functions -------------------------------------------------------
     def exp(self):
-        return E.Exp()(self)
+        return elementwise.Exp()(self)
 
     def log(self):
-        return E.Log()(self)
+        return elementwise.Log()(self)
 
     def sqrt(self):
-        return E.Sqrt()(self)
+        return elementwise.Sqrt()(self)
 
     def sin(self):
-        return E.Sin()(self)
+        return elementwise.Sin()(self)
 
     def cos(self):
-        return E.Cos()(self)
+        return elementwise.Cos()(self)
 
     def abs(self):
-        return E.Abs()(self)
+        return elementwise.Abs()(self)
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        return E.Clamp(min, max)(self)
+        return elementwise.Clamp(min, max)(self)
 
     clip = clamp
 
     def sigmoid(self):
-        return E.Sigmoid()(self)
+        return elementwise.Sigmoid()(self)
 
     def tanh(self):
-        return E.Tanh()(self)
+        return elementwise.Tanh()(self)
 
     def relu(self):
-        return E.Relu()(self)
+        return elementwise.Relu()(self)
 
     # --- reductions (``axis`` and ``keepdims`` are accepted as PyTorch accepts them) ----
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return R.Sum(dim if axis is None else axis, keepdim if keepdims is None else keepdims)(self)
+        return reduction.Sum(dim if axis is None else axis, keepdim if keepdims is None else keepdims)(self)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         dim, keepdim = (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
         if self.array.dtype.kind not in "fc":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
                                f"point or complex dtype. Got: {self.array.dtype}")
-        return R.Mean(dim, keepdim)(self)
+        return reduction.Mean(dim, keepdim)(self)
 
     def max(self, dim=None, keepdim=False):
         """The largest value, or with ``dim`` the pair (values, indices) along it."""
@@ -598,8 +598,8 @@ class Tensor:
 
     def _extreme(self, dim, keepdim, largest):
         if dim is None:
-            return R.Extreme(largest)(self)
-        fn = R.ExtremeAlongDim(dim, keepdim, largest)
+            return reduction.Extreme(largest)(self)
+        fn = reduction.ExtremeAlongDim(dim, keepdim, largest)
         values = fn(self)
         indices = fn.indices if keepdim or self.array.ndim == 0 else fn.indices.squeeze(fn.axis)
         return ValuesIndices(values, Tensor._make(indices))
@@ -614,7 +614,7 @@ class Tensor:
         if dim is None:
             index = pick(self.array.reshape(-1))
             return Tensor._make(self.array_module.asarray(index).reshape((1,) * self.ndim if keepdim else ()))
-        axis = R.single_dim(dim, self.ndim)
+        axis = reduction.single_dim(dim, self.ndim)
         if self.ndim == 0:
             return Tensor._make(self.array_module.zeros((), dtype=int64))
         return Tensor._make(self.array_module.asarray(pick(self.array, axis=axis)).reshape(
@@ -624,7 +624,7 @@ class Tensor:
         """Σ(x - mean)² / (N - correction): the unbiased estimate (correction 1) by default."""
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
-        axes = R.normalize_dims(dim, self.ndim)
+        axes = reduction.normalize_dims(dim, self.ndim)
         count = 1
         for axis in axes:
             count *= self.array.shape[axis]
@@ -632,13 +632,13 @@ class Tensor:
         return (centred * centred).sum(axes, keepdim) / max(count - correction, 0)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        return E.Sqrt(zero_gradient_at_zero=True)(self.var(dim, unbiased, keepdim, correction=correction))
+        return elementwise.Sqrt(zero_gradient_at_zero=True)(self.var(dim, unbiased, keepdim, correction=correction))
 
     def any(self, dim=None, keepdim=False):
-        return _outside_graph(self.array.any(axis=R.normalize_dims(dim, self.ndim), keepdims=keepdim))
+        return _outside_graph(self.array.any(axis=reduction.normalize_dims(dim, self.ndim), keepdims=keepdim))
 
     def all(self, dim=None, keepdim=False):
-        return _outside_graph(self.array.all(axis=R.normalize_dims(dim, self.ndim), keepdims=keepdim))
+        return _outside_graph(self.array.all(axis=reduction.normalize_dims(dim, self.ndim), keepdims=keepdim))
 
     def where(self, condition, other):
         """self where ``condition`` holds, ``other`` elsewhere (``torch.where(condition, self, other)``)."""
@@ -655,7 +655,7 @@ class Tensor:
 
     def gather(self, dim, index):
         """out[i][j] = self[index[i][j]][j] for dim 0 (and so on): a differentiable lookup."""
-        axis = R.single_dim(dim, self.ndim)
+        axis = reduction.single_dim(dim, self.ndim)
         positions = index.array
         if positions.dtype.kind not in "iu":
             raise RuntimeError("gather(): Expected dtype int32/int64 for index")
@@ -678,14 +678,14 @@ class Tensor:
 
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) along ``dim``; the values differentiable (a gather)."""
-        axis = R.single_dim(dim, self.ndim)
+        axis = reduction.single_dim(dim, self.ndim)
         key = self.array if self.array.dtype.kind in "fi" else self.array.astype(np.int64)  # bool, unsigned: negated as int64
         order = self.array_module.argsort(-key if descending else key, axis=axis, kind="stable")
         indices = Tensor._make(order)
         return ValuesIndices(self.gather(axis, indices), indices)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        axis = R.single_dim(dim, self.ndim)
+        axis = reduction.single_dim(dim, self.ndim)
         if not 0 <= k <= (self.array.shape[axis] if self.ndim else 1):
             raise RuntimeError("selected index k out of range")
         values, indices = self.sort(axis, descending=largest)
@@ -699,7 +699,7 @@ class Tensor:
         if len(sizes) < self.ndim:
             raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
                                "of tensor")
-        return S.Repeat(tuple(sizes))(self)
+        return shape_ops.Repeat(tuple(sizes))(self)
 
     def contiguous(self):
         return self if self.array.flags.c_contiguous else self.clone()
@@ -723,10 +723,10 @@ class Tensor:
         return self >= other
 
     def softmax(self, dim):
-        return R.Softmax(dim)(self)
+        return reduction.Softmax(dim)(self)
 
     def log_softmax(self, dim):
-        return R.LogSoftmax(dim)(self)
+        return reduction.LogSoftmax(dim)(self)
 
     # --- shape -----------------------------------------------------------------------
     def view(self, *shape):
@@ -738,7 +738,7 @@ class Tensor:
         shape = _infer_shape(shape, self.array.size)
         if shape == self.array.shape:
             return self
-        return S.Reshape(shape)(self)
+        return shape_ops.Reshape(shape)(self)
 
     def view_as(self, other):
         return self.reshape(other.shape)
@@ -757,7 +757,7 @@ class Tensor:
         shape = self.array.shape
         if dim is None:
             return self.reshape(tuple(n for n in shape if n != 1))
-        dims = R.normalize_dims(dim, self.ndim)
+        dims = reduction.normalize_dims(dim, self.ndim)
         return self.reshape(tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1)))
 
     def unsqueeze(self, dim):
@@ -776,7 +776,7 @@ class Tensor:
             raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
                                f"the length of the desired ordering of dimensions i.e. input.dim() = "
                                f"{self.ndim} is not equal to len(dims) = {len(dims)}")
-        return S.Permute(tuple(d % self.ndim for d in dims))(self)
+        return shape_ops.Permute(tuple(d % self.ndim for d in dims))(self)
 
     def movedim(self, source, destination):
         """The dimension ``source`` moved to position ``destination``, the others in order."""
@@ -788,7 +788,7 @@ class Tensor:
     def transpose(self, dim0, dim1):
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return S.Permute(tuple(dims))(self)
+        return shape_ops.Permute(tuple(dims))(self)
 
     def t(self):
         if self.ndim > 2:
@@ -797,22 +797,22 @@ class Tensor:
 
     @property
     def T(self):
-        return S.Permute(tuple(reversed(range(self.ndim))))(self)
+        return shape_ops.Permute(tuple(reversed(range(self.ndim))))(self)
 
     def expand(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         current = (1,) * (len(shape) - self.ndim) + self.array.shape
         shape = tuple(c if s == -1 else s for s, c in zip(shape, current))
-        return S.Expand(shape)(self)
+        return shape_ops.Expand(shape)(self)
 
     def __getitem__(self, index):
-        return S.GetItem(_raw_index(index))(self)
+        return shape_ops.GetItem(_raw_index(index))(self)
 
     def __setitem__(self, index, value):
         """In-place assignment such as ``target[label] = 1.0``; in the graph, the gradient
         of the overwritten part goes to ``value`` instead."""
-        inplace.modify(self, S.assign(_raw_index(index)), value)
+        inplace.modify(self, shape_ops.assign(_raw_index(index)), value)
 
     def __iter__(self):
         if self.ndim == 0:
@@ -1012,7 +1012,7 @@ def where(condition, input, other):
     if not isinstance(reference, Tensor):
         return Tensor._make(np.where(condition, input, other).astype(dtype))
     condition = backend.move(condition, backend.device_type_of(reference.array))
-    return E.Where(condition)(input, other)
+    return elementwise.Where(condition)(input, other)
 
 
 def _reduced_shape(shape, axis, keepdim):

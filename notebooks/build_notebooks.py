@@ -36,6 +36,8 @@ import minigrad
 import minigrad as torch          # the book's `import torch`, as everywhere in this project
 from IPython.display import Image
 from gans import grad_stats, graph, training
+from gans.threads import use_threads
+use_threads(1)  # the same threads for NumPy's BLAS and PyTorch, as `gans bench --threads 1`: times compare
 '''
 
 NOTEBOOKS = {}
@@ -156,7 +158,7 @@ limit = 3000   # training images (the book: 60 000, 3 epochs)
 '''),
     code(SETUP),
     code('''
-metrics = training.train("classifier", limit=limit, epochs=1, out="runs/nb-ch02", progress=False,
+metrics = training.train("classifier", limit=limit, epochs=1, out="runs/nb-ch02", overwrite=True,
                          checkpoint_every=limit, grad_stats_every=max(limit // 30, 1))
 {k: metrics[k] for k in ("test_accuracy", "final_loss", "seconds_per_step", "data")}
 '''),
@@ -215,7 +217,7 @@ limit = 3000   # training images for each network
 every = max(limit // 30, 1)
 runs = {}
 for name in ("classifier", "classifier-refined"):
-    metrics = training.train(name, limit=limit, epochs=1, out=f"runs/nb-ch03/{name}", progress=False,
+    metrics = training.train(name, limit=limit, epochs=1, out=f"runs/nb-ch03/{name}", overwrite=True,
                              checkpoint_every=limit, grad_stats_every=every)
     runs[name] = f"runs/nb-ch03/{name}/grad_stats.csv"
     print(f"{name:20s} test accuracy {metrics['test_accuracy']:.1%}")
@@ -321,7 +323,7 @@ epochs = 10   # 1000 training steps each (the book: 10 000 steps)
 '''),
     code(SETUP),
     code('''
-metrics = training.train("pattern-1010", epochs=epochs, out="runs/nb-ch06", progress=False,
+metrics = training.train("pattern-1010", epochs=epochs, out="runs/nb-ch06", overwrite=True,
                          checkpoint_every=1000 * epochs, grad_stats_every=100)
 {k: v for k, v in metrics.items() if k.startswith("final_")}
 '''),
@@ -366,7 +368,7 @@ limit = 3000   # training images, 1 epoch (the book: 60 000, 4 epochs)
 '''),
     code(SETUP),
     code('''
-metrics = training.train("mnist-gan", limit=limit, epochs=1, out="runs/nb-ch07", progress=False,
+metrics = training.train("mnist-gan", limit=limit, epochs=1, out="runs/nb-ch07", overwrite=True,
                          checkpoint_every=limit, grad_stats_every=max(limit // 30, 1), eval_samples=0)
 {k: v for k, v in metrics.items() if k.startswith("final_")}
 '''),
@@ -408,13 +410,13 @@ faces = 100   # synthetic faces, one training step each
     code('''
 from gans.data import CelebAFile, make_synthetic_celeba
 
-path = make_synthetic_celeba("runs/nb-ch08/faces.h5", faces)
+path = make_synthetic_celeba("runs/nb-ch08-faces.h5", faces)
 with CelebAFile(path) as f:
     import matplotlib.pyplot as plt
     plt.imshow(f[0]); plt.axis("off"); plt.title("a synthetic face (not CelebA)")
 '''),
     code('''
-metrics = training.train("celeba-gan", data=path, steps=faces, out="runs/nb-ch08", progress=False,
+metrics = training.train("celeba-gan", data=path, steps=faces, out="runs/nb-ch08", overwrite=True,
                          checkpoint_every=faces, grad_stats_every=max(faces // 10, 1))
 {k: v for k, v in metrics.items() if k.startswith("final_")}
 '''),
@@ -443,7 +445,7 @@ limit = 3000   # training images, 1 epoch
 '''),
     code(SETUP),
     code('''
-metrics = training.train("mnist-cnn", limit=limit, epochs=1, out="runs/nb-ch09", progress=False,
+metrics = training.train("mnist-cnn", limit=limit, epochs=1, out="runs/nb-ch09", overwrite=True,
                          checkpoint_every=limit, grad_stats_every=max(limit // 30, 1))
 f"test accuracy {metrics['test_accuracy']:.1%}"
 '''),
@@ -483,7 +485,7 @@ limit = 3000   # training images, 1 epoch
 '''),
     code(SETUP),
     code('''
-metrics = training.train("mnist-cgan", limit=limit, epochs=1, out="runs/nb-ch10", progress=False,
+metrics = training.train("mnist-cgan", limit=limit, epochs=1, out="runs/nb-ch10", overwrite=True,
                          checkpoint_every=limit, grad_stats_every=max(limit // 30, 1), eval_samples=0)
 {k: v for k, v in metrics.items() if k.startswith("final_")}
 '''),

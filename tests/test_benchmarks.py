@@ -76,3 +76,11 @@ def test_example_programs_are_benchmarked_at_batch_64_on_both_engines():
     assert all(r["ratio_to_torch"] > 0 for r in records)
     load = ProgramWorkload("mnist-cnn-b64", "minigrad")
     assert load.batches[0][0].shape == (64, 1, 28, 28) and load.run(1) > 0
+
+
+def test_calls_per_step_are_counted_not_timed():
+    from benchmarks.profile import calls_per_step
+    gan = calls_per_step("pattern-1010", "minigrad", steps=10)
+    assert gan == calls_per_step("pattern-1010", "minigrad", steps=10)  # the same count every time
+    # a GAN step is three passes (D on real, D on fake, G through D) of the classifier's one
+    assert calls_per_step("classifier", "minigrad", steps=10) < gan

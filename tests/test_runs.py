@@ -322,3 +322,18 @@ def test_a_kill_inside_a_later_checkpoint_write_resumes_from_the_one_before(unin
     meta, _ = checkpoint.load(folder / "checkpoint.npz")  # still the last complete one
     resume(folder)
     assert_same_run(folder, uninterrupted)
+
+
+def test_a_second_process_on_a_training_folder_is_refused_with_the_first_ones_pid(tmp_path):
+    folder = tmp_path / "run"
+    first = gans(TRAIN + ["--out", str(folder)])
+    try:
+        wait_for(lambda: rows(folder) > 1)  # training, holding the lock
+        second = gans(TRAIN + ["--out", str(folder), "--overwrite"])
+        assert second.wait(60) == 2
+        assert f"is being written by another gans process (PID {first.pid})" in second.stderr.read()
+        second = gans(TRAIN[:2] + ["--resume", "--out", str(folder)])
+        assert second.wait(60) == 2
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(60)

@@ -14,6 +14,8 @@ import numpy as np
 
 import minigrad as torch
 import minigrad.nn as nn
+from gans.options import add_threads_argument
+from gans.threads import use_threads
 
 PENALTY = 10.0  # λ, as in the WGAN-GP paper
 
@@ -77,7 +79,9 @@ def train(steps=300, seed=0, dtype=torch.float64):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=300)
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     history = train(args.steps)
     for step in range(0, len(history), max(len(history) // 10, 1)):
         loss_D, penalty, loss_G = history[step]

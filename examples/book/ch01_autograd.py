@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 
 import minigrad as torch
+from gans.options import add_threads_argument
+from gans.threads import use_threads
 
 
 def simple_tensors():
@@ -64,7 +66,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="(this chapter is quick anyway)")
     parser.add_argument("--out", default="runs/book/ch01", help="folder for the graph pictures")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     out = Path(args.out)
 
     simple_tensors()

@@ -25,6 +25,8 @@ import minigrad.nn as nn  # noqa: E402
 from minigrad.utils.data import Dataset  # noqa: E402
 
 from gans.data import load_mnist  # noqa: E402
+from gans.options import add_threads_argument  # noqa: E402
+from gans.threads import use_threads  # noqa: E402
 
 
 class MnistDataset(Dataset):
@@ -125,7 +127,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--csv", help="the book's mnist_train.csv (mnist_test.csv is looked for beside it)")
     parser.add_argument("--out", default="runs/book/ch03")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

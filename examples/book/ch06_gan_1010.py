@@ -22,6 +22,8 @@ import numpy  # noqa: E402
 
 import minigrad as torch  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
+from gans.options import add_threads_argument  # noqa: E402
+from gans.threads import use_threads  # noqa: E402
 
 
 def generate_real():
@@ -153,7 +155,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 000 iterations instead of 10 000")
     parser.add_argument("--out", default="runs/book/ch06")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     random.seed(0)

@@ -25,6 +25,8 @@ import minigrad.nn as nn  # noqa: E402
 from minigrad.utils.data import Dataset  # noqa: E402
 
 from gans.data import load_mnist  # noqa: E402
+from gans.options import add_threads_argument  # noqa: E402
+from gans.threads import use_threads  # noqa: E402
 
 
 class MnistDataset(Dataset):
@@ -222,7 +224,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--csv", help="the book's mnist_train.csv (default: the imported or embedded digits)")
     parser.add_argument("--out", default="runs/book/ch07")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

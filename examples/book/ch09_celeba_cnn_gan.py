@@ -28,6 +28,8 @@ import minigrad.nn as nn  # noqa: E402
 from minigrad.utils.data import Dataset  # noqa: E402
 
 from gans.data import ensure_celeba, make_synthetic_celeba  # noqa: E402
+from gans.options import add_threads_argument  # noqa: E402
+from gans.threads import use_threads  # noqa: E402
 
 # the book's GPU set-up: new tensors go to the GPU when there is one
 if torch.cuda.is_available():
@@ -245,7 +247,9 @@ def main(argv=None):
     parser.add_argument("--data", help="CelebA HDF5 file in the book's layout (default: gans' cache or synthetic)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--out", default="runs/book/ch09-gan")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

@@ -19,6 +19,8 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 import minigrad.optim as optim
 from minigrad.utils.data import DataLoader, TensorDataset
+from gans.options import add_threads_argument
+from gans.threads import use_threads
 
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -95,7 +97,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--images", type=int, default=2000)
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     torch.manual_seed(0)
     net = Net()
     print(net)

@@ -17,6 +17,8 @@ import minigrad as torch
 import minigrad.nn as nn
 import minigrad.optim as optim
 from minigrad.utils.data import DataLoader, TensorDataset
+from gans.options import add_threads_argument
+from gans.threads import use_threads
 
 NZ, NGF, NDF = 16, 16, 16  # noise size, generator and discriminator widths
 
@@ -95,7 +97,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=999)
     parser.add_argument("--quick", action="store_true", help="1 000 digits")
     parser.add_argument("--out", help="a PNG of 16 generated digits (needs matplotlib)")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     torch.manual_seed(args.seed)
     loader = DataLoader(digits(1000 if args.quick else None), batch_size=args.batch_size, shuffle=True)
     netG, netD = Generator().apply(weights_init), Discriminator().apply(weights_init)
@@ -110,7 +114,7 @@ def main(argv=None):
                                       torch.randn(real.shape[0], NZ, 1, 1), criterion))
         loss_d, loss_g, d_x, d_g_z = np.mean(history[-len(loader):], axis=0)
         print(f"epoch {epoch + 1}: loss D {loss_d:.3f}, loss G {loss_g:.3f}, D(x) {d_x:.3f}, D(G(z)) {d_g_z:.3f} "
-              f"({time.perf_counter() - started:.0f} s)")
+              f"({time.perf_counter() - started:.0f} s, {args.threads} thread(s))")
     if args.out:
         import matplotlib.pyplot as plt
         with torch.no_grad():

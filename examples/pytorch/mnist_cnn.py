@@ -18,6 +18,8 @@ import minigrad.nn.functional as F
 import minigrad.optim as optim
 from minigrad.optim.lr_scheduler import StepLR
 from minigrad.utils.data import DataLoader, TensorDataset
+from gans.options import add_threads_argument
+from gans.threads import use_threads
 
 
 class Net(nn.Module):
@@ -87,7 +89,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="1000 training images, 1 epoch")
     parser.add_argument("--save-model", metavar="PATH")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)
     torch.manual_seed(args.seed)
     limit = 1000 if args.quick else None
     train_loader = DataLoader(mnist("train", limit), batch_size=args.batch_size, shuffle=True)
@@ -100,7 +104,7 @@ def main(argv=None):
         losses = train(model, train_loader, optimizer, log_interval=None if args.quick else 20)
         loss, accuracy = test(model, test_loader)
         print(f"epoch {epoch}: train loss {np.mean(losses):.4f}, test loss {loss:.4f}, accuracy {accuracy:.1%} "
-              f"({time.perf_counter() - started:.0f} s)")
+              f"({time.perf_counter() - started:.0f} s, {args.threads} thread(s))")
         scheduler.step()
     if args.save_model:
         torch.save(model.state_dict(), args.save_model)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..checkpoint import read_npz, write_npz
 from ..engines import Engine
+from ..progress import progress
 
 WEIGHTS_PATH = Path(__file__).with_name("evaluator.npz")
 FEATURES = 128
@@ -108,7 +109,7 @@ class Evaluator:
         x = as_images(images)
         features, logits = [], []
         with self.engine.no_grad():
-            for start in range(0, len(x), CHUNK):
+            for start in progress(range(0, len(x), CHUNK), "evaluator", unit="chunk"):
                 f = self.model.features(self.engine.tensor(x[start:start + CHUNK]))
                 features.append(self.engine.numpy(f).astype(np.float64))
                 logits.append(self.engine.numpy(self.model.head(f)).astype(np.float64))

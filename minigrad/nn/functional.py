@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import backend
-from ..ops import convolution as C, elementwise as E, linalg, loss as L, normalization as N, pooling as P
+from ..ops import convolution, elementwise, linalg, loss, normalization, pooling
 from ..dtypes import scalar_name
 from ..tensor import Tensor, check_same_device
 
@@ -24,21 +24,21 @@ def linear(input, weight, bias=None):
 
 
 def sigmoid(input):
-    return E.Sigmoid()(input)
+    return elementwise.Sigmoid()(input)
 
 
 def tanh(input):
-    return E.Tanh()(input)
+    return elementwise.Tanh()(input)
 
 
 def relu(input, inplace=False):
-    return input.relu_() if inplace else E.Relu()(input)
+    return input.relu_() if inplace else elementwise.Relu()(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace:
         return input.leaky_relu_(negative_slope)
-    return E.LeakyRelu(negative_slope)(input)
+    return elementwise.LeakyRelu(negative_slope)(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -57,7 +57,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """The largest value of each kernel_size window, every ``stride`` (default: kernel_size) pixels."""
-    op = P.MaxPool2d(kernel_size, stride, padding, dilation, ceil_mode)
+    op = pooling.MaxPool2d(kernel_size, stride, padding, dilation, ceil_mode)
     out = op(input)
     return (out, Tensor._make(op.indices())) if return_indices else out
 
@@ -65,7 +65,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """The mean of each kernel_size window, every ``stride`` (default: kernel_size) pixels."""
-    return P.AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)(input)
+    return pooling.AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)(input)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -133,7 +133,7 @@ def one_hot(tensor, num_classes=-1):
 
 
 def gelu(input, approximate="none"):
-    return E.Gelu(approximate)(input)
+    return elementwise.Gelu(approximate)(input)
 
 
 def softmax(input, dim=None):
@@ -161,7 +161,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != tuple(normalized_shape):
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
                                f"{list(t.shape)} and normalized_shape = {list(normalized_shape)}")
-    return N.LayerNorm(normalized_shape, eps)(input, weight, bias)
+    return normalization.LayerNorm(normalized_shape, eps)(input, weight, bias)
 
 
 def _check_same_dtype(name, input, **others):
@@ -180,14 +180,14 @@ def _check_target(input, target):
 def mse_loss(input, target, reduction="mean"):
     """mean((input - target)²) (or 'sum', or 'none')."""
     _check_target(input, target)
-    return L.MSELoss(reduction)(input, target)
+    return loss.MSELoss(reduction)(input, target)
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(y log x + (1-y) log(1-x)), each log clamped at -100 like PyTorch."""
     _check_target(input, target)
     _check_same_dtype("binary_cross_entropy", input, target=target, weight=weight)  # PyTorch does not promote
-    return L.BCELoss(reduction)(input, target, weight)
+    return loss.BCELoss(reduction)(input, target, weight)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -195,7 +195,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     probabilities (also (C,), or (N, C, d1, …) with target (N, d1, …)); 'mean' divides by the
     summed weights of the targets counted, ``ignore_index`` leaves a target out."""
     _check_target(input, target)
-    if reduction not in L.REDUCTIONS:
+    if reduction not in loss.REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if target.dtype.kind not in "iu":
         raise RuntimeError(f"expected scalar type Long but found {scalar_name(target.dtype)}")
@@ -262,7 +262,7 @@ def _class_rows(input, target):
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """BCE of sigmoid(input), computed without overflow."""
     _check_target(input, target)
-    return L.BCEWithLogitsLoss(reduction)(input, target)
+    return loss.BCEWithLogitsLoss(reduction)(input, target)
 
 
 def _groups_one(groups):
@@ -277,7 +277,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     _groups_one(groups)
     _check_same_device(input, weight, bias)
-    return C.Conv2d(stride, padding, dilation)(input, weight, bias)
+    return convolution.Conv2d(stride, padding, dilation)(input, weight, bias)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -287,7 +287,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """
     _groups_one(groups)
     _check_same_device(input, weight, bias)
-    return C.ConvTranspose2d(stride, padding, output_padding, dilation)(input, weight, bias)
+    return convolution.ConvTranspose2d(stride, padding, output_padding, dilation)(input, weight, bias)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -313,4 +313,4 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     mean_array = running_mean.array if running_mean is not None else None
     var_array = running_var.array if running_var is not None else None
-    return N.BatchNorm(training, momentum, eps, mean_array, var_array)(input, weight, bias)
+    return normalization.BatchNorm(training, momentum, eps, mean_array, var_array)(input, weight, bias)

@@ -1,0 +1,9 @@
+"""Progress bars for the long loops of every command: on a terminal (or as a widget in a
+notebook), and silent where nobody watches (a pipe, a log file, the tests)."""
+
+
+def progress(iterable, description, unit="it", total=None, enabled=None):
+    """``iterable`` wrapped in a tqdm bar; ``enabled=None`` shows it only on a terminal."""
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=description, unit=unit, total=total, mininterval=0.5,
+                disable=None if enabled is None else not enabled)
