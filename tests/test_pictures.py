@@ -1,0 +1,124 @@
+"""The pictures: image grids as torchvision makes them, and files at native size."""
+import importlib.util
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gans.images import make_grid, save_image, to_uint8
+
+
+# --- make_grid ---------------------------------------------------------------------------------
+
+def numbered(n, h=2, w=3):
+    """N grey images, image k filled with the value k + 1: where each lands is plain to see."""
+    return np.arange(1, n + 1, dtype=np.float64)[:, None, None] * np.ones((n, h, w))
+
+
+def test_grid_by_hand():
+    grid = make_grid(np.array([[[0.2]], [[0.8]]]), nrow=2, padding=1, pad_value=0.5)
+    np.testing.assert_array_equal(grid, [[0.5, 0.5, 0.5, 0.5, 0.5],
+                                         [0.5, 0.2, 0.5, 0.8, 0.5],
+                                         [0.5, 0.5, 0.5, 0.5, 0.5]])
+
+
+@pytest.mark.parametrize("n, nrow, padding", [(5, 2, 1), (7, 3, 2), (3, 8, 2), (4, 1, 0), (64, 8, 2)])
+def test_grid_places_image_k_at_row_k_div_ncol_and_column_k_mod_ncol(n, nrow, padding):
+    h, w, pad_value = 2, 3, -1.0
+    grid = make_grid(numbered(n, h, w), nrow=nrow, padding=padding, pad_value=pad_value)
+    ncol = min(nrow, n)
+    rows = -(-n // ncol)
+    assert grid.shape == (padding + rows * (h + padding), padding + ncol * (w + padding))
+    expected = np.full(grid.shape, pad_value)
+    for k in range(n):
+        top, left = padding + (k // ncol) * (h + padding), padding + (k % ncol) * (w + padding)
+        expected[top:top + h, left:left + w] = k + 1
+    np.testing.assert_array_equal(grid, expected)  # the padding, and any empty places, are pad_value
+
+
+def test_grid_layouts_of_colour_images_agree():
+    rng = np.random.default_rng(0)
+    channels_first = rng.random((5, 3, 4, 6))
+    grid = make_grid(channels_first, nrow=3)
+    assert grid.shape == (2 + 2 * 6, 2 + 3 * 8, 3)
+    np.testing.assert_array_equal(make_grid(channels_first.transpose(0, 2, 3, 1), nrow=3), grid)
+    np.testing.assert_array_equal(grid[2:6, 10:16], channels_first[1].transpose(1, 2, 0))
+    grey = rng.random((5, 1, 4, 6))
+    np.testing.assert_array_equal(make_grid(grey), make_grid(grey[:, 0]))  # N×1×H×W is N×H×W
+
+
+def test_normalize_stretches_the_batch_and_leaves_the_padding():
+    images = np.array([[[-2.0, 0.0]], [[1.0, 2.0]]])  # two 1×2 images
+    grid = make_grid(images, nrow=2, padding=1, normalize=True, pad_value=7)
+    np.testing.assert_array_equal(grid[1, 1:3], [0.0, 0.5])
+    np.testing.assert_array_equal(grid[1, 4:6], [0.75, 1.0])
+    assert grid[0, 0] == grid[1, 3] == 7
+    clipped = make_grid(images, nrow=2, padding=0, normalize=True, value_range=(0, 1))
+    np.testing.assert_array_equal(clipped, [[0, 0, 1, 1]])
+    each = make_grid(images, nrow=2, padding=0, normalize=True, scale_each=True)
+    np.testing.assert_array_equal(each, [[0, 1, 0, 1]])
+    np.testing.assert_array_equal(make_grid(np.full((2, 1, 1), 3.0), padding=0, normalize=True), [[0, 0]])
+
+
+def test_one_image_comes_back_alone_as_torchvision_does():
+    image = np.arange(6.0).reshape(1, 2, 3)
+    np.testing.assert_array_equal(make_grid(image, padding=5), image[0])
+
+
+def test_grid_errors_say_what_came_in():
+    with pytest.raises(ValueError, match=r"got shape \(2, 5, 5, 5\)"):
+        make_grid(np.zeros((2, 5, 5, 5)))
+    with pytest.raises(ValueError, match="nrow must be at least 1, got 0"):
+        make_grid(np.zeros((2, 3, 3)), nrow=0)
+    with pytest.raises(ValueError, match="empty"):
+        make_grid(np.zeros((0, 3, 3)))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torchvision") is None, reason="torchvision is not installed")
+@pytest.mark.parametrize("channels", [1, 3])
+def test_grid_matches_torchvision(channels):
+    import torch
+    from torchvision.utils import make_grid as torchvision_grid
+    rng = np.random.default_rng(channels)
+    images = rng.normal(size=(11, channels, 5, 4))
+    for options in (dict(), dict(nrow=3, padding=1, pad_value=0.3), dict(normalize=True),
+                    dict(nrow=4, normalize=True, value_range=(-1, 1)), dict(normalize=True, scale_each=True)):
+        expected = torchvision_grid(torch.tensor(images), **options).numpy().transpose(1, 2, 0)
+        if channels == 1:
+            expected = expected[..., 0]
+        np.testing.assert_allclose(make_grid(images, **options), expected, rtol=1e-12, atol=1e-12)
+
+
+# --- files at native size ------------------------------------------------------------------------
+
+def test_png_has_one_file_pixel_per_image_pixel(tmp_path):
+    images = np.array([[[0.2, 0.8, 1.5]], [[0.0, -0.3, 0.5]]])  # two 1×3 images
+    save_image(images, tmp_path / "g.png", nrow=2, padding=1, pad_value=0.5)
+    with Image.open(tmp_path / "g.png") as picture:
+        assert picture.format == "PNG" and picture.mode == "L" and picture.size == (9, 3)  # width, height
+        pixels = np.asarray(picture)
+    # x·255 + 0.5, clipped, truncated: 0.2 → 51, 0.8 → 204, 0.5 → 128, out of range → 0 or 255
+    np.testing.assert_array_equal(pixels, [[128] * 9,
+                                           [128, 51, 204, 255, 128, 0, 0, 128, 128],
+                                           [128] * 9])
+    np.testing.assert_array_equal(pixels, to_uint8(make_grid(images, nrow=2, padding=1, pad_value=0.5)))
+
+
+def test_colour_png_and_jpeg(tmp_path):
+    images = np.zeros((4, 3, 8, 8))
+    images[:, 0] = 1.0  # red squares
+    save_image(images, tmp_path / "c.png", nrow=2)
+    with Image.open(tmp_path / "c.png") as picture:
+        assert picture.mode == "RGB" and picture.size == (22, 22)
+        assert picture.getpixel((2, 2)) == (255, 0, 0) and picture.getpixel((0, 0)) == (0, 0, 0)
+    save_image(images, tmp_path / "c.JPEG", nrow=2)
+    with Image.open(tmp_path / "c.JPEG") as picture:
+        assert picture.format == "JPEG" and picture.size == (22, 22)
+        red, green, blue = picture.getpixel((5, 5))
+        assert red > 200 and green < 60 and blue < 60
+
+
+def test_other_suffixes_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"\.gif is not an image format this writes; use \.png, \.jpg, \.jpeg"):
+        save_image(np.zeros((2, 3, 3)), tmp_path / "g.gif")
+    assert not list(tmp_path.iterdir())
