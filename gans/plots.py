@@ -16,26 +16,80 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def losses(path, csv_path, title, engine):
-    """Losses against training steps as faint dots, like the book's ``df.plot(alpha=0.1, marker='.')``."""
+# The columns of losses.csv drawn together: one quantity per chart, as the book draws them.
+# (columns, y label, title); a column in none of them gets a chart of its own.
+LOSS_CHARTS = (
+    (("d_real", "d_fake"), "D's loss", "the discriminator's loss: on real images, on G's images"),
+    (("g",), "G's loss", "the generator's loss: D's verdict on G's images against the target 'real'"),
+    (("D(x)", "D(G(z))"), "D's output (1: real)", "what the discriminator says"),
+    (("loss",), "loss", "the classifier's loss"),
+)
+SERIES_LABELS = {"d_real": "d_real: on real images", "d_fake": "d_fake: on G's images", "g": "g: G's loss",
+                 "D(x)": "D(x): on real images", "D(G(z))": "D(G(z)): on G's images", "loss": "loss"}
+SMOOTHING_WINDOWS = 25  # the smoothed line averages over this fraction (1/25) of the run
+
+
+def read_losses(csv_path):
+    """``(steps, {column: values})`` from a losses.csv, as NumPy arrays (empty before the first row)."""
     with open(csv_path) as f:
-        rows = list(csv.DictReader(f))
-    fig, ax = plt.subplots(figsize=(10, 5))
-    if rows:
-        steps = np.array([int(r["step"]) for r in rows])
-        for column in rows[0]:
-            if column == "step":
-                continue
-            ax.plot(steps, [float(r[column]) for r in rows], ".", alpha=0.15, label=column)
-        legend = ax.legend(loc="upper right", markerscale=2)
-        for handle in legend.legend_handles:
-            handle.set_alpha(1)
-    ax.set_ylim(bottom=0)
-    ax.set_yticks([0, 0.25, 0.5, 1.0])
-    ax.grid(True)
-    ax.set_xlabel("training step")
-    ax.set_title(f"{title} [{engine}]")
-    _save(fig, path)
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = [c for c in reader.fieldnames or [] if c != "step"]
+    steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
+    return steps, {c: np.array([float(r[c]) for r in rows]) for c in columns}
+
+
+def moving_average(values, window):
+    """The mean of each ``window`` consecutive values: ``len(values) - window + 1`` of them
+    (``window`` is cut to ``len(values)``)."""
+    values = np.asarray(values, dtype=np.float64)
+    window = max(1, min(window, len(values)))
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    return (sums[window:] - sums[:-window]) / window
+
+
+def loss_figure(csv_path, title, engine):
+    """The losses of a run, one quantity per chart: for a GAN, D's losses, G's loss and D's
+    outputs D(x), D(G(z)) on three charts with a shared step axis; for a classifier, its loss.
+    Each logged value is a faint dot (the book's ``df.plot(alpha=0.1, marker='.')``) under a
+    moving average over a 25th of the run.  Loss axes scale to the data; D's outputs are
+    probabilities and keep the axis 0..1."""
+    steps, series = read_losses(csv_path)
+    charts = [(tuple(c for c in columns if c in series), label, what) for columns, label, what in LOSS_CHARTS]
+    charts = [chart for chart in charts if chart[0]]
+    charted = {c for columns, _, _ in charts for c in columns}
+    charts += [((c,), c, c) for c in series if c not in charted]
+    fig, axes = plt.subplots(len(charts), 1, figsize=(10, 1.2 + 2.8 * len(charts)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    window = max(1, len(steps) // SMOOTHING_WINDOWS)
+    colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for ax, (columns, label, what) in zip(axes, charts):
+        for column in columns:
+            colour = next(colours)
+            ax.plot(steps, series[column], ".", color=colour, alpha=0.15, markersize=3)
+            if len(steps):
+                ax.plot(moving_average(steps, window), moving_average(series[column], window), "-",
+                        color=colour, linewidth=1.8, label=SERIES_LABELS.get(column, column))
+        if columns[0] == "D(x)":
+            ax.axhline(0.5, color="gray", linestyle="--", linewidth=1, label="0.5: D cannot tell")
+            ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel(label)
+        ax.set_title(what, fontsize=10, loc="left")
+        ax.grid(True, alpha=0.4)
+        if len(steps):
+            ax.legend(loc="best", fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no losses logged yet", transform=ax.transAxes, ha="center", va="center")
+    every = int(steps[1] - steps[0]) if len(steps) > 1 else 1
+    axes[-1].set_xlabel(f"training step (dots: each logged step; lines: mean of {window * every} steps)")
+    fig.suptitle(f"{title} [{engine}]: losses during training")
+    fig.tight_layout()
+    return fig
+
+
+def losses(path, csv_path, title, engine):
+    """Draw :func:`loss_figure` of ``csv_path`` to ``path`` (PNG)."""
+    _save(loss_figure(csv_path, title, engine), path)
 
 
 def samples(path, experiment, images, labels=None, title=None, rows=None, histogram=None):

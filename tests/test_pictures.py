@@ -1,10 +1,12 @@
-"""The pictures: image grids as torchvision makes them, and files at native size."""
+"""The pictures: image grids as torchvision makes them, files at native size, the loss charts."""
+import csv
 import importlib.util
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from gans import plots
 from gans.images import make_grid, save_image, to_uint8
 
 
@@ -122,3 +124,60 @@ def test_other_suffixes_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"\.gif is not an image format this writes; use \.png, \.jpg, \.jpeg"):
         save_image(np.zeros((2, 3, 3)), tmp_path / "g.gif")
     assert not list(tmp_path.iterdir())
+
+
+# --- the loss charts -----------------------------------------------------------------------------
+
+def write_losses(path, columns, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step"] + columns)
+        writer.writerows(rows)
+
+
+def test_moving_average_by_hand():
+    np.testing.assert_array_equal(plots.moving_average([1, 2, 3, 4, 5], 2), [1.5, 2.5, 3.5, 4.5])
+    np.testing.assert_array_equal(plots.moving_average([1, 2, 3], 1), [1, 2, 3])
+    np.testing.assert_array_equal(plots.moving_average([1, 2, 3], 10), [2])
+
+
+def test_gan_losses_get_three_charts_that_show_their_data(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 300
+    data = {"d_real": rng.random(n) * 0.3, "d_fake": 0.1 + rng.random(n) * 0.5, "g": 3 + 4 * rng.random(n),
+            "D(x)": 0.8 + 0.2 * rng.random(n), "D(G(z))": 0.1 * rng.random(n)}
+    write_losses(tmp_path / "losses.csv", list(data), zip(range(10, 10 * n + 1, 10), *data.values()))
+    fig = plots.loss_figure(tmp_path / "losses.csv", "mnist-gan", "minigrad")
+    charts = fig.axes
+    assert len(charts) == 3
+    assert [ax.get_ylabel() for ax in charts] == ["D's loss", "G's loss", "D's output (1: real)"]
+    assert "mnist-gan [minigrad]" in fig._suptitle.get_text()
+    for ax, columns in zip(charts, [("d_real", "d_fake"), ("g",), ("D(x)", "D(G(z))")]):
+        low, high = ax.get_ylim()
+        values = np.concatenate([data[c] for c in columns])
+        assert low <= values.min() and values.max() <= high
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert all(any(t.startswith(c) for t in legend) for c in columns)
+        smoothed = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+        assert len(smoothed) == len(columns) and len(smoothed[0].get_xdata()) == n - n // 25 + 1
+    low, high = charts[1].get_ylim()  # G's loss scaled to its own data, not to D's
+    assert 2 < low < 3 and 7 < high < 8
+    assert charts[0].get_ylim()[1] < 1
+    plots.plt.close(fig)
+
+
+def test_classifier_loss_chart_scales_to_its_data(tmp_path):
+    loss = 0.02 + 0.01 * np.random.default_rng(1).random(100)
+    write_losses(tmp_path / "losses.csv", ["loss"], zip(range(10, 1001, 10), loss))
+    fig = plots.loss_figure(tmp_path / "losses.csv", "classifier", "torch")
+    (ax,) = fig.axes
+    low, high = ax.get_ylim()
+    assert low <= loss.min() and loss.max() <= high and high < 0.05
+    assert ax.get_title(loc="left") == "the classifier's loss" and "[torch]" in fig._suptitle.get_text()
+    plots.plt.close(fig)
+
+
+def test_loss_chart_of_a_run_without_rows(tmp_path):
+    write_losses(tmp_path / "losses.csv", ["loss"], [])
+    plots.losses(tmp_path / "loss.png", tmp_path / "losses.csv", "classifier", "minigrad")
+    assert (tmp_path / "loss.png").stat().st_size > 0
