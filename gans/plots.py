@@ -92,16 +92,16 @@ def losses(path, csv_path, title, engine):
     _save(loss_figure(csv_path, title, engine), path)
 
 
-def samples(path, experiment, images, labels=None, title=None, rows=None, histogram=None):
+def samples(path, experiment, images, labels=None, title=None, rows=None, histogram=None, cols=None):
     """Generated images tiled into one picture: 3×4 for GANs, one row per class for the
-    conditional GAN, bars for the 1010 pattern.  ``histogram`` (10 counts: how
-    many of N samples the evaluator reads as each digit) adds a bar chart beside the grid."""
+    conditional GAN (or ``rows`` by ``cols``), bars for the 1010 pattern.  ``histogram`` (10
+    counts: how many of N samples the evaluator reads as each digit) adds a bar chart beside the grid."""
     images = np.clip(np.asarray(images, dtype=np.float64), 0, 1)
     if experiment.data == "pattern":
         return pattern_bars(path, images, title or f"{experiment.name}: G(0.5)")
     n = len(images)
     rows = rows or (10 if labels is not None else (1 if n == 1 else 3))
-    cols = int(np.ceil(n / rows))
+    cols = cols or int(np.ceil(n / rows))
     mosaic = tile(images, rows, cols)
     h = images.shape[1] + 2
     size = (max(cols * 1.4, 3), max(rows * 1.4 * mosaic.shape[0] / rows / h, 1))

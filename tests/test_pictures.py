@@ -1,4 +1,5 @@
-"""The pictures: image grids as torchvision makes them, files at native size, the loss charts."""
+"""The pictures: image grids as torchvision makes them, files at native size, gans generate's
+outputs (PNG, JPEG, .npy that gans eval reads), and the loss charts."""
 import csv
 import importlib.util
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gans import plots
+from gans import cli, plots
 from gans.images import make_grid, save_image, to_uint8
 
 
@@ -124,6 +125,95 @@ def test_other_suffixes_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"\.gif is not an image format this writes; use \.png, \.jpg, \.jpeg"):
         save_image(np.zeros((2, 3, 3)), tmp_path / "g.gif")
     assert not list(tmp_path.iterdir())
+
+
+# --- gans generate -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Tiny trained runs of the MNIST GAN and the conditional GAN, made by the CLI."""
+    folder = tmp_path_factory.mktemp("runs")
+    for name in ("mnist-gan", "mnist-cgan"):
+        assert cli.main(["train", name, "--limit", "50", "--epochs", "1", "--out", str(folder / name), "--quiet",
+                         "--eval-samples", "0"]) == 0
+    return folder
+
+
+def test_generate_writes_an_8_by_8_grid_at_native_size(runs, tmp_path, capsys):
+    run = str(runs / "mnist-gan")
+    assert cli.main(["generate", run, "--n", "64", "--nrow", "8", "--out", str(tmp_path / "g.png")]) == 0
+    assert "g.png" in capsys.readouterr().out
+    assert cli.main(["generate", run, "--n", "64", "--out", str(tmp_path / "g.npy")]) == 0  # same seeds
+    images = np.load(tmp_path / "g.npy")
+    assert images.shape == (64, 28, 28)
+    with Image.open(tmp_path / "g.png") as picture:
+        assert picture.size == (2 + 8 * 30, 2 + 8 * 30) and picture.mode == "L"
+        pixels = np.asarray(picture)
+    np.testing.assert_array_equal(pixels, to_uint8(make_grid(images, nrow=8, padding=2, pad_value=1)))
+    assert (pixels[:2] == 255).all() and (pixels[:, 30:32] == 255).all()  # white lines between the digits
+    with Image.open(tmp_path / "g-figure.png") as figure:
+        assert figure.size[0] > 242  # the titled matplotlib picture, beside the grid
+    assert not (tmp_path / "g-figure.npy").exists()
+
+
+def test_generate_grid_options(runs, tmp_path):
+    run = str(runs / "mnist-gan")
+    assert cli.main(["generate", run, "--n", "5", "--nrow", "2", "--padding", "0", "--normalize",
+                     "--out", str(tmp_path / "g.png")]) == 0
+    with Image.open(tmp_path / "g.png") as picture:
+        assert picture.size == (2 * 28, 3 * 28)
+        pixels = np.asarray(picture)
+    digits = np.concatenate([pixels[:56].ravel(), pixels[56:, :28].ravel()])
+    assert digits.min() == 0 and digits.max() == 255  # normalised: the darkest black, the lightest white
+    assert (pixels[56:, 28:] == 255).all()  # the sixth place is empty: pad value, white
+
+
+def test_generate_npy_is_what_gans_eval_reads(runs, tmp_path, capsys):
+    out = tmp_path / "samples.npy"
+    assert cli.main(["generate", str(runs / "mnist-gan"), "--n", "8", "--out", str(out)]) == 0
+    images = np.load(out, allow_pickle=False)
+    assert images.shape == (8, 28, 28) and np.issubdtype(images.dtype, np.floating)
+    assert 0 <= images.min() and images.max() <= 1
+    capsys.readouterr()
+    assert cli.main(["eval", "--images", str(out), "--engine", "minigrad"]) == 0
+    report = capsys.readouterr().out
+    assert f"{out}: 8 images" in report and "mode_coverage" in report
+
+
+def test_generate_writes_jpeg(runs, tmp_path):
+    assert cli.main(["generate", str(runs / "mnist-gan"), "--out", str(tmp_path / "g.jpg")]) == 0
+    with Image.open(tmp_path / "g.jpg") as picture:
+        assert picture.format == "JPEG" and picture.size == (2 + 8 * 30, 2 + 2 * 30)  # 16 samples, 8 a row
+    assert (tmp_path / "g-figure.png").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "{tmp}/g.gif"], "--out {tmp}/g.gif: cannot write .gif; use .png, .jpg, .jpeg, .npy"),
+    (["--out", "{tmp}/g"], "--out {tmp}/g: cannot write a file without a suffix; use .png, .jpg, .jpeg, .npy"),
+    (["--n", "0", "--out", "{tmp}/g.png"], "--n must be at least 1, got 0"),
+    (["--label", "10", "--out", "{tmp}/g.png"], "--label must be a digit 0..9, got 10"),
+    (["--label", "-1", "--interpolate", "--out", "{tmp}/g.png"], "--label must be a digit 0..9, got -1"),
+    (["--nrow", "0", "--out", "{tmp}/g.png"], "--nrow must be at least 1, got 0"),
+])
+def test_generate_refuses_bad_options_in_one_line(runs, tmp_path, capsys, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert cli.main(["generate", str(runs / "mnist-cgan")] + args) == 2
+    assert capsys.readouterr().err == f"gans generate: error: {message.format(tmp=tmp_path)}\n"
+    assert not list(tmp_path.iterdir())
+
+
+def test_interpolation_keeps_one_label(runs, tmp_path, capsys):
+    from gans.generate import generate
+    made = generate(runs / "mnist-cgan", tmp_path / "i.png", interpolate=True)
+    assert made.digits == [0] * 12 and made.title.endswith("label 0")
+    made = generate(runs / "mnist-cgan", tmp_path / "i.png", interpolate=True, label=7)
+    assert made.digits == [7] * 12
+    assert len(set(generate(runs / "mnist-cgan", tmp_path / "r.png", n=12).digits)) > 1  # samples: random
+    assert cli.main(["generate", str(runs / "mnist-cgan"), "--interpolate", "--label", "3",
+                     "--out", str(tmp_path / "i.png")]) == 0
+    assert capsys.readouterr().out.strip().endswith("interpolating from seed 1 to seed 2, label 3")
+    with Image.open(tmp_path / "i.png") as picture:
+        assert picture.size == (2 + 4 * 30, 2 + 3 * 30)  # the book's 3 rows of 4
 
 
 # --- the loss charts -----------------------------------------------------------------------------
