@@ -111,6 +111,7 @@ def samples(path, experiment, images, labels=None, title=None, rows=None, histog
         fig, (ax, bars) = plt.subplots(1, 2, figsize=(size[0] + 3.5, max(size[1], 3)),
                                        gridspec_kw={"width_ratios": [size[0], 3.5]})
         class_histogram(bars, histogram)
+        bars.set_box_aspect(0.8)  # a chart, not a column as tall as ten rows of digits
     cmap = None if images.ndim == 4 else "gray"
     ax.imshow(mosaic, cmap=cmap, interpolation="none", vmin=0, vmax=1)
     ax.set_xticks([])
@@ -142,6 +143,7 @@ def class_histogram(ax, counts):
     counts = np.asarray(counts)
     ax.bar(range(len(counts)), counts, color="tab:blue")
     ax.axhline(0.01 * counts.sum(), color="tab:red", linewidth=1, label="1% of samples")
+    ax.set_ylim(0, 1.2 * max(counts.max(), 1))  # room for the legend above the bars
     ax.set_xticks(range(len(counts)))
     ax.set_xlabel("digit (evaluator's reading)")
     ax.set_title(f"classes of {counts.sum()} samples", fontsize=9)

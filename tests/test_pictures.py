@@ -1,5 +1,5 @@
 """The pictures: image grids as torchvision makes them, files at native size, gans generate's
-outputs (PNG, JPEG, .npy that gans eval reads), and the loss charts."""
+outputs (PNG, JPEG, .npy that gans eval reads), the loss charts and the appendix figures."""
 import csv
 import importlib.util
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gans import cli, plots
+from gans import appendix, cli, experiments, plots
 from gans.images import make_grid, save_image, to_uint8
 
 
@@ -271,3 +271,45 @@ def test_loss_chart_of_a_run_without_rows(tmp_path):
     write_losses(tmp_path / "losses.csv", ["loss"], [])
     plots.losses(tmp_path / "loss.png", tmp_path / "losses.csv", "classifier", "minigrad")
     assert (tmp_path / "loss.png").stat().st_size > 0
+
+
+# --- appendices and the class histogram ------------------------------------------------------------
+
+def test_appendix_b_grids_have_colour_bars():
+    probabilities, book_drawn = appendix.book_grid_samples(24)
+    grid = np.random.default_rng(0).random((28, 28))
+    fig = appendix.appendix_b_figure(probabilities, book_drawn, grid, (grid > 0.5) * 1.0, digit=3)
+    grids = [ax for ax in fig.axes if ax.get_title().startswith(("the book's P", "P(pixel dark)"))]
+    assert len(grids) == 2
+    for ax in grids:
+        colour_bar = ax.images[0].colorbar
+        assert colour_bar is not None and colour_bar.ax.get_ylabel() == "P(pixel dark)"
+        assert colour_bar.mappable.get_clim() == (0, 1)
+    plots.plt.close(fig)
+
+
+def test_appendix_d_legends_cover_no_point_of_the_path():
+    fig = appendix.appendix_d_figure(appendix.adversarial_gradient_descent())
+    fig.canvas.draw()
+    for ax in fig.axes:
+        box = ax.get_legend().get_window_extent()
+        for line in ax.get_lines():
+            points = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+            inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & \
+                     (points[:, 1] <= box.y1)
+            assert not inside.any(), f"{ax.get_title()}: the legend covers {inside.sum()} points of {line.get_label()}"
+    plots.plt.close(fig)
+
+
+def test_the_class_histogram_beside_ten_rows_of_digits_keeps_its_shape(monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    labels = [experiments.one_hot(k) for k in range(10) for _ in range(6)]
+    plots.samples(tmp_path / "s.png", experiments.get("mnist-cgan"), np.zeros((60, 28, 28)), labels,
+                  histogram=[200] * 10)
+    (fig,) = figures
+    fig.canvas.draw()
+    (bars,) = [ax for ax in fig.axes if ax.get_title().startswith("classes of")]
+    box = bars.get_window_extent()
+    assert 0.5 < box.height / box.width < 1.2
+    plots.plt.close(fig)
