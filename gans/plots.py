@@ -27,6 +27,7 @@ LOSS_CHARTS = (
 SERIES_LABELS = {"d_real": "d_real: on real images", "d_fake": "d_fake: on G's images", "g": "g: G's loss",
                  "D(x)": "D(x): on real images", "D(G(z))": "D(G(z)): on G's images", "loss": "loss"}
 SMOOTHING_WINDOWS = 25  # the smoothed line averages over this fraction (1/25) of the run
+LOG_SCALE_SPREAD = 10  # a loss whose 99th percentile is this many times its median is drawn on a log axis
 
 
 def read_losses(csv_path):
@@ -48,12 +49,23 @@ def moving_average(values, window):
     return (sums[window:] - sums[:-window]) / window
 
 
+def loss_scale(values):
+    """'log' for positive losses whose rare spikes dwarf the typical value (a discriminator
+    that is usually sure has BCE losses near 0.01 and spikes to 5: on a linear axis the
+    typical losses are a line at zero); 'linear' otherwise."""
+    values = np.asarray(values)
+    if len(values) == 0 or values.min() <= 0:
+        return "linear"
+    return "log" if np.percentile(values, 99) > LOG_SCALE_SPREAD * np.median(values) else "linear"
+
+
 def loss_figure(csv_path, title, engine):
     """The losses of a run, one quantity per chart: for a GAN, D's losses, G's loss and D's
     outputs D(x), D(G(z)) on three charts with a shared step axis; for a classifier, its loss.
     Each logged value is a faint dot (the book's ``df.plot(alpha=0.1, marker='.')``) under a
-    moving average over a 25th of the run.  Loss axes scale to the data; D's outputs are
-    probabilities and keep the axis 0..1."""
+    moving average over a 25th of the run.  Loss axes scale to the data (logarithmic where
+    :func:`loss_scale` says so, the line then a geometric mean); D's outputs are probabilities
+    and keep the axis 0..1."""
     steps, series = read_losses(csv_path)
     charts = [(tuple(c for c in columns if c in series), label, what) for columns, label, what in LOSS_CHARTS]
     charts = [chart for chart in charts if chart[0]]
@@ -64,15 +76,23 @@ def loss_figure(csv_path, title, engine):
     window = max(1, len(steps) // SMOOTHING_WINDOWS)
     colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
     for ax, (columns, label, what) in zip(axes, charts):
+        log = columns[0] != "D(x)" and loss_scale(np.concatenate([series[c] for c in columns])) == "log"
         for column in columns:
             colour = next(colours)
             ax.plot(steps, series[column], ".", color=colour, alpha=0.15, markersize=3)
             if len(steps):
-                ax.plot(moving_average(steps, window), moving_average(series[column], window), "-",
-                        color=colour, linewidth=1.8, label=SERIES_LABELS.get(column, column))
+                # on a log axis the line averages what the eye sees, the logarithms (a geometric mean)
+                line = (np.exp(moving_average(np.log(series[column]), window)) if log
+                        else moving_average(series[column], window))
+                ax.plot(moving_average(steps, window), line, "-", color=colour, linewidth=1.8,
+                        label=SERIES_LABELS.get(column, column))
         if columns[0] == "D(x)":
             ax.axhline(0.5, color="gray", linestyle="--", linewidth=1, label="0.5: D cannot tell")
             ax.set_ylim(-0.03, 1.03)
+        if log:
+            ax.set_yscale("log")
+            label += " (log scale)"
+            what += " (lines: geometric means)"
         ax.set_ylabel(label)
         ax.set_title(what, fontsize=10, loc="left")
         ax.grid(True, alpha=0.4)

@@ -256,6 +256,25 @@ def test_gan_losses_get_three_charts_that_show_their_data(tmp_path):
     plots.plt.close(fig)
 
 
+def test_losses_with_rare_spikes_get_a_log_axis(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 400
+    d_real = 10.0 ** rng.uniform(-4, -1, n)
+    d_real[::50] = 5.0  # a discriminator usually sure, now and then badly wrong
+    data = {"d_real": d_real, "d_fake": 10.0 ** rng.uniform(-4, -1, n), "g": 3 + 4 * rng.random(n),
+            "D(x)": rng.random(n), "D(G(z))": rng.random(n)}
+    write_losses(tmp_path / "losses.csv", list(data), zip(range(1, n + 1), *data.values()))
+    fig = plots.loss_figure(tmp_path / "losses.csv", "mnist-gan", "torch")
+    assert [ax.get_yscale() for ax in fig.axes] == ["log", "linear", "linear"]
+    assert fig.axes[0].get_ylabel() == "D's loss (log scale)"
+    line = next(line for line in fig.axes[0].get_lines() if line.get_linestyle() == "-")  # d_real's
+    np.testing.assert_allclose(line.get_ydata(), np.exp(plots.moving_average(np.log(d_real), n // 25)))
+    low, high = fig.axes[0].get_ylim()
+    assert low <= min(data["d_real"].min(), data["d_fake"].min()) and 5 <= high
+    assert plots.loss_scale([0.0, 0.01, 5]) == "linear"  # a zero has no place on a log axis
+    plots.plt.close(fig)
+
+
 def test_classifier_loss_chart_scales_to_its_data(tmp_path):
     loss = 0.02 + 0.01 * np.random.default_rng(1).random(100)
     write_losses(tmp_path / "losses.csv", ["loss"], zip(range(10, 1001, 10), loss))
