@@ -66,7 +66,7 @@ def build_parser():
     p = commands.add_parser("generate", help="images from a trained GAN, and the seed experiments of ch. 7",
                             description="Images from a trained GAN as a grid at native size (one image pixel = "
                             "one file pixel, as torchvision's save_image), with the titled figure beside it "
-                            "as OUT-figure.png; or as an array (.npy) that 'gans eval --images' reads.")
+                            "(grid.png: grid-figure.png); or as an array (.npy) that 'gans eval --images' reads.")
     p.add_argument("run_dir")
     p.add_argument("--n", type=int, default=16, help="number of samples (default 16; --interpolate draws 12, "
                    "--seed-arithmetic 3)")
@@ -75,7 +75,7 @@ def build_parser():
     p.add_argument("--interpolate", action="store_true", help="walk from one seed to another")
     p.add_argument("--seed-arithmetic", choices=["sum", "difference", "product"],
                    help="G(seed1 + seed2), G(seed1 - seed2) or G(seed1 × seed2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds G's noise (and random labels); default 0")
     p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the engine that trained it")
     p.add_argument("--nrow", type=int, help="images per row of the grid (default 8; 4 with --interpolate, the "
                    "book's 3×4; 3 with --seed-arithmetic)")
