@@ -92,7 +92,7 @@ def loss_figure(csv_path, title, engine):
         if log:
             ax.set_yscale("log")
             label += " (log scale)"
-            what += " (lines: geometric means)"
+            what += " (lines: geometric means)" if window > 1 else ""
         ax.set_ylabel(label)
         ax.set_title(what, fontsize=10, loc="left")
         ax.grid(True, alpha=0.4)
@@ -101,7 +101,8 @@ def loss_figure(csv_path, title, engine):
         else:
             ax.text(0.5, 0.5, "no losses logged yet", transform=ax.transAxes, ha="center", va="center")
     every = int(steps[1] - steps[0]) if len(steps) > 1 else 1
-    axes[-1].set_xlabel(f"training step (dots: each logged step; lines: mean of {window * every} steps)")
+    axes[-1].set_xlabel(f"training step (dots: each logged step; lines: mean of {window * every} steps)"
+                        if window > 1 else "training step (each logged step)")
     fig.suptitle(f"{title} [{engine}]: losses during training")
     fig.tight_layout()
     return fig
