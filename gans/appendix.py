@@ -22,7 +22,8 @@ import numpy as np  # noqa: E402
 import minigrad  # noqa: E402
 
 from . import data as D  # noqa: E402
-from .plots import _save, tile  # noqa: E402
+from .images import make_grid  # noqa: E402
+from .plots import _save  # noqa: E402
 
 
 BOOK_COUNTS = np.array([[6, 0, 1], [0, 7, 0], [2, 0, 1]])  # dark pixels at each position, in 8 images
@@ -47,14 +48,25 @@ def pixel_probability_samples(digit=3, count=8, seed=0, data_path=None):
 
 
 def appendix_b(out, digit=3, seed=0, data_path=None):
-    """Top: the book's 3×3 probabilities and 24 images drawn from them, 4 rows of 6 as the
-    book shows them.  Bottom: the same with one MNIST digit's pixel probabilities."""
+    """Draw :func:`appendix_b_figure` to ``out``; returns the MNIST grid and the images drawn from it."""
     probabilities, book_drawn = book_grid_samples(24, seed)
     grid, drawn = pixel_probability_samples(digit, 8, seed, data_path)
+    _save(appendix_b_figure(probabilities, book_drawn, grid, drawn, digit), out)
+    return grid, drawn
+
+
+def appendix_b_figure(probabilities, book_drawn, grid, drawn, digit):
+    """Top: the book's 3×3 probabilities (each square with its count of 8) and 24 images drawn
+    from them, 4 rows of 6 as the book shows them.  Bottom: one MNIST digit's pixel
+    probabilities and 8 images drawn from them.  Each probability grid has its colour bar."""
     fig = plt.figure(figsize=(10, 7))
-    rows = fig.add_gridspec(2, 2, width_ratios=[1, 4])
+    rows = fig.add_gridspec(2, 2, width_ratios=[1.3, 4])
     book_grid = fig.add_subplot(rows[0, 0])
-    book_grid.imshow(probabilities, cmap="Reds", vmin=0, vmax=1)
+    shown = book_grid.imshow(probabilities, cmap="Reds", vmin=0, vmax=1)
+    for (i, j), p in np.ndenumerate(probabilities):
+        book_grid.text(j, i, f"{round(p * 8)}/8", ha="center", va="center", fontsize=9,
+                       color="white" if p > 0.5 else "black")
+    fig.colorbar(shown, ax=book_grid, fraction=0.046, pad=0.04, label="P(pixel dark)")
     book_grid.set_title("the book's P(pixel dark)")
     samples = rows[0, 1].subgridspec(4, 6, wspace=0.15, hspace=0.15)
     for i, image in enumerate(book_drawn):
@@ -64,14 +76,17 @@ def appendix_b(out, digit=3, seed=0, data_path=None):
         if i == 2:
             ax.set_title("24 images drawn pixel by pixel from it", loc="left")
     digit_grid, digit_images = fig.add_subplot(rows[1, 0]), fig.add_subplot(rows[1, 1])
-    digit_grid.imshow(grid, cmap="Blues", vmin=0, vmax=1)
+    shown = digit_grid.imshow(grid, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(shown, ax=digit_grid, fraction=0.046, pad=0.04, label="P(pixel dark)")
     digit_grid.set_title(f"P(pixel dark), MNIST digit {digit}")
-    digit_images.imshow(1 - tile(drawn, 2, 4), cmap="gray", vmin=0, vmax=1, interpolation="none")
+    # light blue lines between the images, whose background is white
+    digit_images.imshow(make_grid(drawn, nrow=4, padding=2, pad_value=0.3), cmap="Blues", vmin=0, vmax=1,
+                        interpolation="none")
     digit_images.set_title("images drawn pixel by pixel from that grid")
     for ax in (book_grid, digit_grid, digit_images):
-        ax.axis("off")
-    _save(fig, out)
-    return grid, drawn
+        ax.set_xticks([]), ax.set_yticks([])
+    digit_images.axis("off")
+    return fig
 
 
 def adversarial_gradient_descent(x0=0.6, y0=0.7, lr=0.1, steps=199):
@@ -95,23 +110,30 @@ def adversarial_gradient_descent(x0=0.6, y0=0.7, lr=0.1, steps=199):
 
 
 def appendix_d(out, steps=199):
-    """The book's chart (x and y against the step) beside the path in the (x, y) plane."""
+    """Draw :func:`appendix_d_figure` of the book's path to ``out``; returns the path."""
     path = adversarial_gradient_descent(steps=steps)
+    _save(appendix_d_figure(path), out)
+    return path
+
+
+def appendix_d_figure(path, lr=0.1):
+    """The book's chart (x and y against the step) beside the path in the (x, y) plane, whose
+    legend sits below the plane, off the spiral."""
+    steps = len(path) - 1
     fig, (values, plane) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [3, 2]})
     values.plot(path[:, 0], label="x (maximises x·y)")
     values.plot(path[:, 1], label="y (minimises x·y)")
     values.set_xlabel("step")
-    values.set_title(f"gradient steps on x·y, lr 0.1, {steps} steps")
-    values.legend()
+    values.set_title(f"gradient steps on x·y, lr {lr}, {steps} steps")
+    values.legend(loc="upper left")
     values.grid(True)
-    plane.plot(path[:, 0], path[:, 1], ".-", alpha=0.6)
-    plane.plot(*path[0], "go", label="start (0.6, 0.7)")
+    plane.plot(path[:, 0], path[:, 1], ".-", alpha=0.6, label="the path")
+    plane.plot(*path[0], "go", label=f"start ({path[0, 0]:g}, {path[0, 1]:g})")
     plane.plot(0, 0, "r+", markersize=12, label="equilibrium (0, 0)")
     plane.set_xlabel("x")
     plane.set_ylabel("y")
     plane.set_title("the same path in the (x, y) plane")
-    plane.legend()
+    plane.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8)
     plane.set_aspect("equal")
     plane.grid(True)
-    _save(fig, out)
-    return path
+    return fig

@@ -102,16 +102,30 @@ def build_parser():
     add_threads_argument(p)
     p.set_defaults(run=cmd_train)
 
-    p = commands.add_parser("generate", help="images from a trained GAN, and the seed experiments of ch. 7")
+    p = commands.add_parser("generate", help="images from a trained GAN, and the seed experiments of ch. 7",
+                            description="Images from a trained GAN as a grid at native size (one image pixel = "
+                            "one file pixel, as torchvision's save_image), with the titled figure beside it "
+                            "(grid.png: grid-figure.png); or as an array (.npy) that 'gans eval --images' reads.")
     p.add_argument("run_dir")
-    p.add_argument("--n", type=int, default=16, help="number of samples")
-    p.add_argument("--label", type=int, help="digit to draw (conditional GAN)")
+    p.add_argument("--n", type=int, default=16, help="number of samples (default 16; --interpolate draws 12, "
+                   "--seed-arithmetic 3)")
+    p.add_argument("--label", type=int, help="digit 0..9 to draw (conditional GAN; default: a random digit per "
+                   "sample, and 0 for the seed experiments, which keep one label)")
     p.add_argument("--interpolate", action="store_true", help="walk from one seed to another")
     p.add_argument("--seed-arithmetic", choices=["sum", "difference", "product"],
                    help="G(seed1 + seed2), G(seed1 - seed2) or G(seed1 × seed2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds G's noise (and random labels); default 0")
     p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the engine that trained it")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--nrow", type=int, help="images per row of the grid (default 8; 4 with --interpolate, the "
+                   "book's 3×4; 3 with --seed-arithmetic)")
+    p.add_argument("--padding", type=int, default=2, help="pixels between and around the images (default 2)")
+    p.add_argument("--pad-value", type=float, default=1.0, help="grey level of the padding, 0 black .. 1 white "
+                   "(default 1: white lines between MNIST's black backgrounds; torchvision's default is 0)")
+    p.add_argument("--normalize", action="store_true", help="stretch the images' min..max to black..white "
+                   "(default off: G's outputs are already in 0..1)")
+    p.add_argument("--out", required=True, help="FILE.png: the grid (and FILE-figure.png, titled); FILE.jpg or "
+                   ".jpeg: the grid as JPEG (and FILE-figure.png); FILE.npy: the images as a float array, "
+                   "N×28×28 in [0, 1] for MNIST, that 'gans eval --images' scores")
     p.set_defaults(run=cmd_generate)
 
     p = commands.add_parser("data", help="import or prepare data sets")
@@ -294,9 +308,9 @@ def _size(count):
 
 def cmd_generate(args):
     from .generate import generate
-    generate(args.run_dir, args.out, args.n, args.label, args.interpolate, args.seed_arithmetic, args.seed,
-             args.engine)
-    print(f"wrote {args.out}")
+    made = generate(args.run_dir, args.out, args.n, args.label, args.interpolate, args.seed_arithmetic, args.seed,
+                    args.engine, args.nrow, args.padding, args.normalize, args.pad_value)
+    print(f"wrote {', '.join(str(f) for f in made.files)}: {made.title}")
 
 
 def cmd_data(args):

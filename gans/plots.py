@@ -16,38 +16,113 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def losses(path, csv_path, title, engine):
-    """Losses against training steps as faint dots, like the book's ``df.plot(alpha=0.1, marker='.')``."""
+# The columns of losses.csv drawn together: one quantity per chart, as the book draws them.
+# (columns, y label, title); a column in none of them gets a chart of its own.
+LOSS_CHARTS = (
+    (("d_real", "d_fake"), "D's loss", "the discriminator's loss: on real images, on G's images"),
+    (("g",), "G's loss", "the generator's loss: D's verdict on G's images against the target 'real'"),
+    (("D(x)", "D(G(z))"), "D's output (1: real)", "what the discriminator says"),
+    (("loss",), "loss", "the classifier's loss"),
+)
+SERIES_LABELS = {"d_real": "d_real: on real images", "d_fake": "d_fake: on G's images", "g": "g: G's loss",
+                 "D(x)": "D(x): on real images", "D(G(z))": "D(G(z)): on G's images", "loss": "loss"}
+SMOOTHING_WINDOWS = 25  # the smoothed line averages over this fraction (1/25) of the run
+LOG_SCALE_SPREAD = 10  # a loss whose 99th percentile is this many times its median is drawn on a log axis
+
+
+def read_losses(csv_path):
+    """``(steps, {column: values})`` from a losses.csv, as NumPy arrays (empty before the first row)."""
     with open(csv_path) as f:
-        rows = list(csv.DictReader(f))
-    fig, ax = plt.subplots(figsize=(10, 5))
-    if rows:
-        steps = np.array([int(r["step"]) for r in rows])
-        for column in rows[0]:
-            if column == "step":
-                continue
-            ax.plot(steps, [float(r[column]) for r in rows], ".", alpha=0.15, label=column)
-        legend = ax.legend(loc="upper right", markerscale=2)
-        for handle in legend.legend_handles:
-            handle.set_alpha(1)
-    ax.set_ylim(bottom=0)
-    ax.set_yticks([0, 0.25, 0.5, 1.0])
-    ax.grid(True)
-    ax.set_xlabel("training step")
-    ax.set_title(f"{title} [{engine}]")
-    _save(fig, path)
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = [c for c in reader.fieldnames or [] if c != "step"]
+    steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
+    return steps, {c: np.array([float(r[c]) for r in rows]) for c in columns}
 
 
-def samples(path, experiment, images, labels=None, title=None, rows=None, histogram=None):
+def moving_average(values, window):
+    """The mean of each ``window`` consecutive values: ``len(values) - window + 1`` of them
+    (``window`` is cut to ``len(values)``)."""
+    values = np.asarray(values, dtype=np.float64)
+    window = max(1, min(window, len(values)))
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    return (sums[window:] - sums[:-window]) / window
+
+
+def loss_scale(values):
+    """'log' for positive losses whose rare spikes dwarf the typical value (a discriminator
+    that is usually sure has BCE losses near 0.01 and spikes to 5: on a linear axis the
+    typical losses are a line at zero); 'linear' otherwise."""
+    values = np.asarray(values)
+    if len(values) == 0 or values.min() <= 0:
+        return "linear"
+    return "log" if np.percentile(values, 99) > LOG_SCALE_SPREAD * np.median(values) else "linear"
+
+
+def loss_figure(csv_path, title, engine):
+    """The losses of a run, one quantity per chart: for a GAN, D's losses, G's loss and D's
+    outputs D(x), D(G(z)) on three charts with a shared step axis; for a classifier, its loss.
+    Each logged value is a faint dot (the book's ``df.plot(alpha=0.1, marker='.')``) under a
+    moving average over a 25th of the run.  Loss axes scale to the data (logarithmic where
+    :func:`loss_scale` says so, the line then a geometric mean); D's outputs are probabilities
+    and keep the axis 0..1."""
+    steps, series = read_losses(csv_path)
+    charts = [(tuple(c for c in columns if c in series), label, what) for columns, label, what in LOSS_CHARTS]
+    charts = [chart for chart in charts if chart[0]]
+    charted = {c for columns, _, _ in charts for c in columns}
+    charts += [((c,), c, c) for c in series if c not in charted]
+    fig, axes = plt.subplots(len(charts), 1, figsize=(10, 1.2 + 2.8 * len(charts)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    window = max(1, len(steps) // SMOOTHING_WINDOWS)
+    colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for ax, (columns, label, what) in zip(axes, charts):
+        log = columns[0] != "D(x)" and loss_scale(np.concatenate([series[c] for c in columns])) == "log"
+        for column in columns:
+            colour = next(colours)
+            ax.plot(steps, series[column], ".", color=colour, alpha=0.15, markersize=3)
+            if len(steps):
+                # on a log axis the line averages what the eye sees, the logarithms (a geometric mean)
+                line = (np.exp(moving_average(np.log(series[column]), window)) if log
+                        else moving_average(series[column], window))
+                ax.plot(moving_average(steps, window), line, "-", color=colour, linewidth=1.8,
+                        label=SERIES_LABELS.get(column, column))
+        if columns[0] == "D(x)":
+            ax.axhline(0.5, color="gray", linestyle="--", linewidth=1, label="0.5: D cannot tell")
+            ax.set_ylim(-0.03, 1.03)
+        if log:
+            ax.set_yscale("log")
+            label += " (log scale)"
+            what += " (lines: geometric means)" if window > 1 else ""
+        ax.set_ylabel(label)
+        ax.set_title(what, fontsize=10, loc="left")
+        ax.grid(True, alpha=0.4)
+        if len(steps):
+            ax.legend(loc="best", fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no losses logged yet", transform=ax.transAxes, ha="center", va="center")
+    every = int(steps[1] - steps[0]) if len(steps) > 1 else 1
+    axes[-1].set_xlabel(f"training step (dots: each logged step; lines: mean of {window * every} steps)"
+                        if window > 1 else "training step (each logged step)")
+    fig.suptitle(f"{title} [{engine}]: losses during training")
+    fig.tight_layout()
+    return fig
+
+
+def losses(path, csv_path, title, engine):
+    """Draw :func:`loss_figure` of ``csv_path`` to ``path`` (PNG)."""
+    _save(loss_figure(csv_path, title, engine), path)
+
+
+def samples(path, experiment, images, labels=None, title=None, rows=None, histogram=None, cols=None):
     """Generated images tiled into one picture: 3×4 for GANs, one row per class for the
-    conditional GAN, bars for the 1010 pattern.  ``histogram`` (10 counts: how
-    many of N samples the evaluator reads as each digit) adds a bar chart beside the grid."""
+    conditional GAN (or ``rows`` by ``cols``), bars for the 1010 pattern.  ``histogram`` (10
+    counts: how many of N samples the evaluator reads as each digit) adds a bar chart beside the grid."""
     images = np.clip(np.asarray(images, dtype=np.float64), 0, 1)
     if experiment.data == "pattern":
         return pattern_bars(path, images, title or f"{experiment.name}: G(0.5)")
     n = len(images)
     rows = rows or (10 if labels is not None else (1 if n == 1 else 3))
-    cols = int(np.ceil(n / rows))
+    cols = cols or int(np.ceil(n / rows))
     mosaic = tile(images, rows, cols)
     h = images.shape[1] + 2
     size = (max(cols * 1.4, 3), max(rows * 1.4 * mosaic.shape[0] / rows / h, 1))
@@ -57,6 +132,7 @@ def samples(path, experiment, images, labels=None, title=None, rows=None, histog
         fig, (ax, bars) = plt.subplots(1, 2, figsize=(size[0] + 3.5, max(size[1], 3)),
                                        gridspec_kw={"width_ratios": [size[0], 3.5]})
         class_histogram(bars, histogram)
+        bars.set_box_aspect(0.8)  # a chart, not a column as tall as ten rows of digits
     cmap = None if images.ndim == 4 else "gray"
     ax.imshow(mosaic, cmap=cmap, interpolation="none", vmin=0, vmax=1)
     ax.set_xticks([])
@@ -88,6 +164,7 @@ def class_histogram(ax, counts):
     counts = np.asarray(counts)
     ax.bar(range(len(counts)), counts, color="tab:blue")
     ax.axhline(0.01 * counts.sum(), color="tab:red", linewidth=1, label="1% of samples")
+    ax.set_ylim(0, 1.2 * max(counts.max(), 1))  # room for the legend above the bars
     ax.set_xticks(range(len(counts)))
     ax.set_xlabel("digit (evaluator's reading)")
     ax.set_title(f"classes of {counts.sum()} samples", fontsize=9)

@@ -153,10 +153,10 @@ def test_generate_seed_experiments(tmp_path):
     run = tmp_path / "run"
     training.train("mnist-cgan", "minigrad", steps=5, out=run, progress=False)
     from gans.generate import generate
-    assert generate(run, tmp_path / "i.png", interpolate=True).shape == (12, 28, 28)  # the book's 3×4
-    assert generate(run, tmp_path / "s.png", seed_arithmetic="difference").shape == (3, 28, 28)
-    assert generate(run, tmp_path / "p.png", seed_arithmetic="product").shape == (3, 28, 28)
-    assert generate(run, tmp_path / "l.png", n=4, label=7).shape == (4, 28, 28)
+    assert generate(run, tmp_path / "i.png", interpolate=True).images.shape == (12, 28, 28)  # the book's 3×4
+    assert generate(run, tmp_path / "s.png", seed_arithmetic="difference").images.shape == (3, 28, 28)
+    assert generate(run, tmp_path / "p.png", seed_arithmetic="product").images.shape == (3, 28, 28)
+    assert generate(run, tmp_path / "l.png", n=4, label=7).images.shape == (4, 28, 28)
     assert (tmp_path / "i.png").stat().st_size > 0
 
 
