@@ -126,6 +126,7 @@ def build_parser():
     p.add_argument("--out", required=True, help="FILE.png: the grid (and FILE-figure.png, titled); FILE.jpg or "
                    ".jpeg: the grid as JPEG (and FILE-figure.png); FILE.npy: the images as a float array, "
                    "N×28×28 in [0, 1] for MNIST, that 'gans eval --images' scores")
+    add_threads_argument(p)
     p.set_defaults(run=cmd_generate)
 
     p = commands.add_parser("data", help="import or prepare data sets")

@@ -1,5 +1,6 @@
 """Images from a trained run: plain samples and the seed experiments of chapter 7, as a grid
 at native size (PNG or JPEG) with a titled figure beside it, or as an array (.npy)."""
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +12,15 @@ from .training import build
 
 
 def load_run(run_dir, engine=None, device="cpu"):
-    """The experiment and models of a run, restored from its checkpoint."""
+    """The experiment and models of a run, restored from its checkpoint (or the one before
+    it, with a note on stderr, when that one is missing or damaged)."""
     path = Path(run_dir) / "checkpoint.npz"
-    if not path.is_file():
+    if not path.is_file() and not checkpoint.previous_path(path).is_file():
         raise FileNotFoundError(f"{run_dir}: no checkpoint.npz here; train first with "
                                 "'gans train NAME --out DIR'")
-    meta, arrays = checkpoint.load(path)
+    meta, arrays, note = checkpoint.load_latest(path)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     config = meta["config"]
     experiment, e, m = build(config["experiment"], engine or config["engine"], device, config["dtype"],
                              config["seed"], config.get("options"))
