@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 import minigrad  # noqa: E402
 
-from . import data as D  # noqa: E402
+from .data import load_mnist  # noqa: E402
 from .images import make_grid  # noqa: E402
 from .plots import _save  # noqa: E402
 
@@ -40,7 +40,7 @@ def book_grid_samples(count=24, seed=0):
 
 def pixel_probability_samples(digit=3, count=8, seed=0, data_path=None):
     """The probability grid of ``digit`` (from MNIST) and ``count`` images drawn from it."""
-    mnist = D.load_mnist("train", data_path)
+    mnist = load_mnist("train", data_path)
     grid = (mnist.images[mnist.labels == digit] > 127).mean(axis=0)
     rng = np.random.default_rng(seed)
     drawn = (rng.random((count,) + grid.shape) < grid).astype(np.float64)

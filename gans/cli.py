@@ -315,23 +315,23 @@ def cmd_generate(args):
 
 
 def cmd_data(args):
-    from . import data as D
+    from . import data
     if args.dataset == "mnist":
         if args.download:
-            path = D.download_mnist(dest=args.out)
+            path = data.download_mnist(dest=args.out)
         elif args.source:
-            path = D.import_mnist(args.source, args.out)
+            path = data.import_mnist(args.source, args.out)
         else:
             raise ValueError("say where MNIST comes from: --from PATH or --download")
         print(f"MNIST is in {path}; it is used by default from now on")
         return
     if args.synthetic:
-        out = Path(args.out) if args.out else D.celeba_cache_path(synthetic=True)
-        D.make_synthetic_celeba(out, args.synthetic)
+        out = Path(args.out) if args.out else data.celeba_cache_path(synthetic=True)
+        data.make_synthetic_celeba(out, args.synthetic)
         print(f"wrote {args.synthetic} synthetic face-like images (not CelebA) to {out}")
     elif args.source:
-        out = Path(args.out) if args.out else D.celeba_cache_path()
-        count = D.build_celeba_hdf5(args.source, out, args.limit)
+        out = Path(args.out) if args.out else data.celeba_cache_path()
+        count = data.build_celeba_hdf5(args.source, out, args.limit)
         print(f"wrote {count} CelebA images to {out}")
     else:
         raise ValueError("say where CelebA comes from: --from img_align_celeba.zip or --synthetic N")

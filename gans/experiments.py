@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import models as M
+from . import models
 from .engines import Engine
 
 SUBSET_GAN_EPOCHS = 12  # MNIST GANs on the embedded subset: 60 000 steps, minutes on two CPU cores
@@ -164,7 +164,7 @@ def display_image(experiment, output):
 
 
 def _classifier(**refinements):
-    return lambda e, options: Models({"classifier": M.mnist_classifier(e, **{**refinements, **options})})
+    return lambda e, options: Models({"classifier": models.mnist_classifier(e, **{**refinements, **options})})
 
 
 def _gan(discriminator, generator, **kwargs):
@@ -179,29 +179,29 @@ EXPERIMENTS = {x.name: x for x in [
                "classifier", "mnist", _classifier(leaky_relu=True, layer_norm=True, bce=True, adam=True), 3,
                "book: 97.2% test accuracy after 3 epochs"),
     Experiment("pattern-1010", "6", "GAN learning the 1010 pattern: 4-3-1 discriminator, 1-3-4 generator",
-               "gan", "pattern", _gan(M.pattern_discriminator, M.pattern_generator), 10,
+               "gan", "pattern", _gan(models.pattern_discriminator, models.pattern_generator), 10,
                "book: D's MSE loss settles at the ideal 0.25; G outputs about 1 0 1 0",
                seed_size=1, seed_kind="half", image_shape=(4,)),
     Experiment("mnist-gan-first", "7", "first MNIST GAN: Sigmoid, MSE, SGD, one random input (mode collapse)",
-               "gan", "mnist", _gan(M.mnist_discriminator_first, M.mnist_generator_first), 1,
+               "gan", "mnist", _gan(models.mnist_discriminator_first, models.mnist_generator_first), 1,
                "book: every generated image looks the same (mode collapse)", seed_size=1, seed_kind="uniform"),
     Experiment("mnist-gan", "7", "improved MNIST GAN: LeakyReLU, LayerNorm, BCE, Adam 1e-4, 100-dim normal seed",
-               "gan", "mnist", _gan(M.mnist_discriminator, M.mnist_generator), 4,
+               "gan", "mnist", _gan(models.mnist_discriminator, models.mnist_generator), 4,
                "book: varied, recognisable digits after 4 epochs", seed_size=100),
     Experiment("mnist-cnn", "9", "convolutional MNIST classifier: Conv k5 s2, Conv k3 s2, BatchNorm, View(250)",
-               "classifier", "mnist", lambda e, options: Models({"classifier": M.mnist_cnn_classifier(e)}), 3,
+               "classifier", "mnist", lambda e, options: Models({"classifier": models.mnist_cnn_classifier(e)}), 3,
                "book: 98.1% test accuracy", image_shape=(1, 1, 28, 28)),
     Experiment("celeba-gan", "8", "fully connected CelebA GAN on 218×178×3 images (116412-100-1, 100-300-116412)",
-               "gan", "celeba", _gan(M.celeba_discriminator, M.celeba_generator), 1,
+               "gan", "celeba", _gan(models.celeba_discriminator, models.celeba_generator), 1,
                "book: blurry but face-like images after 1 epoch", seed_size=100, image_shape=(218, 178, 3)),
     Experiment("celeba-cnn-gan", "9", "convolutional CelebA GAN on 128×128 crops (kernel-8 stride-2, BatchNorm)",
-               "gan", "celeba-crop", _gan(M.celeba_cnn_discriminator, M.celeba_cnn_generator), 1,
+               "gan", "celeba-crop", _gan(models.celeba_cnn_discriminator, models.celeba_cnn_generator), 1,
                "book: sharper faces than the MLP GAN", seed_size=100, image_shape=(1, 3, 128, 128)),
     Experiment("celeba-cnn-gan-gelu", "9", "the convolutional CelebA GAN with GELU activations",
-               "gan", "celeba-crop", _gan(M.celeba_cnn_discriminator, M.celeba_cnn_generator, gelu=True), 1,
+               "gan", "celeba-crop", _gan(models.celeba_cnn_discriminator, models.celeba_cnn_generator, gelu=True), 1,
                "book: smoother, better-balanced faces", seed_size=100, image_shape=(1, 3, 128, 128)),
     Experiment("mnist-cgan", "10", "conditional GAN: one-hot label concatenated to the image and the seed",
-               "gan", "mnist", _gan(M.mnist_discriminator, M.mnist_generator, labels=10), 12,
+               "gan", "mnist", _gan(models.mnist_discriminator, models.mnist_generator, labels=10), 12,
                "book: G draws the digit it is asked for", seed_size=100, labels=10),
 ]}
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint, data as D, experiments, grad_stats, plots, run_folder
+from . import checkpoint, experiments, grad_stats, plots, run_folder
 from .csvlog import CsvLog
+from .data import centre_crop, load_mnist, open_celeba
 from .engines import Engine, seed_everything
 from .evaluation.scoring import MNIST_GANS, check_count, evaluate_gan
 from .interrupt import Interrupted, StopRequests
@@ -37,10 +38,10 @@ def load_data(experiment, path=None, limit=None, split="train"):
     if experiment.data == "pattern":
         return TrainingData(None, None, 1, "the 1010 pattern, generated")
     if experiment.data == "mnist":
-        mnist = D.load_mnist(split, path)
+        mnist = load_mnist(split, path)
         n = len(mnist) if limit is None else min(limit, len(mnist))
         return TrainingData(mnist.images, mnist.labels, n, mnist.source)
-    faces = D.open_celeba(path)
+    faces = open_celeba(path)
     n = len(faces) if limit is None else min(limit, len(faces))
     note = f"{faces.path}" + (" (synthetic face-like images, not CelebA)" if faces.synthetic else "")
     images = CroppedImages(faces) if experiment.data == "celeba-crop" else faces
@@ -54,23 +55,23 @@ class CroppedImages:
         self.images = images
 
     def __getitem__(self, index):
-        return D.centre_crop(self.images[index], 128)
+        return centre_crop(self.images[index], 128)
 
     def __len__(self):
         return len(self.images)
 
 
-def default_epochs(experiment, data):
+def default_epochs(experiment, dataset):
     """The book's epochs; MNIST GANs on the small embedded subset get 12 passes (60 000 steps,
     a quarter of the book's 4 × 60 000) so that the default run shows digits in minutes."""
-    if experiment.is_gan and experiment.data == "mnist" and data.source.startswith("embedded"):
+    if experiment.is_gan and experiment.data == "mnist" and dataset.source.startswith("embedded"):
         return max(experiment.epochs, experiments.SUBSET_GAN_EPOCHS)
     return experiment.epochs
 
 
-def total_steps(experiment, data, epochs):
+def total_steps(experiment, dataset, epochs):
     """Training iterations: one per example per epoch (the pattern GAN: 1000 per 'epoch')."""
-    return epochs * (1000 if experiment.data == "pattern" else data.size)
+    return epochs * (1000 if experiment.data == "pattern" else dataset.size)
 
 
 def _json_default(value):
