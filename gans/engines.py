@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 import minigrad
-from minigrad.graphs import EagerStep, state_tensors
+from minigrad.graphs import EagerStep
 
 ENGINES = ("minigrad", "torch")
 DTYPES = ("float32", "float64")
@@ -148,13 +148,25 @@ def module_classes(lib):
     return _MODULE_CLASSES[lib]
 
 
+def _torch_state_tensors(torch, state):
+    """Every tensor a PyTorch training step changes: the parameters and buffers of the modules
+    in ``state``, and the optimisers' state (as ``minigrad.graphs.state_tensors`` for minigrad)."""
+    for owner in state:
+        if isinstance(owner, torch.nn.Module):
+            yield from owner.parameters()
+            yield from owner.buffers()
+        else:
+            for entries in owner.state.values():
+                yield from (value for value in entries.values() if isinstance(value, torch.Tensor))
+
+
 def _torch_graphed(torch, step, example_inputs, state, warmup=3):
     """PyTorch's recipe for capturing a whole training step (warm up on a side stream,
     capture with ``torch.cuda.graph``), with the same warm-up undo as minigrad's."""
     if not all(t.is_cuda for t in example_inputs):
         return EagerStep(step)
     static_inputs = [t.detach().clone() for t in example_inputs]
-    saved = {id(t): t.detach().clone() for t in state_tensors(state, torch.Tensor)}
+    saved = {id(t): t.detach().clone() for t in _torch_state_tensors(torch, state)}
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -162,7 +174,7 @@ def _torch_graphed(torch, step, example_inputs, state, warmup=3):
             step(*static_inputs)
     torch.cuda.current_stream().wait_stream(side)
     with torch.no_grad():
-        for t in state_tensors(state, torch.Tensor):
+        for t in _torch_state_tensors(torch, state):
             t.copy_(saved[id(t)]) if id(t) in saved else t.zero_()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):

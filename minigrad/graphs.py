@@ -236,16 +236,14 @@ def _check(status, what):
 
 def _snapshot(state):
     """Copies of the arrays of ``state`` (modules and optimisers), keyed by tensor."""
-    from .tensor import Tensor
-    return {id(t): t.array.copy() for t in state_tensors(state, Tensor)}
+    return {id(t): t.array.copy() for t in state_tensors(state)}
 
 
 def _restore(state, copies):
     """Undo the warm-up in place (the graph will write to these very arrays): arrays that
     existed go back to their values; optimiser state the warm-up created (Adam's moments
     and step count, SGD's momentum) goes back to zero, its value before a first step."""
-    from .tensor import Tensor
-    for t in state_tensors(state, Tensor):
+    for t in state_tensors(state):
         saved = copies.get(id(t))
         if saved is None:
             t.array[...] = 0
@@ -253,13 +251,14 @@ def _restore(state, copies):
             t.array[...] = saved
 
 
-def state_tensors(state, tensor_type):
+def state_tensors(state):
     """Every tensor a training step changes, for modules and optimisers in ``state``:
-    parameters, buffers, optimiser state (of ``tensor_type``: minigrad's or PyTorch's)."""
+    parameters, buffers, optimiser state."""
+    from .tensor import Tensor
     for owner in state:
         if hasattr(owner, "parameters"):
             yield from owner.parameters()
             yield from owner.buffers()
         if hasattr(owner, "state"):
             for entries in owner.state.values():
-                yield from (value for value in entries.values() if isinstance(value, tensor_type))
+                yield from (value for value in entries.values() if isinstance(value, Tensor))
