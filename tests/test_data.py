@@ -11,6 +11,8 @@ import gzip
 import hashlib
 import http.server
 import os
+import re
+import struct
 import threading
 import zipfile
 from pathlib import Path
@@ -158,6 +160,50 @@ def test_bad_magic_number(tmp_path):
         read_idx(path)
 
 
+def test_a_gz_name_on_bytes_that_are_not_gzip_is_named_with_what_they_are(tmp_path):
+    """A web page saved under the IDX name (a failed download) is refused as what it is."""
+    write_idx_pair(tmp_path, "train", *fake_mnist(2))
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    images.write_bytes(b"<html><body>404 Not Found</body></html>")
+    with pytest.raises(DataError) as err:
+        load_mnist("train", path=tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"{images}: bad magic number 0x3c68746d")
+    assert "the name ends in .gz, but the file is not gzip-compressed" in message
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_header_promising_more_than_the_file_holds_is_refused_before_allocating(tmp_path, suffix):
+    # 2**32 - 1 images of 2**32 - 1 x 28: allocating first would ask for 5e20 bytes.
+    header = bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 28)
+    path = tmp_path / f"train-images-idx3-ubyte{suffix}"
+    path.write_bytes(gzip.compress(header + bytes(100)) if suffix else header + bytes(100))
+    with pytest.raises(DataError, match=r"truncated IDX file: the header promises shape "
+                                        r"\(4294967295, 4294967295, 28\) = \d+ bytes of data, but only 100"):
+        read_idx(path)
+
+
+def test_idx_with_more_dimensions_than_numpy_holds(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(bytes([0, 0, 8, 200]) + bytes(800))
+    with pytest.raises(DataError, match=r"x: the header declares 200 dimensions; read_idx reads at most 32"):
+        read_idx(path)
+
+
+def test_unreadable_files_are_data_errors_naming_them(tmp_path):
+    for read in (read_idx, read_csv):
+        with pytest.raises(DataError, match=f"{tmp_path}: cannot be read \\(Is a directory\\)"):
+            read(tmp_path)
+        with pytest.raises(DataError, match="absent: cannot be read \\(No such file or directory\\)"):
+            read(tmp_path / "absent")
+
+
+def test_half_an_idx_pair_says_which_file_is_missing(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", fake_mnist(2)[0])
+    with pytest.raises(DataError, match=r"found train-images-idx3-ubyte.gz but not train-labels-idx1-ubyte\[.gz\]"):
+        load_mnist("train", path=tmp_path)
+
+
 def test_count_mismatch_between_images_and_labels(tmp_path):
     images, _ = fake_mnist(5)
     write_idx(tmp_path / "images", images)
@@ -271,6 +317,27 @@ def test_csv_empty_file(tmp_path):
     (tmp_path / "empty.csv").write_text("\n")
     with pytest.raises(DataError, match="empty.csv: the file is empty"):
         read_csv(tmp_path / "empty.csv")
+
+
+def test_csv_damaged_gzip_is_named(tmp_path):
+    images, labels = fake_mnist(3)
+    path = tmp_path / "mnist_train.csv"
+    path.write_bytes(gzip.compress(csv_text(images, labels).encode())[:-30])
+    with pytest.raises(DataError, match=f"{path}: truncated or corrupt gzip data"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("value, shown", [(" 15", "' 15'"), ("15\x1d", "'15\\x1d'"), ("1\r5", "'1\\r5'")])
+def test_csv_spaces_and_control_bytes_in_values_are_refused(tmp_path, value, shown):
+    """NumPy's loadtxt would read ' 15' and '15\\x1d' (a damaged byte) as 15, and a lone \\r as a
+    line break; the format has none of them."""
+    def set_value(lines):
+        values = lines[1].split(",")
+        values[2] = value
+        lines[1] = ",".join(values)
+
+    with pytest.raises(DataError, match=f"line 2, column 3: non-numeric value {re.escape(shown)}"):
+        read_csv(bad_csv(tmp_path, set_value))
 
 
 # ----------------------------------------------------------------------------------------
