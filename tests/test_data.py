@@ -604,6 +604,37 @@ def test_celeba_reader_validation(tmp_path):
         CelebAFile(tmp_path / "absent.h5")
 
 
+def test_celeba_reader_names_entries_and_attributes_outside_the_layout(tmp_path):
+    good = np.zeros(CELEBA_IMAGE_SHAPE, np.uint8)
+    path = write_h5(tmp_path / "g.h5", {"0.jpg": good})
+    with h5py.File(path, "a") as f:
+        f[CELEBA_GROUP].create_group("1.jpg")
+    with CelebAFile(path) as faces, pytest.raises(DataError, match=r"g.h5: img_align_celeba/1.jpg is a group"):
+        faces[1]
+    path = write_h5(tmp_path / "a.h5", {"0.jpg": good})
+    with h5py.File(path, "a") as f:
+        f.attrs["synthetic"] = "maybe"
+    with pytest.raises(DataError, match=r"a.h5: attribute 'synthetic' is 'maybe'; expected True or False"):
+        CelebAFile(path)
+
+
+def test_celeba_reader_names_the_file_and_image_that_hdf5_cannot_read(tmp_path):
+    path = make_synthetic_celeba(tmp_path / "faces.h5", n=2)
+    with h5py.File(path, "r") as f:
+        chunk = f[CELEBA_GROUP]["1.jpg"].id.get_chunk_info(0)
+    raw = bytearray(path.read_bytes())
+    raw[chunk.byte_offset:chunk.byte_offset + chunk.size] = bytes(chunk.size)  # zeros: not deflate data
+    path.write_bytes(raw)
+    with CelebAFile(path) as faces:  # image 0 and the layout are intact
+        assert faces[0].shape == CELEBA_IMAGE_SHAPE
+        with pytest.raises(DataError, match=r"faces.h5: HDF5 cannot read img_align_celeba/1.jpg \(.*\); "
+                                            r"the file is damaged"):
+            faces[1]
+    path.write_bytes(raw[:1000])  # cut off inside the metadata
+    with pytest.raises(DataError, match="faces.h5: "):
+        CelebAFile(path)
+
+
 def test_celeba_reader_sorts_names_naturally(tmp_path):
     def image(value):
         return np.full(CELEBA_IMAGE_SHAPE, value, np.uint8)
@@ -666,6 +697,70 @@ def test_build_celeba_hdf5_rejects_wrong_image_size(tmp_path):
     with pytest.raises(DataError, match=r"z.zip: a/1.jpg is 100x100, but aligned CelebA images are 218x178"):
         build_celeba_hdf5(zip_path, tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_build_celeba_hdf5_names_a_file_that_is_not_a_zip_or_holds_no_faces(tmp_path):
+    out = tmp_path / "out.h5"
+    for content in (b"", b"these bytes are not a zip archive"):
+        (tmp_path / "z.zip").write_bytes(content)
+        with pytest.raises(DataError, match=r"z.zip: not a readable zip archive \(File is not a zip file\)"):
+            build_celeba_hdf5(tmp_path / "z.zip", out)
+    zipfile.ZipFile(tmp_path / "empty.zip", "w").close()
+    with pytest.raises(DataError, match=r"empty.zip: no .jpg images found"):
+        build_celeba_hdf5(tmp_path / "empty.zip", out)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["../evil.jpg", "/tmp/evil.jpg", "img_align_celeba/../../evil.jpg",
+                                  "..\\evil.jpg", "C:/evil.jpg"])
+def test_build_celeba_hdf5_refuses_members_that_point_outside_and_writes_nothing(tmp_path, name):
+    (tmp_path / "in").mkdir()
+    zip_path = make_jpeg_zip(tmp_path / "in" / "z.zip", {"img_align_celeba/000001.jpg": (1, 2, 3), name: (4, 5, 6)})
+    out = tmp_path / "out" / "celeba.h5"
+    with pytest.raises(DataError, match=f"z.zip: member {re.escape(repr(name))} has an absolute or '..' path"):
+        build_celeba_hdf5(zip_path, out)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["in", "in/z.zip"]
+
+
+def test_build_celeba_hdf5_names_the_member_it_cannot_read_or_decode(tmp_path):
+    zip_path = make_jpeg_zip(tmp_path / "z.zip", {"a/000001.jpg": (1, 2, 3)})
+    with zipfile.ZipFile(zip_path, "a") as archive:
+        archive.writestr("a/000002.jpg", b"\xff\xd8 a JPEG that stops here")
+    with pytest.raises(DataError, match=r"z.zip: a/000002.jpg is not a decodable JPEG image \(cannot identify"):
+        build_celeba_hdf5(zip_path, tmp_path / "out.h5")
+
+    # A byte changed inside a stored member: the zip's CRC-32 catches it.
+    stored = tmp_path / "s.zip"
+    with zipfile.ZipFile(stored, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("a/000001.jpg", bytes(1000))
+    raw = bytearray(stored.read_bytes())
+    raw[100] ^= 0xFF
+    stored.write_bytes(raw)
+    with pytest.raises(DataError, match=r"s.zip: a/000001.jpg cannot be read from the zip \(Bad CRC-32"):
+        build_celeba_hdf5(stored, tmp_path / "out.h5")
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a/000001.jpg", bytes(5 << 20))  # 5 MiB of zeros, 5 kB in the zip
+    with pytest.raises(DataError, match=r"bomb.zip: a/000001.jpg claims 5242880 bytes"):
+        build_celeba_hdf5(bomb, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_the_cli_names_a_damaged_file_and_exits_2(tmp_path, capsys):
+    from gans import cli
+
+    (tmp_path / "z.zip").write_bytes(b"not a zip")
+    assert cli.main(["data", "celeba", "--from", str(tmp_path / "z.zip"), "--out", str(tmp_path / "o.h5")]) == 2
+    assert capsys.readouterr().err == (f"gans data: error: {tmp_path / 'z.zip'}: not a readable zip archive "
+                                       "(File is not a zip file)\n")
+    write_idx_pair(tmp_path, "train", *fake_mnist(2))
+    write_idx_pair(tmp_path, "test", *fake_mnist(2))
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-5])
+    assert cli.main(["data", "mnist", "--from", str(tmp_path), "--out", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gans data: error: {labels}: truncated or corrupt gzip data") and "Traceback" not in err
 
 
 def test_centre_crop_window():
