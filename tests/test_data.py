@@ -10,7 +10,9 @@ import functools
 import gzip
 import hashlib
 import http.server
+import io
 import os
+import pickle
 import re
 import struct
 import threading
@@ -42,6 +44,7 @@ from gans.data import (
     read_csv,
     read_idx,
     read_mnist_idx,
+    read_npy,
     write_idx,
 )
 from gans.data.download import atomic_output
@@ -338,6 +341,76 @@ def test_csv_spaces_and_control_bytes_in_values_are_refused(tmp_path, value, sho
 
     with pytest.raises(DataError, match=f"line 2, column 3: non-numeric value {re.escape(shown)}"):
         read_csv(bad_csv(tmp_path, set_value))
+
+
+# ----------------------------------------------------------------------------------------
+# .npy files made elsewhere
+
+
+class LeavesAMark:
+    """Unpickling this creates ``path``: proof that a pickle was (or was not) loaded."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_read_npy_round_trips_what_np_save_writes(tmp_path):
+    for array in (np.arange(12.0).reshape(3, 4), np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+                  np.arange(6, dtype=">i4"), np.zeros((0, 784), np.float32)):
+        np.save(tmp_path / "a.npy", array)
+        got = read_npy(tmp_path / "a.npy")
+        assert got.dtype == array.dtype and got.shape == array.shape
+        np.testing.assert_array_equal(got, array)
+
+
+def test_read_npy_never_unpickles(tmp_path):
+    mark = tmp_path / "unpickled"
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([LeavesAMark(mark)], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"objects.npy: holds Python objects \(dtype object\), which only "
+                                        r"unpickling could restore; .* pickles are never loaded"):
+        read_npy(objects)
+    pickled = tmp_path / "pickled.npy"
+    pickled.write_bytes(pickle.dumps(LeavesAMark(mark)))
+    with pytest.raises(DataError, match=r"pickled.npy: not a .npy file: it starts with b'\\x80"):
+        read_npy(pickled)
+    assert not mark.exists()
+
+
+def test_read_npy_names_files_that_are_not_one_whole_array(tmp_path):
+    path = tmp_path / "x.npy"
+    np.savez(path.with_suffix(".npz"), a=np.zeros(3))
+    path.write_bytes(path.with_suffix(".npz").read_bytes())
+    with pytest.raises(DataError, match=r"x.npy: not a .npy file: .* \(a zip archive: an .npz\? save a single array"):
+        read_npy(path)
+    np.save(path, np.zeros((3, 784)))
+    good = path.read_bytes()
+    path.write_bytes(good[:-8])
+    with pytest.raises(DataError, match=r"x.npy: truncated .npy file: the header promises shape \(3, 784\) of "
+                                        r"float64 = 18816 bytes of data, but only 18808 bytes follow"):
+        read_npy(path)
+    path.write_bytes(good + b"junk")
+    with pytest.raises(DataError, match=r"x.npy: 4 unexpected bytes after the 18816 bytes of data"):
+        read_npy(path)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (3 << 30, 784)})
+    path.write_bytes(header.getvalue() + bytes(16))  # refused before NumPy is asked for 18 TB
+    with pytest.raises(DataError, match=r"promises shape \(3221225472, 784\) .* but only 16 bytes follow"):
+        read_npy(path)
+    path.write_bytes(good.replace(b"'<f8'", b"'<q9'", 1))
+    with pytest.raises(DataError, match=r"x.npy: damaged .npy header \(descr is not a valid dtype descriptor"):
+        read_npy(path)
+    path.write_bytes(good[:7])
+    with pytest.raises(DataError, match=r"x.npy: truncated .npy file: 7 bytes, fewer than the 8 that start every"):
+        read_npy(path)
+    path.write_bytes(b"\x93NUMPY\x07\x00" + good[10:])
+    with pytest.raises(DataError, match=r"x.npy: .npy format version 7.0 is not one NumPy writes"):
+        read_npy(path)
+    with pytest.raises(DataError, match=r"absent.npy: cannot be read \(No such file or directory\)"):
+        read_npy(tmp_path / "absent.npy")
 
 
 # ----------------------------------------------------------------------------------------
