@@ -290,6 +290,12 @@ def test_csv_header_line_is_rejected_with_a_hint(tmp_path):
     with pytest.raises(DataError, match=r"line 1, column 1: non-numeric value 'label' \(the file must not have a header"):
         read_csv(path)
 
+    def space_after_the_label(lines):
+        lines[0] = lines[0].replace(",", ", ", 1)
+
+    with pytest.raises(DataError, match=r"line 1, column 2: non-numeric value ' \d+'$"):  # no hint: a number
+        read_csv(bad_csv(tmp_path, space_after_the_label))
+
 
 @pytest.mark.parametrize(
     "column, value, expected",
@@ -799,7 +805,14 @@ def test_build_celeba_hdf5_names_the_member_it_cannot_read_or_decode(tmp_path):
     zip_path = make_jpeg_zip(tmp_path / "z.zip", {"a/000001.jpg": (1, 2, 3)})
     with zipfile.ZipFile(zip_path, "a") as archive:
         archive.writestr("a/000002.jpg", b"\xff\xd8 a JPEG that stops here")
-    with pytest.raises(DataError, match=r"z.zip: a/000002.jpg is not a decodable JPEG image \(cannot identify"):
+    with pytest.raises(DataError, match=r"z.zip: a/000002.jpg is not a JPEG image: its bytes start with "
+                                        r"b'\\xff\\xd8 a JPE'$"):
+        build_celeba_hdf5(zip_path, tmp_path / "out.h5")
+    with zipfile.ZipFile(zip_path) as archive:
+        jpeg = archive.read("a/000001.jpg")
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("a/000001.jpg", jpeg[:len(jpeg) // 2])
+    with pytest.raises(DataError, match=r"z.zip: a/000001.jpg is not a decodable JPEG image \(image file is trunc"):
         build_celeba_hdf5(zip_path, tmp_path / "out.h5")
 
     # A byte changed inside a stored member: the zip's CRC-32 catches it.

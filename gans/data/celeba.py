@@ -232,7 +232,9 @@ def _read_face(archive: zipfile.ZipFile, zip_path: Path, name: str) -> np.ndarra
                 f"{CELEBA_IMAGE_SHAPE[0]}x{CELEBA_IMAGE_SHAPE[1]}"
             )
         return np.asarray(image.convert("RGB"))
-    except (OSError, Image.DecompressionBombError) as err:  # UnidentifiedImageError is an OSError
+    except Image.UnidentifiedImageError as err:  # its message names only an in-memory buffer
+        raise DataError(f"{where} is not a JPEG image: its bytes start with {data[:8]!r}") from err
+    except (OSError, Image.DecompressionBombError) as err:
         raise DataError(f"{where} is not a decodable JPEG image ({err})") from err
 
 

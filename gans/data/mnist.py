@@ -309,7 +309,8 @@ def _find_csv_problem(body: bytes, path: Path) -> DataError:
                 return DataError(f"{where}, column {column}: empty value")
             # A regex, not int(): int() would also accept '1_000' and non-ASCII digits.
             if not _INTEGER.fullmatch(text):
-                hint = " (the file must not have a header line)" if line_no == 1 else ""
+                header = line_no == 1 and re.search("[A-Za-z]", text)
+                hint = " (the file must not have a header line)" if header else ""
                 return DataError(f"{where}, column {column}: non-numeric value {text!r}{hint}")
             value = int(text)
             if column == 1 and not 0 <= value < NUM_CLASSES:
