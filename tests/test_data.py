@@ -10,7 +10,11 @@ import functools
 import gzip
 import hashlib
 import http.server
+import io
 import os
+import pickle
+import re
+import struct
 import threading
 import zipfile
 from pathlib import Path
@@ -40,6 +44,7 @@ from gans.data import (
     read_csv,
     read_idx,
     read_mnist_idx,
+    read_npy,
     write_idx,
 )
 from gans.data.download import atomic_output
@@ -158,6 +163,50 @@ def test_bad_magic_number(tmp_path):
         read_idx(path)
 
 
+def test_a_gz_name_on_bytes_that_are_not_gzip_is_named_with_what_they_are(tmp_path):
+    """A web page saved under the IDX name (a failed download) is refused as what it is."""
+    write_idx_pair(tmp_path, "train", *fake_mnist(2))
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    images.write_bytes(b"<html><body>404 Not Found</body></html>")
+    with pytest.raises(DataError) as err:
+        load_mnist("train", path=tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"{images}: bad magic number 0x3c68746d")
+    assert "the name ends in .gz, but the file is not gzip-compressed" in message
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_header_promising_more_than_the_file_holds_is_refused_before_allocating(tmp_path, suffix):
+    # 2**32 - 1 images of 2**32 - 1 x 28: allocating first would ask for 5e20 bytes.
+    header = bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 28)
+    path = tmp_path / f"train-images-idx3-ubyte{suffix}"
+    path.write_bytes(gzip.compress(header + bytes(100)) if suffix else header + bytes(100))
+    with pytest.raises(DataError, match=r"truncated IDX file: the header promises shape "
+                                        r"\(4294967295, 4294967295, 28\) = \d+ bytes of data, but only 100"):
+        read_idx(path)
+
+
+def test_idx_with_more_dimensions_than_numpy_holds(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(bytes([0, 0, 8, 200]) + bytes(800))
+    with pytest.raises(DataError, match=r"x: the header declares 200 dimensions; read_idx reads at most 32"):
+        read_idx(path)
+
+
+def test_unreadable_files_are_data_errors_naming_them(tmp_path):
+    for read in (read_idx, read_csv):
+        with pytest.raises(DataError, match=f"{tmp_path}: cannot be read \\(Is a directory\\)"):
+            read(tmp_path)
+        with pytest.raises(DataError, match="absent: cannot be read \\(No such file or directory\\)"):
+            read(tmp_path / "absent")
+
+
+def test_half_an_idx_pair_says_which_file_is_missing(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", fake_mnist(2)[0])
+    with pytest.raises(DataError, match=r"found train-images-idx3-ubyte.gz but not train-labels-idx1-ubyte\[.gz\]"):
+        load_mnist("train", path=tmp_path)
+
+
 def test_count_mismatch_between_images_and_labels(tmp_path):
     images, _ = fake_mnist(5)
     write_idx(tmp_path / "images", images)
@@ -241,6 +290,12 @@ def test_csv_header_line_is_rejected_with_a_hint(tmp_path):
     with pytest.raises(DataError, match=r"line 1, column 1: non-numeric value 'label' \(the file must not have a header"):
         read_csv(path)
 
+    def space_after_the_label(lines):
+        lines[0] = lines[0].replace(",", ", ", 1)
+
+    with pytest.raises(DataError, match=r"line 1, column 2: non-numeric value ' \d+'$"):  # no hint: a number
+        read_csv(bad_csv(tmp_path, space_after_the_label))
+
 
 @pytest.mark.parametrize(
     "column, value, expected",
@@ -271,6 +326,97 @@ def test_csv_empty_file(tmp_path):
     (tmp_path / "empty.csv").write_text("\n")
     with pytest.raises(DataError, match="empty.csv: the file is empty"):
         read_csv(tmp_path / "empty.csv")
+
+
+def test_csv_damaged_gzip_is_named(tmp_path):
+    images, labels = fake_mnist(3)
+    path = tmp_path / "mnist_train.csv"
+    path.write_bytes(gzip.compress(csv_text(images, labels).encode())[:-30])
+    with pytest.raises(DataError, match=f"{path}: truncated or corrupt gzip data"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("value, shown", [(" 15", "' 15'"), ("15\x1d", "'15\\x1d'"), ("1\r5", "'1\\r5'")])
+def test_csv_spaces_and_control_bytes_in_values_are_refused(tmp_path, value, shown):
+    """NumPy's loadtxt would read ' 15' and '15\\x1d' (a damaged byte) as 15, and a lone \\r as a
+    line break; the format has none of them."""
+    def set_value(lines):
+        values = lines[1].split(",")
+        values[2] = value
+        lines[1] = ",".join(values)
+
+    with pytest.raises(DataError, match=f"line 2, column 3: non-numeric value {re.escape(shown)}"):
+        read_csv(bad_csv(tmp_path, set_value))
+
+
+# ----------------------------------------------------------------------------------------
+# .npy files made elsewhere
+
+
+class LeavesAMark:
+    """Unpickling this creates ``path``: proof that a pickle was (or was not) loaded."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_read_npy_round_trips_what_np_save_writes(tmp_path):
+    for array in (np.arange(12.0).reshape(3, 4), np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+                  np.arange(6, dtype=">i4"), np.zeros((0, 784), np.float32)):
+        np.save(tmp_path / "a.npy", array)
+        got = read_npy(tmp_path / "a.npy")
+        assert got.dtype == array.dtype and got.shape == array.shape
+        np.testing.assert_array_equal(got, array)
+
+
+def test_read_npy_never_unpickles(tmp_path):
+    mark = tmp_path / "unpickled"
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([LeavesAMark(mark)], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"objects.npy: holds Python objects \(dtype object\), which only "
+                                        r"unpickling could restore; .* pickles are never loaded"):
+        read_npy(objects)
+    pickled = tmp_path / "pickled.npy"
+    pickled.write_bytes(pickle.dumps(LeavesAMark(mark)))
+    with pytest.raises(DataError, match=r"pickled.npy: not a .npy file: it starts with b'\\x80"):
+        read_npy(pickled)
+    assert not mark.exists()
+
+
+def test_read_npy_names_files_that_are_not_one_whole_array(tmp_path):
+    path = tmp_path / "x.npy"
+    np.savez(path.with_suffix(".npz"), a=np.zeros(3))
+    path.write_bytes(path.with_suffix(".npz").read_bytes())
+    with pytest.raises(DataError, match=r"x.npy: not a .npy file: .* \(a zip archive: an .npz\? save a single array"):
+        read_npy(path)
+    np.save(path, np.zeros((3, 784)))
+    good = path.read_bytes()
+    path.write_bytes(good[:-8])
+    with pytest.raises(DataError, match=r"x.npy: truncated .npy file: the header promises shape \(3, 784\) of "
+                                        r"float64 = 18816 bytes of data, but only 18808 bytes follow"):
+        read_npy(path)
+    path.write_bytes(good + b"junk")
+    with pytest.raises(DataError, match=r"x.npy: 4 unexpected bytes after the 18816 bytes of data"):
+        read_npy(path)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (3 << 30, 784)})
+    path.write_bytes(header.getvalue() + bytes(16))  # refused before NumPy is asked for 18 TB
+    with pytest.raises(DataError, match=r"promises shape \(3221225472, 784\) .* but only 16 bytes follow"):
+        read_npy(path)
+    path.write_bytes(good.replace(b"'<f8'", b"'<q9'", 1))
+    with pytest.raises(DataError, match=r"x.npy: damaged .npy header \(descr is not a valid dtype descriptor"):
+        read_npy(path)
+    path.write_bytes(good[:7])
+    with pytest.raises(DataError, match=r"x.npy: truncated .npy file: 7 bytes, fewer than the 8 that start every"):
+        read_npy(path)
+    path.write_bytes(b"\x93NUMPY\x07\x00" + good[10:])
+    with pytest.raises(DataError, match=r"x.npy: .npy format version 7.0 is not one NumPy writes"):
+        read_npy(path)
+    with pytest.raises(DataError, match=r"absent.npy: cannot be read \(No such file or directory\)"):
+        read_npy(tmp_path / "absent.npy")
 
 
 # ----------------------------------------------------------------------------------------
@@ -537,6 +683,37 @@ def test_celeba_reader_validation(tmp_path):
         CelebAFile(tmp_path / "absent.h5")
 
 
+def test_celeba_reader_names_entries_and_attributes_outside_the_layout(tmp_path):
+    good = np.zeros(CELEBA_IMAGE_SHAPE, np.uint8)
+    path = write_h5(tmp_path / "g.h5", {"0.jpg": good})
+    with h5py.File(path, "a") as f:
+        f[CELEBA_GROUP].create_group("1.jpg")
+    with CelebAFile(path) as faces, pytest.raises(DataError, match=r"g.h5: img_align_celeba/1.jpg is a group"):
+        faces[1]
+    path = write_h5(tmp_path / "a.h5", {"0.jpg": good})
+    with h5py.File(path, "a") as f:
+        f.attrs["synthetic"] = "maybe"
+    with pytest.raises(DataError, match=r"a.h5: attribute 'synthetic' is 'maybe'; expected True or False"):
+        CelebAFile(path)
+
+
+def test_celeba_reader_names_the_file_and_image_that_hdf5_cannot_read(tmp_path):
+    path = make_synthetic_celeba(tmp_path / "faces.h5", n=2)
+    with h5py.File(path, "r") as f:
+        chunk = f[CELEBA_GROUP]["1.jpg"].id.get_chunk_info(0)
+    raw = bytearray(path.read_bytes())
+    raw[chunk.byte_offset:chunk.byte_offset + chunk.size] = bytes(chunk.size)  # zeros: not deflate data
+    path.write_bytes(raw)
+    with CelebAFile(path) as faces:  # image 0 and the layout are intact
+        assert faces[0].shape == CELEBA_IMAGE_SHAPE
+        with pytest.raises(DataError, match=r"faces.h5: HDF5 cannot read img_align_celeba/1.jpg \(.*\); "
+                                            r"the file is damaged"):
+            faces[1]
+    path.write_bytes(raw[:1000])  # cut off inside the metadata
+    with pytest.raises(DataError, match="faces.h5: "):
+        CelebAFile(path)
+
+
 def test_celeba_reader_sorts_names_naturally(tmp_path):
     def image(value):
         return np.full(CELEBA_IMAGE_SHAPE, value, np.uint8)
@@ -599,6 +776,77 @@ def test_build_celeba_hdf5_rejects_wrong_image_size(tmp_path):
     with pytest.raises(DataError, match=r"z.zip: a/1.jpg is 100x100, but aligned CelebA images are 218x178"):
         build_celeba_hdf5(zip_path, tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_build_celeba_hdf5_names_a_file_that_is_not_a_zip_or_holds_no_faces(tmp_path):
+    out = tmp_path / "out.h5"
+    for content in (b"", b"these bytes are not a zip archive"):
+        (tmp_path / "z.zip").write_bytes(content)
+        with pytest.raises(DataError, match=r"z.zip: not a readable zip archive \(File is not a zip file\)"):
+            build_celeba_hdf5(tmp_path / "z.zip", out)
+    zipfile.ZipFile(tmp_path / "empty.zip", "w").close()
+    with pytest.raises(DataError, match=r"empty.zip: no .jpg images found"):
+        build_celeba_hdf5(tmp_path / "empty.zip", out)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["../evil.jpg", "/tmp/evil.jpg", "img_align_celeba/../../evil.jpg",
+                                  "..\\evil.jpg", "C:/evil.jpg"])
+def test_build_celeba_hdf5_refuses_members_that_point_outside_and_writes_nothing(tmp_path, name):
+    (tmp_path / "in").mkdir()
+    zip_path = make_jpeg_zip(tmp_path / "in" / "z.zip", {"img_align_celeba/000001.jpg": (1, 2, 3), name: (4, 5, 6)})
+    out = tmp_path / "out" / "celeba.h5"
+    with pytest.raises(DataError, match=f"z.zip: member {re.escape(repr(name))} has an absolute or '..' path"):
+        build_celeba_hdf5(zip_path, out)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["in", "in/z.zip"]
+
+
+def test_build_celeba_hdf5_names_the_member_it_cannot_read_or_decode(tmp_path):
+    zip_path = make_jpeg_zip(tmp_path / "z.zip", {"a/000001.jpg": (1, 2, 3)})
+    with zipfile.ZipFile(zip_path, "a") as archive:
+        archive.writestr("a/000002.jpg", b"\xff\xd8 a JPEG that stops here")
+    with pytest.raises(DataError, match=r"z.zip: a/000002.jpg is not a JPEG image: its bytes start with "
+                                        r"b'\\xff\\xd8 a JPE'$"):
+        build_celeba_hdf5(zip_path, tmp_path / "out.h5")
+    with zipfile.ZipFile(zip_path) as archive:
+        jpeg = archive.read("a/000001.jpg")
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("a/000001.jpg", jpeg[:len(jpeg) // 2])
+    with pytest.raises(DataError, match=r"z.zip: a/000001.jpg is not a decodable JPEG image \(image file is trunc"):
+        build_celeba_hdf5(zip_path, tmp_path / "out.h5")
+
+    # A byte changed inside a stored member: the zip's CRC-32 catches it.
+    stored = tmp_path / "s.zip"
+    with zipfile.ZipFile(stored, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("a/000001.jpg", bytes(1000))
+    raw = bytearray(stored.read_bytes())
+    raw[100] ^= 0xFF
+    stored.write_bytes(raw)
+    with pytest.raises(DataError, match=r"s.zip: a/000001.jpg cannot be read from the zip \(Bad CRC-32"):
+        build_celeba_hdf5(stored, tmp_path / "out.h5")
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a/000001.jpg", bytes(5 << 20))  # 5 MiB of zeros, 5 kB in the zip
+    with pytest.raises(DataError, match=r"bomb.zip: a/000001.jpg claims 5242880 bytes"):
+        build_celeba_hdf5(bomb, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_the_cli_names_a_damaged_file_and_exits_2(tmp_path, capsys):
+    from gans import cli
+
+    (tmp_path / "z.zip").write_bytes(b"not a zip")
+    assert cli.main(["data", "celeba", "--from", str(tmp_path / "z.zip"), "--out", str(tmp_path / "o.h5")]) == 2
+    assert capsys.readouterr().err == (f"gans data: error: {tmp_path / 'z.zip'}: not a readable zip archive "
+                                       "(File is not a zip file)\n")
+    write_idx_pair(tmp_path, "train", *fake_mnist(2))
+    write_idx_pair(tmp_path, "test", *fake_mnist(2))
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-5])
+    assert cli.main(["data", "mnist", "--from", str(tmp_path), "--out", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gans data: error: {labels}: truncated or corrupt gzip data") and "Traceback" not in err
 
 
 def test_centre_crop_window():

@@ -1,16 +1,17 @@
 """The evaluator and the metrics: known answers on constructed inputs, the evaluator's
 accuracy on real test digits, both engines agreeing, degenerate inputs, and the CLI."""
 import json
+import re
 
 import numpy as np
 import pytest
 import scipy.linalg
 
 from gans import cli, training
-from gans.data import find_full_mnist, load_mnist, load_mnist_subset
+from gans.data import DataError, find_full_mnist, load_mnist, load_mnist_subset
 from gans.evaluation import metrics as M
 from gans.evaluation.evaluator import as_images, load_evaluator, read_weights
-from gans.evaluation.scoring import RealDigits, score_images
+from gans.evaluation.scoring import RealDigits, load_images, score_images
 
 LOG10 = np.log(10)
 
@@ -265,7 +266,34 @@ def test_cli_scores_an_image_file_and_reports_bad_ones(tmp_path, capsys):
     assert json.loads((tmp_path / "s.json").read_text())["n"] == 20  # the first 20
     np.save(images, np.full((50, 784), 255.0))
     assert cli.main(["eval", "--images", str(images)]) == 2
-    assert "[0, 1]" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"gans eval: error: {images}: pixel values must lie in [0, 1], "
+                                       "got the range [255, 255]\n")
+    images.write_bytes(b"\x80\x04 a pickle, or anything else")
+    assert cli.main(["eval", "--images", str(images)]) == 2
+    assert capsys.readouterr().err.startswith(f"gans eval: error: {images}: not a .npy file")
+
+
+@pytest.mark.parametrize("array, problem", [
+    (np.zeros((5, 27, 28)), r"expected N×784, N×28×28 or N×1×28×28 digit images, got shape \(5, 27, 28\)"),
+    (np.zeros((0, 784)), r"no images"),
+    (np.zeros((2, 784), bool), r"expected floating-point pixels in \[0, 1\] \(or uint8 0..255\), got dtype bool"),
+    (np.zeros((2, 784), complex), r"expected floating-point pixels .*, got dtype complex128"),
+    (np.full((2, 784), np.inf), r"1568 pixel values are NaN or infinite"),
+    (np.full((2, 784), -0.5), r"pixel values must lie in \[0, 1\], got the range \[-0.5, -0.5\]"),
+    (np.zeros(2, dtype=[("x", "<f8")]), r"expected N×784"),
+])
+def test_an_image_file_that_is_not_digits_in_0_1_is_named_with_what_it_holds(tmp_path, array, problem):
+    path = tmp_path / "samples.npy"
+    np.save(path, array)
+    with pytest.raises(DataError, match=f"^{re.escape(str(path))}: {problem}"):
+        load_images(path)
+
+
+def test_an_image_file_loads_as_checked_images(tmp_path):
+    path = tmp_path / "samples.npy"
+    np.save(path, np.full((3, 1, 28, 28), 255, np.uint8))
+    images = load_images(path)
+    assert images.dtype == np.float64 and images.shape == (3, 1, 28, 28) and np.all(images == 1)
 
 
 def test_cli_scores_a_classifier_run(tmp_path, capsys):

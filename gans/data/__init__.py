@@ -6,7 +6,11 @@ MNIST (``load_mnist``) comes from an explicit path, the cache folder ``data_home
 (filled by ``import_mnist`` or ``download_mnist``), or a subset shipped in the package.
 CelebA (``CelebAFile``) uses the book's HDF5 layout, built from the official zip with
 ``build_celeba_hdf5``; without it, ``open_celeba`` generates synthetic face-like images
-in the same layout and says so.
+in the same layout and says so. ``read_npy`` reads one array from a ``.npy`` file
+made elsewhere (``gans eval --images``) without ever unpickling.
+
+Every reader reports a missing, damaged or foreign file as a :class:`DataError` whose
+message names the file, what was expected there and what was found.
 """
 
 from .celeba import (
@@ -35,6 +39,7 @@ from .mnist import (
     read_mnist_idx,
     write_idx,
 )
+from .npy import read_npy
 
 __all__ = [
     "CELEBA_GROUP",
@@ -62,5 +67,6 @@ __all__ = [
     "read_csv",
     "read_idx",
     "read_mnist_idx",
+    "read_npy",
     "write_idx",
 ]

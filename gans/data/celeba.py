@@ -13,9 +13,15 @@ in the file's attributes, so every CelebA code path can run and be tested anywhe
 
 from __future__ import annotations
 
+import io
+import lzma
 import os
+import re
 import zipfile
+import zlib
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import Iterator
 
 import h5py
 import numpy as np
@@ -44,8 +50,8 @@ class CelebAFile:
     ``len(f)`` is the number of images and ``f[i]`` reads image ``i`` as a uint8 array of
     shape (218, 178, 3); nothing else is loaded. Images are ordered by the number in their
     dataset name, so both ``0.jpg, 1.jpg, ...`` and CelebA's own ``000001.jpg, ...`` work.
-    ``f.synthetic`` is True for files made by :func:`make_synthetic_celeba`; ``f.attrs`` holds
-    all the file's attributes as a dict.
+    ``f.synthetic`` is True for files made by :func:`make_synthetic_celeba`; ``f.attrs`` reads
+    all the file's attributes into a dict.
 
     Use it as a context manager (``with CelebAFile(path) as f:``) or call ``close()``.
     """
@@ -59,23 +65,58 @@ class CelebAFile:
         except OSError as err:
             raise DataError(f"{self.path}: not a readable HDF5 file ({err})") from err
         try:
-            group = self._file.get(CELEBA_GROUP)
-            if not isinstance(group, h5py.Group):
+            with self._hdf5_errors("its layout"):
+                group = self._file.get(CELEBA_GROUP)
+                if not isinstance(group, h5py.Group):
+                    raise DataError(
+                        f"{self.path}: no group '{CELEBA_GROUP}'; expected the book's layout "
+                        f"{CELEBA_GROUP}/0.jpg, {CELEBA_GROUP}/1.jpg, ... "
+                        f"(top-level keys found: {sorted(self._file.keys())})"
+                    )
+                self._group = group
+                names = list(group.keys())
+                # Only this attribute: the description is a variable-length string, kept in a
+                # heap that a damaged file can make libhdf5 loop on or crash in, beyond the
+                # reach of any Python exception. The others are read when asked for (attrs).
+                synthetic = self._file.attrs.get("synthetic", False)
+            # h5py gives a name that is not valid UTF-8 as bytes; the book's names are text.
+            odd = next((name for name in names if not isinstance(name, str)), None)
+            if odd is not None:
                 raise DataError(
-                    f"{self.path}: no group '{CELEBA_GROUP}'; expected the book's layout "
-                    f"{CELEBA_GROUP}/0.jpg, {CELEBA_GROUP}/1.jpg, ... "
-                    f"(top-level keys found: {sorted(self._file.keys())})"
+                    f"{self.path}: group '{CELEBA_GROUP}' holds an entry named {odd!r}, which is "
+                    "not text; expected names like 0.jpg, 1.jpg, ..."
                 )
-            self._group = group
-            self._names = sorted(group.keys(), key=_natural_key)
+            self._names = sorted(names, key=_natural_key)
             if not self._names:
                 raise DataError(f"{self.path}: group '{CELEBA_GROUP}' holds no images")
-            self._check(self._names[0])
-            self.attrs = dict(self._file.attrs)
-            self.synthetic = bool(self.attrs.get("synthetic", False))
+            with self._hdf5_errors(f"{CELEBA_GROUP}/{self._names[0]}"):
+                self._check(self._names[0])
+            if not isinstance(synthetic, (bool, np.bool_)):
+                raise DataError(
+                    f"{self.path}: attribute 'synthetic' is {synthetic!r}; expected True or False"
+                )
+            self.synthetic = bool(synthetic)
         except BaseException:
             self._file.close()
             raise
+
+    @contextmanager
+    def _hdf5_errors(self, what: str) -> Iterator[None]:
+        """HDF5 reports a damaged file as an OSError, RuntimeError or KeyError from wherever it
+        notices (listing a group, opening a dataset, decompressing a chunk): say which file."""
+        try:
+            yield
+        except (OSError, RuntimeError, KeyError) as err:
+            detail = err.args[0] if err.args else err  # a KeyError's str() adds quotes
+            raise DataError(
+                f"{self.path}: HDF5 cannot read {what} ({detail}); the file is damaged"
+            ) from err
+
+    @property
+    def attrs(self) -> dict:
+        """All the file's attributes (``synthetic``, ``description``, ``seed``...), read now."""
+        with self._hdf5_errors("its attributes"):
+            return dict(self._file.attrs)
 
     def _check(self, name: str) -> h5py.Dataset:
         dataset = self._group[name]
@@ -101,8 +142,10 @@ class CelebAFile:
         n = len(self._names)
         if not -n <= index < n:
             raise IndexError(f"image index {index} is out of range for {n} images in {self.path}")
+        name = self._names[index]
         # The shape check reads only metadata, so checking every image costs next to nothing.
-        return self._check(self._names[index])[()]
+        with self._hdf5_errors(f"{CELEBA_GROUP}/{name}"):
+            return self._check(name)[()]
 
     def close(self) -> None:
         self._file.close()
@@ -139,6 +182,62 @@ def _is_image_member(name: str) -> bool:
     return name.lower().endswith(".jpg") and "__MACOSX" not in PurePosixPath(name).parts
 
 
+def _is_unsafe_member(name: str) -> bool:
+    """An absolute name or one with a '..' step: unpacked as named, the member would land
+    outside the folder it is unpacked into. The official zip has none; a zip that does is
+    not CelebA (and nothing here unpacks members under their own names)."""
+    return name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) is not None or (
+        ".." in re.split(r"[/\\]", name)
+    )
+
+
+# A 218x178 colour image is 116 KB even uncompressed; a member claiming far more is not a
+# CelebA face, and refusing it by its declared size keeps a zip bomb out of memory.
+_MAX_MEMBER_BYTES = 1 << 22
+
+# What reading a damaged member can raise: a bad CRC or header (BadZipFile), corrupt deflate
+# or LZMA data (zlib.error, LZMAError; bzip2 says OSError), a cut-off stream (EOFError), an
+# encrypted member (RuntimeError), an unsupported compression method (NotImplementedError),
+# and I/O failures (OSError).
+_ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, RuntimeError,
+                      NotImplementedError, OSError)
+
+
+def _detail(err: BaseException) -> str:
+    """What an exception says, or its type when it says nothing (zipfile's EOFError())."""
+    return str(err) or type(err).__name__
+
+
+def _read_face(archive: zipfile.ZipFile, zip_path: Path, name: str) -> np.ndarray:
+    """Member ``name`` of the zip, decoded as a uint8 (218, 178, 3) RGB image."""
+    from PIL import Image  # Pillow comes with matplotlib; imported here as only this needs it
+
+    where = f"{zip_path}: {name}"
+    size = archive.getinfo(name).file_size
+    if size > _MAX_MEMBER_BYTES:
+        raise DataError(f"{where} claims {size} bytes; an aligned CelebA JPEG has about 10 000")
+    try:
+        data = archive.read(name)
+    except _ZIP_MEMBER_ERRORS as err:
+        raise DataError(
+            f"{where} cannot be read from the zip ({_detail(err)}); the zip is damaged"
+        ) from err
+    try:
+        # Only the header is read here, so a wrong size is refused before any decoding.
+        image = Image.open(io.BytesIO(data), formats=["JPEG"])
+        width, height = image.size
+        if (height, width, 3) != CELEBA_IMAGE_SHAPE:
+            raise DataError(
+                f"{where} is {height}x{width}, but aligned CelebA images are "
+                f"{CELEBA_IMAGE_SHAPE[0]}x{CELEBA_IMAGE_SHAPE[1]}"
+            )
+        return np.asarray(image.convert("RGB"))
+    except Image.UnidentifiedImageError as err:  # its message names only an in-memory buffer
+        raise DataError(f"{where} is not a JPEG image: its bytes start with {data[:8]!r}") from err
+    except (OSError, Image.DecompressionBombError) as err:
+        raise DataError(f"{where} is not a decodable JPEG image ({err})") from err
+
+
 def build_celeba_hdf5(
     zip_path: str | os.PathLike, out_path: str | os.PathLike, limit: int | None = 20000
 ) -> int:
@@ -148,11 +247,23 @@ def build_celeba_hdf5(
     entries, decodes them with Pillow and stores ``img_align_celeba/{i}.jpg`` for
     i = 0, 1, ... as uint8 (218, 178, 3). The output appears only once complete.
     Returns the number of images written.
-    """
-    from PIL import Image  # Pillow comes with matplotlib; imported here as only this needs it
 
+    Raises :class:`DataError` naming the zip (and the member) for a file that is not a zip,
+    a zip without JPEGs, a member with an absolute or '..' path, a damaged member, or one
+    that is not a 218x178 JPEG; nothing is written then.
+    """
     zip_path, out_path = Path(zip_path), Path(out_path)
-    with zipfile.ZipFile(zip_path) as archive:
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as err:
+        raise DataError(f"{zip_path}: not a readable zip archive ({_detail(err)})") from err
+    with archive:
+        unsafe = next((name for name in archive.namelist() if _is_unsafe_member(name)), None)
+        if unsafe is not None:
+            raise DataError(
+                f"{zip_path}: member {unsafe!r} has an absolute or '..' path; expected the "
+                "official archive's img_align_celeba/000001.jpg, ..."
+            )
         names = sorted(
             (name for name in archive.namelist() if _is_image_member(name)),
             key=lambda name: _natural_key(PurePosixPath(name).name),
@@ -166,13 +277,7 @@ def build_celeba_hdf5(
                 f"CelebA aligned faces, the first {len(names)} images of {zip_path.name}"
             )
             for i, name in enumerate(names):
-                with archive.open(name) as member:
-                    img = np.asarray(Image.open(member).convert("RGB"))
-                if img.shape != CELEBA_IMAGE_SHAPE:
-                    raise DataError(
-                        f"{zip_path}: {name} is {img.shape[0]}x{img.shape[1]}, but aligned "
-                        f"CelebA images are {CELEBA_IMAGE_SHAPE[0]}x{CELEBA_IMAGE_SHAPE[1]}"
-                    )
+                img = _read_face(archive, zip_path, name)
                 out.create_dataset(f"{CELEBA_GROUP}/{i}.jpg", data=img, **_COMPRESSION)
                 if (i + 1) % 1000 == 0:
                     print(f"images done: {i + 1} of {len(names)}")

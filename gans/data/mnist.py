@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import re
 import shutil
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .download import atomic_output, data_home
-from .errors import DataError
+from .errors import DataError, data_size_error, reading
 
 SPLITS = ("train", "test")
 IMAGE_SHAPE = (28, 28)
@@ -44,9 +44,11 @@ SUBSET_PATH = Path(__file__).with_name("mnist_subset.npz")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_UBYTE = 0x08
+_IDX_MAX_DIMS = 32  # NumPy's limit before 2.0
 _CSV_COLUMNS = 1 + IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 _CSV_WHAT = "(label + 784 pixels)"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_CSV_BYTES = b"0123456789+-,\r\n"  # all that a file in the format holds
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +96,18 @@ def _read_into(f, buffer: memoryview) -> int:
     return filled
 
 
+def _count_rest(f) -> int:
+    """How many bytes are left in ``f``, read in chunks so that no more than one is in memory."""
+    return sum(len(chunk) for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _most_bytes_left(path: Path, f, gzipped: bool) -> int:
+    """An upper bound on the bytes left in ``f``, known without reading them: the rest of a raw
+    file, or for gzip the compressed size times 1032, the largest ratio deflate can reach."""
+    size = os.path.getsize(path)
+    return size * 1032 if gzipped else size - f.tell()
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (raw or gzip-compressed) into a uint8 array of the shape it declares.
 
@@ -102,23 +116,32 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     values in C order. MNIST images therefore start with 0x00000803 and labels with 0x00000801.
 
     Raises :class:`DataError` naming the file for a bad magic number, an unsupported type,
-    a file shorter than its header promises, extra bytes after the data, or corrupt gzip.
+    a file shorter than its header promises, extra bytes after the data, corrupt gzip, or a
+    file that cannot be read at all.
     """
     path = Path(path)
-    try:
+    with reading(path):
+        gzipped = _is_gzip(path)
         with _open_binary(path) as f:
             magic = f.read(4)
             if len(magic) < 4 or magic[:2] != b"\0\0" or magic[3] == 0:
+                not_gzip = " (the name ends in .gz, but the file is not gzip-compressed)"
                 raise DataError(
                     f"{path}: bad magic number 0x{magic.hex()}; an IDX file starts with two zero "
                     "bytes, a type code and the number of dimensions "
                     "(MNIST images: 0x00000803, labels: 0x00000801)"
+                    + (not_gzip if path.name.endswith(".gz") and not gzipped else "")
                 )
             type_code, ndim = magic[2], magic[3]
             if type_code != _IDX_UBYTE:
                 raise DataError(
                     f"{path}: IDX type code 0x{type_code:02x} is not supported; "
                     "only 0x08 (unsigned byte), which MNIST uses"
+                )
+            if ndim > _IDX_MAX_DIMS:
+                raise DataError(
+                    f"{path}: the header declares {ndim} dimensions; read_idx reads at most "
+                    f"{_IDX_MAX_DIMS} (MNIST images have 3, labels 1)"
                 )
             header = f.read(4 * ndim)
             if len(header) < 4 * ndim:
@@ -127,23 +150,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                     f"({4 * ndim} bytes of sizes) but the file ends after {len(header)} of them"
                 )
             shape = tuple(int(size) for size in np.frombuffer(header, dtype=">u4"))
+            promise, size = f"shape {shape}", math.prod(shape)
+            # Checked before allocating, so that a damaged header cannot ask for terabytes.
+            if size > _most_bytes_left(path, f, gzipped):
+                raise data_size_error(path, "IDX", promise, size, _count_rest(f))
             # Read straight into the result: no intermediate bytes object, and the array is
             # writable (np.frombuffer on bytes would give a read-only one).
             array = np.empty(shape, dtype=np.uint8)
             got = _read_into(f, memoryview(array.reshape(-1)))
-            if got < array.size:
-                raise DataError(
-                    f"{path}: truncated IDX file: the header promises shape {shape} "
-                    f"= {array.size} bytes of data, but only {got} bytes follow"
-                )
-            extra = len(f.read())
-            if extra:
-                raise DataError(
-                    f"{path}: {extra} unexpected bytes after the {array.size} bytes of data "
-                    f"that the header (shape {shape}) promises; is the file damaged?"
-                )
-    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        raise DataError(f"{path}: truncated or corrupt gzip data ({err})") from err
+            extra = _count_rest(f)
+            if got < size or extra:
+                raise data_size_error(path, "IDX", promise, size, got + extra)
     return array
 
 
@@ -212,15 +229,16 @@ def read_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read the book's MNIST CSV file (``mnist_train.csv``) as ``(images, labels)``:
     uint8 (N, 28, 28) and int64 (N,).
 
-    Each line is one digit: its label, then its 784 pixel values 0..255, comma-separated.
-    There is no header line. Trailing newlines and Windows line endings are fine; blank lines
-    between digits are not. A gzip-compressed CSV is recognised by its magic bytes.
+    Each line is one digit: its label, then its 784 pixel values 0..255, comma-separated
+    decimal integers (a sign is allowed, spaces are not). There is no header line. Trailing
+    newlines and Windows line endings are fine; blank lines between digits are not. A
+    gzip-compressed CSV is recognised by its magic bytes.
 
     Raises :class:`DataError` naming the file and line for a wrong number of values, a
     non-numeric value, a label outside 0..9 or a pixel outside 0..255.
     """
     path = Path(path)
-    with _open_binary(path) as f:
+    with reading(path), _open_binary(path) as f:
         body = f.read().rstrip()
     if not body:
         raise DataError(
@@ -231,14 +249,20 @@ def read_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     # about 1 s (a Python loop calling int() on every value takes about 6 s), so it does the
     # normal case. Its errors do not name our file and it silently skips empty lines, so on
     # any failure _find_csv_problem re-reads the text line by line to name the bad line.
+    # loadtxt also takes more than the format allows: whitespace around a value (even \x1d,
+    # which a damaged byte may become) and a lone \r as a line break. Such files, checked with
+    # one fast pass over the bytes, go to the line-by-line reading too.
     has_empty_line = b"\n\n" in body or b"\n\r\n" in body or body[:1] in (b"\n", b"\r")
+    only_format_bytes = (
+        not body.translate(None, _CSV_BYTES) and body.count(b"\r") == body.count(b"\r\n")
+    )
     table = None
-    if not has_empty_line:
+    if only_format_bytes and not has_empty_line:
         try:
             text = io.TextIOWrapper(io.BytesIO(body), encoding="ascii")
             # int16 holds every valid value; anything larger fails here and is reported below.
             table = np.loadtxt(text, delimiter=",", dtype=np.int16, comments=None, ndmin=2)
-        except ValueError:  # includes UnicodeDecodeError
+        except ValueError:
             pass
     if table is None or table.shape[1] != _CSV_COLUMNS:
         raise _find_csv_problem(body, path)
@@ -268,7 +292,7 @@ def _find_csv_problem(body: bytes, path: Path) -> DataError:
     """
     for line_no, line in enumerate(body.split(b"\n"), start=1):
         where = f"{path}, line {line_no}"
-        line = line.rstrip(b"\r")
+        line = line.removesuffix(b"\r")
         if not line.strip():
             return DataError(f"{where}: blank line; expected {_CSV_COLUMNS} values {_CSV_WHAT}")
         fields = line.split(b",")
@@ -280,12 +304,13 @@ def _find_csv_problem(body: bytes, path: Path) -> DataError:
         if plain and max(map(len, fields)) <= 3 and int(fields[0]) < NUM_CLASSES:
             continue  # only digits, every value 0..999 and a one-digit label: look no closer
         for column, raw in enumerate(fields, start=1):
-            text = raw.strip().decode("ascii", errors="replace")
+            text = raw.decode("ascii", errors="replace")
             if not text:
                 return DataError(f"{where}, column {column}: empty value")
             # A regex, not int(): int() would also accept '1_000' and non-ASCII digits.
             if not _INTEGER.fullmatch(text):
-                hint = " (the file must not have a header line)" if line_no == 1 else ""
+                header = line_no == 1 and re.search("[A-Za-z]", text)
+                hint = " (the file must not have a header line)" if header else ""
                 return DataError(f"{where}, column {column}: non-numeric value {text!r}{hint}")
             value = int(text)
             if column == 1 and not 0 <= value < NUM_CLASSES:
@@ -301,21 +326,18 @@ def _find_csv_problem(body: bytes, path: Path) -> DataError:
 # Finding and loading a split
 
 
-def _find_idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
-    """The (images, labels) IDX files of ``split`` in ``folder``, or None if either is missing.
+def _find_idx_file(folder: Path, stem: str) -> Path | None:
+    """The IDX file called ``stem`` in ``folder``, with or without .gz, also in the
+    ``train-images.idx3-ubyte`` spelling that some re-distributions use; None if absent."""
+    dotted = stem.replace("-idx", ".idx")
+    candidates = (stem + ".gz", stem, dotted + ".gz", dotted)
+    return next((folder / name for name in candidates if (folder / name).is_file()), None)
 
-    Accepts the original names with or without .gz, and the ``train-images.idx3-ubyte``
-    spelling that some re-distributions use.
-    """
-    pair = []
-    for stem in IDX_NAMES[split]:
-        dotted = stem.replace("-idx", ".idx")
-        candidates = (stem + ".gz", stem, dotted + ".gz", dotted)
-        found = next((folder / name for name in candidates if (folder / name).is_file()), None)
-        if found is None:
-            return None
-        pair.append(found)
-    return pair[0], pair[1]
+
+def _find_idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
+    """The (images, labels) IDX files of ``split`` in ``folder``, or None if either is missing."""
+    images, labels = (_find_idx_file(folder, stem) for stem in IDX_NAMES[split])
+    return None if images is None or labels is None else (images, labels)
 
 
 def _read_split(path: Path, split: str) -> MnistData:
@@ -341,6 +363,13 @@ def _read_split(path: Path, split: str) -> MnistData:
             images, labels = read_csv(csv)
             return MnistData(images, labels, str(csv))
         images_name, labels_name = IDX_NAMES[split]
+        images, labels = (_find_idx_file(path, stem) for stem in IDX_NAMES[split])
+        if images or labels:
+            found, missing = (images, labels_name) if images else (labels, images_name)
+            raise DataError(
+                f"{path}: found {found.name} but not {missing}[.gz]; the MNIST {split} split "
+                "needs both its images and its labels"
+            )
         raise DataError(
             f"{path}: no MNIST {split} data found; looked for {images_name}[.gz] with "
             f"{labels_name}[.gz], or {CSV_NAMES[split]}"

@@ -15,9 +15,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..data import find_full_mnist, load_mnist
+from ..data import DataError, find_full_mnist, load_mnist, read_npy
 from . import metrics as M
-from .evaluator import FEATURES, load_evaluator, softmax
+from .evaluator import FEATURES, as_images, load_evaluator, softmax
 
 METRIC_KEYS = ("mode_coverage", "class_histogram", "kl_uniform", "inception_score", "fid", "precision",
                "recall", "label_accuracy")
@@ -176,7 +176,7 @@ def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
     ``n`` images if ``n`` is given.
     """
     if images_path is not None:
-        images = np.load(images_path, allow_pickle=False)
+        images = load_images(images_path)
         if n is not None:
             images = images[:n]
         result = score_images(images, real_digits(engine or _default_engine(), data))
@@ -199,6 +199,16 @@ def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
     result = {"experiment": experiment.name, "engine": e.name, "step": meta["step"]}
     result.update(evaluate_gan(experiment, m, e, 10000 if n is None else n, data))
     return format_report(result, f"{title}, {result['n']} samples"), result
+
+
+def load_images(path):
+    """Digit images from a ``.npy`` file, as :func:`as_images` gives them (float64 N×1×28×28 in
+    [0, 1]); a file that is not such an array is a :class:`DataError` naming it."""
+    array = read_npy(path)
+    try:
+        return as_images(array, name=str(path))
+    except ValueError as err:  # as_images checks arrays from anywhere; here they came from a file
+        raise DataError(str(err)) from None
 
 
 def _default_engine():
