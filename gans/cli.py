@@ -351,7 +351,7 @@ def cmd_compare(args):
 
 
 def cmd_eval(args):
-    from .evaluation.scoring import evaluate
+    from .evaluation.runs import evaluate
     if (args.run_dir is None) == (args.images is None):
         raise ValueError("give either a run folder or --images FILE.npy")
     report, result = evaluate(args.run_dir, args.images, args.n, args.data, args.engine)

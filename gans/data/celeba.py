@@ -26,6 +26,7 @@ from typing import Iterator
 import h5py
 import numpy as np
 
+from ..progress import progress
 from .download import atomic_output, data_home
 from .errors import DataError
 
@@ -276,11 +277,9 @@ def build_celeba_hdf5(
             out.attrs["description"] = (
                 f"CelebA aligned faces, the first {len(names)} images of {zip_path.name}"
             )
-            for i, name in enumerate(names):
+            for i, name in enumerate(progress(names, "CelebA images", unit="image")):
                 img = _read_face(archive, zip_path, name)
                 out.create_dataset(f"{CELEBA_GROUP}/{i}.jpg", data=img, **_COMPRESSION)
-                if (i + 1) % 1000 == 0:
-                    print(f"images done: {i + 1} of {len(names)}")
     return len(names)
 
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
+from ..progress import progress
 from .errors import DownloadError
 
 # Public mirrors of the original files from yann.lecun.com (which now often refuses downloads).
@@ -148,8 +149,11 @@ class _ChecksumMismatch(Exception):
 def _download_to(url: str, path: Path, timeout: float) -> str:
     """Stream ``url`` into ``path`` and return the SHA-256 of what was received."""
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as out:
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as out, \
+            progress(None, url.rsplit("/", 1)[-1], unit="B", total=int(response.headers.get("Content-Length") or 0)
+                     or None, unit_scale=True) as bar:
         while chunk := response.read(1 << 20):
             digest.update(chunk)
             out.write(chunk)
+            bar.update(len(chunk))
     return digest.hexdigest()

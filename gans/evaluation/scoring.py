@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..data import DataError, find_full_mnist, load_mnist, read_npy
-from . import metrics as M
+from . import metrics
 from .evaluator import FEATURES, as_images, load_evaluator, softmax
 
 METRIC_KEYS = ("mode_coverage", "class_histogram", "kl_uniform", "inception_score", "fid", "precision",
@@ -53,7 +53,7 @@ class RealDigits:
         if n not in self._references:
             order = np.random.default_rng(REFERENCE_SEED).permutation(len(self.test))
             features = self.test_features[order[:n]]
-            self._references[n] = features, M.knn_radii(features, K)
+            self._references[n] = features, metrics.knn_radii(features, K)
         return self._references[n]
 
     def baseline(self, n, conditional=False):
@@ -87,19 +87,19 @@ def score_images(images, real: RealDigits, requested_labels=None, baseline=True)
     check_count(n)
     predicted = np.argmax(logits, axis=1)
     reference, radii = real.reference_for_precision_recall(n)
-    precision, recall = M.precision_recall(reference, features, k=K, real_radii=radii)
+    precision, recall = metrics.precision_recall(reference, features, k=K, real_radii=radii)
     result = {
         "n": n,
-        "mode_coverage": M.mode_coverage(predicted),
-        "class_histogram": M.class_histogram(predicted).tolist(),
-        "kl_uniform": M.kl_uniform(predicted),
-        "inception_score": M.inception_score(softmax(logits)),
-        "fid": M.fid(features, real.test_features),
+        "mode_coverage": metrics.mode_coverage(predicted),
+        "class_histogram": metrics.class_histogram(predicted).tolist(),
+        "kl_uniform": metrics.kl_uniform(predicted),
+        "inception_score": metrics.inception_score(softmax(logits)),
+        "fid": metrics.fid(features, real.test_features),
         "precision": precision,
         "recall": recall,
     }
     if requested_labels is not None:
-        result["label_accuracy"] = M.label_accuracy(predicted, np.asarray(requested_labels))
+        result["label_accuracy"] = metrics.label_accuracy(predicted, np.asarray(requested_labels))
     if baseline:
         result["reference"] = {"data": f"MNIST test split ({real.source})",
                                "fid_images": len(real.test_features), "precision_recall_images": len(reference),
@@ -167,40 +167,6 @@ def format_report(result, title):
     return "\n".join(lines)
 
 
-def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
-    """What ``gans eval`` does: score a run folder or a ``.npy`` file; returns (report, result).
-
-    An MNIST GAN run: ``n`` samples (default 10 000) scored with :func:`evaluate_gan`.  A
-    classifier run: its test accuracy and confusion matrix.  ``images_path``: any N×784 or
-    N×28×28 array in [0, 1] (another project's samples, real digits, noise), its first
-    ``n`` images if ``n`` is given.
-    """
-    if images_path is not None:
-        images = load_images(images_path)
-        if n is not None:
-            images = images[:n]
-        result = score_images(images, real_digits(engine or _default_engine(), data))
-        return format_report(result, f"{images_path}: {result['n']} images"), result
-    from ..generate import load_run
-    from ..training import evaluate_classifier, load_data
-    experiment, e, m, meta = load_run(run_dir, engine)
-    config = meta["config"]
-    data = data or config.get("data")
-    title = f"{run_dir}: {experiment.name} [{e.name}], step {meta['step']}"
-    if not experiment.is_gan:
-        test = load_data(experiment, data, None, split="test")
-        accuracy, confusion = evaluate_classifier(experiment, m, e, test)
-        result = {"experiment": experiment.name, "engine": e.name, "step": meta["step"], "test_accuracy": accuracy,
-                  "test_examples": test.size, "data": test.source, "confusion_matrix": confusion.tolist()}
-        rows = "\n".join(f"  {digit}: " + " ".join(f"{c:5d}" for c in row) for digit, row in enumerate(confusion))
-        report = (f"{title}\n  test accuracy {accuracy:.4f} on {test.size} digits ({test.source})\n"
-                  f"  confusion matrix (rows: true digit, columns: predicted)\n{rows}")
-        return report, result
-    result = {"experiment": experiment.name, "engine": e.name, "step": meta["step"]}
-    result.update(evaluate_gan(experiment, m, e, 10000 if n is None else n, data))
-    return format_report(result, f"{title}, {result['n']} samples"), result
-
-
 def load_images(path):
     """Digit images from a ``.npy`` file, as :func:`as_images` gives them (float64 N×1×28×28 in
     [0, 1]); a file that is not such an array is a :class:`DataError` naming it."""
@@ -211,6 +177,6 @@ def load_images(path):
         raise DataError(str(err)) from None
 
 
-def _default_engine():
+def default_engine():
     """PyTorch when installed (a little faster), else minigrad: both give the same scores."""
     return "torch" if importlib.util.find_spec("torch") is not None else "minigrad"
