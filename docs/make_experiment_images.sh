@@ -6,7 +6,7 @@ out=docs/images/experiments
 mkdir -p "$out"
 run() {  # run NAME [gans train options...]
   name=$1; shift
-  gans train "$name" --quiet --out "runs/readme/$name" "$@" > "runs/readme/$name.log" 2>&1 || { cat "runs/readme/$name.log"; exit 1; }
+  gans train "$name" --quiet --overwrite --out "runs/readme/$name" "$@" > "runs/readme/$name.log" 2>&1 || { cat "runs/readme/$name.log"; exit 1; }
   cp "runs/readme/$name/samples.png" "$out/$name-samples.png"
   cp "runs/readme/$name/loss.png" "$out/$name-loss.png"
   echo "$name done: $(grep -E '"(test_accuracy|final_g|final_loss|mode_coverage|fid|label_accuracy)"' runs/readme/$name/metrics.json | tr -d ' \n')"

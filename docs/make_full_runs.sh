@@ -6,10 +6,10 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 D=${MNIST:?set MNIST to the folder with the MNIST files}
 for engine in minigrad torch; do
   /usr/bin/time -f "classifier-refined $engine: %e s wall" \
-    gans train classifier-refined --engine $engine --epochs 3 --data "$D" --quiet --out runs/full/classifier-refined-$engine
+    gans train classifier-refined --engine $engine --epochs 3 --data "$D" --quiet --overwrite --out runs/full/classifier-refined-$engine
 done
 for engine in minigrad torch; do
   /usr/bin/time -f "mnist-gan $engine: %e s wall" \
-    gans train mnist-gan --engine $engine --epochs 4 --data "$D" --quiet --out runs/full/mnist-gan-$engine &
+    gans train mnist-gan --engine $engine --epochs 4 --data "$D" --quiet --overwrite --out runs/full/mnist-gan-$engine &
 done
 wait
