@@ -385,6 +385,26 @@ def test_capturable_adam_with_missing_gradients():
     assert len({float(s["step"].item()) for s in optimiser.state.values()}) == 2
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_a_large_tensor_keeps_its_own_update_on_the_cpu(name):
+    """Copying a large gradient costs more than the calls a shared update saves."""
+    def train(**kw):
+        minigrad.manual_seed(0)
+        model = nn.Sequential(nn.Linear(100, 100), nn.LayerNorm(100), nn.Linear(100, 2)).double()
+        assert model[0].weight.array.nbytes >= minigrad.optim.flat.OWN_UPDATE_BYTES > model[2].weight.array.nbytes
+        optimiser = getattr(minigrad.optim, name)(model.parameters(), lr=0.01, **kw)
+        for i in range(3):
+            optimiser.zero_grad()
+            (model(minigrad.ones(2, 100, dtype=minigrad.float64) * i).sigmoid() ** 2).sum().backward()
+            optimiser.step()
+        return model, optimiser
+    (model, optimiser), (loop, _) = train(), train(foreach=False)
+    assert counts(optimiser) == {"flat": 3, "per_parameter": 3}
+    assert model[0].weight.array.base is None and model[0].bias.array.base is not None
+    for p, q in zip(model.parameters(), loop.parameters()):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+
+
 def test_module_to_another_dtype_with_state_keeps_the_loops_numbers():
     """After ``.to(float32)`` the moments stay float64 (as in the loop): never cast silently."""
     def to_float32(i, modules, optimiser):

@@ -23,6 +23,9 @@ state replaced (``load_state_dict``), a changed parameter list, or parameters up
 one by one since (a missing gradient) make the layout rebuilt from the tensors.  What
 cannot be flattened is updated one parameter at a time, as before:
 
+- on the CPU, a tensor of ``OWN_UPDATE_BYTES`` or more: for it, copying the gradient into
+  the buffer costs more than the calls a shared update saves (one large weight and its
+  biases: two updates, the large one as the loop does it);
 - a tensor whose array is also held elsewhere (a view of it, another tensor sharing it, a
   NumPy array the user kept): moving it into a buffer would silently end that sharing;
 - duplicate parameters in a group, unknown state entries;
@@ -56,6 +59,16 @@ _probe = _OneHolder()
 _probe.array = np.empty(0)
 _CALL_REFERENCES = holders(_probe.array) - 1  # calibrated on an array with one holder
 del _probe
+
+
+# On the CPU a tensor this large keeps an update of its own: copying its gradient into a
+# buffer costs more than the dozen NumPy calls that sharing an update saves (on a GPU a copy
+# is cheap and a kernel launch is not: everything goes into the buffer there)
+OWN_UPDATE_BYTES = 64 * 1024
+
+
+def _large(array):
+    return array.nbytes >= OWN_UPDATE_BYTES and not backend.is_gpu_array(array)
 
 
 def _where(array):
@@ -247,7 +260,7 @@ class FlatLayout:
     def _key(p, optimizer_state, ours):
         """What parameters must share to be updated at once (dtype, device, kinds of state and
         step count), or None where ``p`` cannot move into a buffer."""
-        if not _movable(p, ours) or p.array.dtype.kind != "f":
+        if not _movable(p, ours) or p.array.dtype.kind != "f" or _large(p.array):
             return None
         state = optimizer_state.get(p, {})
         kinds, step = [], None
