@@ -13,9 +13,10 @@ makes the list one array instead:
 Each parameter's ``.array`` becomes a view into one contiguous buffer per parameter group,
 dtype and device (a *bucket*), and so do its optimiser state (Adam's moments, SGD's
 momentum): the update is then the same few expressions, written once, on the whole buffer.
-Gradients are gathered into the bucket's gradient buffer with one ``concatenate`` per step
-(the engine makes each ``.grad`` as it goes; one copy of all of them is cheaper than keeping
-them as views, which would need the engine to write into them).
+Gradients are gathered into the bucket's gradient buffer with one ``concatenate`` per step:
+the engine makes each ``.grad`` as it goes, and making them views into the buffer instead
+would need the engine to write into them, and would change under anyone who kept a
+``.grad`` from an earlier step.
 
 The tensors stay the truth and the layout is a cache of them, checked before every step:
 a parameter whose ``.array`` is no longer its view (``p.data = ...``, ``module.to()``),

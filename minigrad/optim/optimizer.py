@@ -13,14 +13,16 @@ class Optimizer:
     (per-parameter buffers such as Adam's moments), laid out as in PyTorch so that
     ``state_dict()`` has the same structure.
 
-    Optimisers with ``flat = True`` (SGD, Adam, AdamW) update all parameters of a group at
-    once, as PyTorch's ``foreach`` and ``fused`` optimisers do: one Python call per
-    expression and one kernel on a GPU, where a loop over parameters makes one per
-    parameter, and for small tensors the calls are the cost, not the arithmetic.  To make
-    that possible the parameters and their state become views into one flat buffer per
-    group, dtype and device (see ``flat.py``); ``foreach=False`` keeps the loop.
-    ``update_counts`` says how many updates went each way: 'flat' (one per buffer) and
-    'per_parameter'.
+    Why frameworks fuse the update: a loop over the parameters runs every expression of
+    the update rule once per parameter, one Python call each (one kernel launch on a GPU),
+    and for the small tensors of most layers those calls, not the arithmetic, are the cost.
+    PyTorch's ``foreach`` optimisers hand lists of tensors to one call, its ``fused`` ones
+    to one kernel.  Optimisers here with ``flat = True`` (SGD, Adam, AdamW) do the same by
+    keeping a group's parameters and their state as views into one flat buffer per dtype
+    and device, so that each expression runs once for all of them (``flat.py``; on the
+    CPU a large tensor keeps an update of its own, where copying its gradient would cost
+    more than the calls saved).  ``foreach=False`` keeps the loop; ``update_counts``
+    counts the updates each way: 'flat' (one per buffer) and 'per_parameter'.
     """
 
     flat = False  # does step() update flat buffers (self._plan)?
