@@ -6,17 +6,21 @@ from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
-    """With t the step count and g the gradient (plus weight_decay·p):
+    """With t the step count and g the gradient (negated with ``maximize``, plus
+    weight_decay·p):
 
         m ← m + (1 - β₁)(g - m)            (PyTorch's lerp)
         v ← β₂·v + (1 - β₂)·g²
         p ← p - (lr / (1 - β₁ᵗ)) · m / (√v / √(1 - β₂ᵗ) + eps)
+
+    All parameters of a group are updated at once (see ``Optimizer``): on a GPU one kernel.
     """
 
+    flat = True
     decoupled_weight_decay = False  # AdamW: p ← p·(1 − lr·λ) instead of λ·p in the gradient
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                 capturable=False):
+                 capturable=False, *, maximize=False, foreach=None):
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if eps < 0:
@@ -26,51 +30,60 @@ class Adam(Optimizer):
         if amsgrad and capturable:
             raise NotImplementedError("minigrad's capturable Adam has no amsgrad")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, capturable=capturable))
+                                      amsgrad=amsgrad, capturable=capturable, maximize=maximize, foreach=foreach))
         self.scratch = {}  # parameter -> work array of its shape (not part of the state)
 
     @no_grad()
     def step(self):
         for group in self.param_groups:
-            lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.array
-                if wd and self.decoupled_weight_decay:
-                    p.array *= 1 - lr * wd
-                elif wd:
-                    g = g + wd * p.array
+            buckets, single = self._plan(group)
+            for bucket in buckets:  # every parameter of the bucket in one update
+                t = bucket.advance(group["capturable"])
+                m, v = bucket.state_buffer("exp_avg")[0], bucket.state_buffer("exp_avg_sq")[0]
+                largest = bucket.state_buffer("max_exp_avg_sq")[0] if group["amsgrad"] else None
+                bucket.bump_versions()  # changed in place below, as PyTorch counts it
+                scratch = None if backend.is_gpu_array(v) else bucket.work_buffer()
+                self._update(group, bucket.param, bucket.grad, m, v, largest, t, scratch)
+            for p in single:
                 state = self.state.get(p)
-                if state is None:
+                if not state:
                     state = self.state[p] = self._new_state(p, group["capturable"])
-                m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+                if group["amsgrad"] and "max_exp_avg_sq" not in state:
+                    state["max_exp_avg_sq"] = Tensor._make(backend.array_module(p.array).zeros_like(p.array))
                 t = self._advance(state)
                 p._bump_version()  # changed in place below, as PyTorch counts it
-                if group["capturable"] and backend.is_gpu_array(v):  # t and the corrections stay on the GPU
-                    kernels.adam_device_step(g, beta1, beta2, eps, lr, t, p.array, m, v)
-                    continue
-                step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
-                if group["amsgrad"]:  # the largest v so far in the denominator (Reddi et al.)
-                    self._amsgrad_step(p, g, state, beta1, beta2, eps, step_size, correction2)
-                    continue
-                if hasattr(step_size, "astype"):  # a step kept as an array: scalars of the parameter's dtype
-                    step_size, correction2 = step_size.astype(p.array.dtype), correction2.astype(p.array.dtype)
-                scratch = None if backend.is_gpu_array(v) else self._scratch(p)  # the GPU kernel needs none
-                kernels.adam(g, beta1, beta2, eps, step_size, correction2, p.array, m, v, scratch)
+                scratch = None if backend.is_gpu_array(p.array) else self._scratch(p)
+                self._update(group, p.array, p.grad.array, state["exp_avg"].array, state["exp_avg_sq"].array,
+                             state["max_exp_avg_sq"].array if group["amsgrad"] else None, t, scratch)
+
+    def _update(self, group, param, grad, m, v, largest, t, scratch):
+        """One update in place of ``param`` (a parameter, or a bucket of them as flat arrays)
+        and its moments m, v (and ``largest``, amsgrad's maximum of v) at step t."""
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        g = -grad if group["maximize"] else grad
+        if wd and self.decoupled_weight_decay:
+            param *= 1 - lr * wd
+        elif wd:
+            g = g + wd * param
+        if group["capturable"] and backend.is_gpu_array(v):  # t and the corrections stay on the GPU
+            kernels.adam_device_step(g, beta1, beta2, eps, lr, t, param, m, v)
+            return
+        step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
+        if largest is not None:  # the largest v so far in the denominator (Reddi et al.)
+            self._amsgrad_step(param, g, m, v, largest, beta1, beta2, eps, step_size, correction2)
+            return
+        if hasattr(step_size, "astype"):  # a step kept as an array: scalars of the parameter's dtype
+            step_size, correction2 = step_size.astype(param.dtype), correction2.astype(param.dtype)
+        kernels.adam(g, beta1, beta2, eps, step_size, correction2, param, m, v, scratch)
 
     @staticmethod
-    def _amsgrad_step(p, g, state, beta1, beta2, eps, step_size, correction2):
-        xp = backend.array_module(p.array)
-        m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-        if "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(p.array))
-        largest = state["max_exp_avg_sq"].array
+    def _amsgrad_step(param, g, m, v, largest, beta1, beta2, eps, step_size, correction2):
+        xp = backend.array_module(param)
         m += (g - m) * (1 - beta1)
         v *= beta2
         v += (1 - beta2) * g * g
         xp.maximum(largest, v, out=largest)
-        p.array += step_size * (m / (xp.sqrt(largest) / correction2 + eps))
+        param += step_size * (m / (xp.sqrt(largest) / correction2 + eps))
 
     @staticmethod
     def _new_state(p, capturable):

@@ -1,19 +1,38 @@
 """The optimiser base class: parameter groups, per-parameter state, (de)serialisation."""
+import collections
+
 import numpy as np
 
-from .. import backend
+from .. import backend, graphs
 from ..tensor import Tensor
+from . import flat
 
 
 class Optimizer:
     """Holds ``param_groups`` (dicts with 'params' and hyper-parameters) and ``state``
     (per-parameter buffers such as Adam's moments), laid out as in PyTorch so that
-    ``state_dict()`` has the same structure."""
+    ``state_dict()`` has the same structure.
+
+    Why frameworks fuse the update: a loop over the parameters runs every expression of
+    the update rule once per parameter, one Python call each (one kernel launch on a GPU),
+    and for the small tensors of most layers those calls, not the arithmetic, are the cost.
+    PyTorch's ``foreach`` optimisers hand lists of tensors to one call, its ``fused`` ones
+    to one kernel.  Optimisers here with ``flat = True`` (SGD, Adam, AdamW) do the same by
+    keeping a group's parameters and their state as views into one flat buffer per dtype
+    and device, so that each expression runs once for all of them (``flat.py``; on the
+    CPU a large tensor keeps an update of its own, where copying its gradient would cost
+    more than the calls saved).  ``foreach=False`` keeps the loop; ``update_counts``
+    counts the updates each way: 'flat' (one per buffer) and 'per_parameter'.
+    """
+
+    flat = False  # does step() update flat buffers (self._plan)?
 
     def __init__(self, params, defaults):
         self.defaults = defaults
         self.state = {}
         self.param_groups = []
+        self._layouts = {}  # id(group) -> its flat.FlatLayout
+        self.update_counts = collections.Counter()
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -29,6 +48,8 @@ class Optimizer:
         for p in group["params"]:
             if not isinstance(p, Tensor) or not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
+        if {id(p) for p in group["params"]} & {id(p) for p in self._params()}:
+            raise ValueError("some parameters appear in more than one parameter group")
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self.param_groups.append(group)
@@ -43,6 +64,26 @@ class Optimizer:
 
     def step(self):
         raise NotImplementedError
+
+    def _plan(self, group):
+        """How this step updates ``group``: (buckets, parameters).  Each bucket (a
+        ``flat.Bucket``, its gradients gathered) takes one update for all its parameters;
+        the parameters are those with a gradient that are updated one by one."""
+        buckets, single = (), None
+        if self.flat and group.get("foreach") is not False:
+            layout = self._layouts.get(id(group))
+            if layout is None or not layout.intact(group, self.state):
+                # (no new buffers inside a CUDA graph capture: its warm-up steps made them)
+                layout = None if graphs.capturing() else flat.FlatLayout(group, self.state)
+                self._layouts[id(group)] = layout
+            if layout is not None:
+                buckets, single = layout.plan()
+        if single is None:
+            single = [p for p in group["params"] if p.grad is not None]
+        for way, count in (("flat", len(buckets)), ("per_parameter", len(single))):
+            if count:
+                self.update_counts[way] += count
+        return buckets, single
 
     def _gradients(self):
         """(group, parameter, gradient plus the group's weight_decay·p, the parameter's state)
