@@ -30,9 +30,12 @@ def main(argv=None):
     try:
         run(args.names, engines, args.device, args.dtype, args.seconds, args.data, args.json, not args.no_save,
             not args.no_matmul, threads=args.threads)
-    except (KeyError, ValueError, RuntimeError) as err:
+    except (KeyError, ValueError, RuntimeError, OSError) as err:
         print(f"gans bench: error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("gans bench: interrupted; nothing written", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -127,7 +127,11 @@ def load_latest(path):
                 raise CheckpointError(f"no checkpoint in {path.parent} to resume from") from None
             raise CheckpointError(f"{path.name} in {path.parent} {problem}, and there is no previous "
                                   "checkpoint to fall back on") from None
-        meta, arrays = load(previous)
+        try:
+            meta, arrays = load(previous)
+        except CheckpointError as second:
+            raise CheckpointError(f"{path.name} in {path.parent} {problem}, and so is the previous one "
+                                  f"({second})") from None
     return meta, arrays, f"{path.name} in {path.parent} {problem}; using {previous.name} (step {meta['step']})"
 
 

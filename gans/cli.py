@@ -16,7 +16,8 @@ from pathlib import Path
 
 from . import checkpoint, experiments
 from .interrupt import Interrupted
-from .options import add_threads_argument, digit, non_negative_int, positive_float, positive_int
+from .options import (add_threads_argument, check_output, digit, non_negative_int, positive_float, positive_int,
+                      seed)
 from .threads import use_threads
 
 
@@ -76,8 +77,8 @@ def build_parser():
     p.add_argument("--epochs", type=positive_int, help="passes over the data (default: the book's; MNIST GANs on "
                    f"the embedded subset: {experiments.SUBSET_GAN_EPOCHS})")
     p.add_argument("--limit", type=positive_int, help="use only the first N training examples (default: all)")
-    p.add_argument("--seed", type=non_negative_int, default=0,
-                   help="seeds Python, NumPy, minigrad, torch and CuPy")
+    p.add_argument("--seed", type=seed, help="seeds Python, NumPy, minigrad, torch and CuPy (default: 0; a "
+                   "resumed run keeps its own)")
     p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
     p.add_argument("--out", help="run folder (default: runs/NAME-ENGINE)")
     p.add_argument("--resume", action="store_true", help="continue the run in the folder from its checkpoint")
@@ -86,7 +87,8 @@ def build_parser():
                    help="write the checkpoint every STEPS steps (default: by time, see --checkpoint-minutes)")
     p.add_argument("--checkpoint-minutes", type=positive_float, default=checkpoint.DEFAULT_MINUTES, metavar="M",
                    help="at most every M minutes of training, and always at the end and on Ctrl-C")
-    p.add_argument("--log-every", type=positive_int, default=10, help="steps between rows of losses.csv (book: 10)")
+    p.add_argument("--log-every", type=positive_int, metavar="N", help="steps between rows of losses.csv (default: "
+                   "the book's 10; a resumed run keeps its own)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print all of metrics.json at the end, not the summary")
     p.add_argument("--cuda-graph", action="store_true",
@@ -114,7 +116,7 @@ def build_parser():
     p.add_argument("--interpolate", action="store_true", help="walk from one seed to another")
     p.add_argument("--seed-arithmetic", choices=["sum", "difference", "product"],
                    help="G(seed1 + seed2), G(seed1 - seed2) or G(seed1 × seed2)")
-    p.add_argument("--seed", type=int, default=0, help="seeds G's noise (and random labels); default 0")
+    p.add_argument("--seed", type=seed, default=0, help="seeds G's noise (and random labels)")
     p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the engine that trained it")
     p.add_argument("--nrow", type=int, help="images per row of the grid (default 8; 4 with --interpolate, the "
                    "book's 3×4; 3 with --seed-arithmetic)")
@@ -142,9 +144,9 @@ def build_parser():
     p = commands.add_parser("compare", help="minigrad vs PyTorch step by step from the same start")
     p.add_argument("name", help="experiment name (see 'gans list')")
     p.add_argument("--steps", type=positive_int, default=100, help="training steps on each engine")
-    p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--seed", type=non_negative_int, default=0, help="the one seed both engines start from")
+    p.add_argument("--dtype", default="float64", choices=["float32", "float64"], help="both engines' dtype")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both engines run")
+    p.add_argument("--seed", type=seed, default=0, help="the one seed both engines start from")
     p.add_argument("--every", type=positive_int, default=1, help="compare every K steps")
     p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
     p.add_argument("--limit", type=positive_int, help="use only the first N training examples (default: all)")
@@ -171,8 +173,8 @@ def build_parser():
     p.set_defaults(run=cmd_bench)
 
     p = commands.add_parser("appendix", help="the appendix demonstrations (B: pixel likelihood, D: x·y game)")
-    p.add_argument("which", choices=["b", "d"])
-    p.add_argument("--out", required=True)
+    p.add_argument("which", choices=["b", "d"], help="b: a pixel's likelihood; d: gradient steps on x·y")
+    p.add_argument("--out", required=True, help="the picture: .png, .pdf or .svg")
     p.set_defaults(run=cmd_appendix)
 
     p = commands.add_parser("graph", help="draw one training step's computation graph, loss to every parameter")
@@ -182,7 +184,7 @@ def build_parser():
                    "through D (default)")
     p.add_argument("--values", action="store_true", help="show tensor values (norms for big ones)")
     p.add_argument("--engine", choices=["minigrad"], default="minigrad", help="graphs are drawn from minigrad's")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seeds the weights and the example drawn")
+    p.add_argument("--seed", type=seed, default=0, help="seeds the weights and the example drawn")
     add_threads_argument(p)
     p.set_defaults(run=cmd_graph)
     return parser
@@ -209,6 +211,10 @@ def bench_engines(args):
     also 'minigrad+graph', 'torch+graph'); ValueError for an unknown engine, or a CUDA run
     that this machine cannot do."""
     engines = [e.strip() for e in args.engine.split(",") if e.strip()]
+    if not engines:
+        raise ValueError("--engine names no engine; use minigrad,torch or one of them")
+    if args.json:
+        check_output(args.json, "--json", [".json"])
     for e in engines:
         if e not in ("minigrad", "torch"):
             raise ValueError(f"unknown engine {e!r} in --engine; use minigrad,torch")
@@ -254,13 +260,15 @@ def cmd_train(args):
     options = {k: True for k in ("leaky_relu", "layer_norm", "bce", "adam") if getattr(args, k)}
     if options and experiment.name not in ("classifier", "classifier-refined"):
         raise ValueError("--leaky-relu/--layer-norm/--bce/--adam refine the classifier experiment only")
+    if args.limit is not None and experiment.data == "pattern":
+        raise ValueError(f"--limit chooses training examples; {args.name} makes its own (the 1010 pattern)")
     out = args.out or str(Path("runs") / f"{args.name}-{args.engine}")
     try:
         metrics = train(args.name, args.engine, args.device, args.dtype, args.epochs, args.limit, args.seed,
                         args.data, out, args.resume, args.overwrite, args.checkpoint_every, args.checkpoint_minutes,
                         args.log_every, options, progress=not args.quiet, eval_samples=args.eval_samples,
                         cuda_graph=args.cuda_graph, threads=args.threads,
-                        grad_stats_every=None if args.grad_stats is None else args.grad_stats or args.log_every,
+                        grad_stats_every=args.grad_stats,
                         echo=lambda note: print(note, file=sys.stderr))
     except Interrupted as stopped:
         raise Interrupted(stopped.signum, stopped.step, f"{stopped}; resume with: {resume_command(args, out)}") \
@@ -316,6 +324,14 @@ def cmd_generate(args):
 
 def cmd_data(args):
     from . import data
+    sources = [flag for flag, given in (("--from", args.source), ("--download", args.download),
+                                        ("--synthetic", args.synthetic)) if given]
+    if len(sources) > 1:
+        raise ValueError(f"{' and '.join(sources)}: give one source")
+    if args.dataset == "mnist" and args.synthetic:
+        raise ValueError("--synthetic makes CelebA-like faces; MNIST comes --from a folder or by --download")
+    if args.dataset == "celeba" and args.download:
+        raise ValueError("CelebA cannot be downloaded here: --from img_align_celeba.zip or --synthetic N")
     if args.dataset == "mnist":
         if args.download:
             path = data.download_mnist(dest=args.out)
@@ -323,7 +339,8 @@ def cmd_data(args):
             path = data.import_mnist(args.source, args.out)
         else:
             raise ValueError("say where MNIST comes from: --from PATH or --download")
-        print(f"MNIST is in {path}; it is used by default from now on")
+        print(f"MNIST is in {path}; " + (f"use it with --data {path}" if args.out else
+                                           "it is used by default from now on"))
         return
     if args.synthetic:
         out = Path(args.out) if args.out else data.celeba_cache_path(synthetic=True)
@@ -340,10 +357,14 @@ def cmd_data(args):
 def cmd_compare(args):
     import comparisons
     experiments.get(args.name)
+    out = Path(args.out or Path("runs") / f"compare-{args.name}")
+    if any((out / name).exists() for name in ("config.json", "checkpoint.npz")):
+        raise ValueError(f"--out {out} holds a training run; write the comparison to another folder")
+    if args.json:
+        check_output(args.json, "--json", [".json"])
     report = comparisons.compare(args.name, args.steps, args.dtype, args.device, args.seed, args.every,
                                  args.data, args.limit, args.cross_device, threads=args.threads,
                                  show_progress=not args.quiet)
-    out = args.out or Path("runs") / f"compare-{args.name}"
     comparisons.write(report, out, args.json)
     print(comparisons.summary(report))
     print(f"report: {Path(out) / 'report.json'}, {Path(out) / 'report.png'}")
@@ -354,11 +375,12 @@ def cmd_eval(args):
     from .evaluation.runs import evaluate
     if (args.run_dir is None) == (args.images is None):
         raise ValueError("give either a run folder or --images FILE.npy")
+    if args.json:
+        check_output(args.json, "--json", [".json"])
     report, result = evaluate(args.run_dir, args.images, args.n, args.data, args.engine)
     print(report)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        checkpoint.write_atomically(Path(args.json), lambda f: f.write((json.dumps(result, indent=2) + "\n").encode()))
         print(f"wrote {args.json}")
 
 
@@ -366,7 +388,10 @@ def cmd_bench(args):
     bench_engines(args)  # bad options fail here, as gans bench's errors
     # thread pools are sized when NumPy and PyTorch load, so the benchmark runs in a fresh process
     import subprocess
-    return subprocess.call([sys.executable, "-m", "benchmarks"] + bench_argv(args))
+    try:
+        return subprocess.call([sys.executable, "-m", "benchmarks"] + bench_argv(args))
+    except KeyboardInterrupt:  # the benchmark process got the same Ctrl-C and said so
+        return 130
 
 
 def bench_argv(args):
@@ -387,6 +412,7 @@ def cmd_graph(args):
 
 
 def cmd_appendix(args):
+    check_output(args.out, "--out", [".png", ".pdf", ".svg"])
     from . import appendix
     {"b": appendix.appendix_b, "d": appendix.appendix_d}[args.which](args.out)
     print(f"wrote {args.out}")

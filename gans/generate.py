@@ -28,6 +28,7 @@ def load_run(run_dir, engine=None, device="cpu"):
     return experiment, e, m, meta
 
 
+MAX_GRID = 4096  # images in one picture (a 64 × 64 grid of digits is 1.8 k pixels a side)
 SEED_ARITHMETIC = {"sum": ("+", lambda a, b: a + b), "difference": ("-", lambda a, b: a - b),
                    "product": ("×", lambda a, b: a * b)}
 OUTPUTS = {".png": "the grid at native size (PNG)", ".jpg": "the grid as JPEG", ".jpeg": "the grid as JPEG",
@@ -89,6 +90,12 @@ def generate(run_dir, out, n=16, label=None, interpolate=False, seed_arithmetic=
         raise ValueError(f"--padding must be 0 or more, got {padding}")
     if seed_arithmetic and seed_arithmetic not in SEED_ARITHMETIC:
         raise ValueError(f"--seed-arithmetic is one of {', '.join(SEED_ARITHMETIC)}, not {seed_arithmetic!r}")
+    if interpolate and seed_arithmetic:
+        raise ValueError("--interpolate and --seed-arithmetic are two experiments: give one")
+    if suffix != ".npy" and n > MAX_GRID:
+        raise ValueError(f"--n {n}: a picture holds at most {MAX_GRID} images; write them to FILE.npy instead")
+    if not 0 <= pad_value <= 1:
+        raise ValueError(f"--pad-value is a grey level from 0 (black) to 1 (white), got {pad_value}")
     experiment, e, m, _ = load_run(run_dir, engine)
     if not experiment.is_gan:
         raise ValueError(f"{experiment.name} is a classifier: there is no generator to sample")

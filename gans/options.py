@@ -2,8 +2,12 @@
 boundary: a bad value stops the command with one line naming the option, before anything
 is written."""
 import argparse
+from pathlib import Path
 
+from .run_folder import RUN_FILES, RUN_OUTPUTS
 from .threads import DEFAULT_THREADS
+
+MAX_SEED = 2 ** 32 - 1  # what every engine's generator takes
 
 
 def add_threads_argument(parser):
@@ -49,3 +53,26 @@ def _int_at_least(text, low):
     if value < low:
         raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
+
+
+def seed(text):
+    """A random seed: 0 to 2³² − 1, which NumPy, PyTorch and CuPy all accept."""
+    value = _int_at_least(text, 0)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most 2**32 - 1 = {MAX_SEED}, got {value}")
+    return value
+
+
+def check_output(path, option, suffixes):
+    """A file an option names for writing: a file name (not a folder) with one of
+    ``suffixes``, and not a file of a training run's folder; checked before the work that
+    fills it, so that a typo costs nothing and no run loses its files."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{option} {path}: cannot write {path.suffix or 'a name without a suffix'}; "
+                         f"use {', '.join(suffixes)}")
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name")
+    if path.name in RUN_OUTPUTS and any((path.parent / name).exists() for name in RUN_FILES):
+        raise ValueError(f"{option} {path} is a file of the training run in {path.parent}; write elsewhere")
+    return path

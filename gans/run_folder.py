@@ -15,6 +15,9 @@ from . import checkpoint
 
 LOCK = ".lock"
 RUN_FILES = ("config.json", "checkpoint.npz", checkpoint.previous_path("checkpoint.npz").name)
+# everything a training run writes: what --overwrite deletes (and nothing else)
+RUN_OUTPUTS = RUN_FILES + ("metrics.json", "losses.csv", "loss.png", "samples.png", "grad_stats.csv",
+                           "grad_stats.png")
 
 
 class RunFolderError(ValueError):
@@ -23,7 +26,8 @@ class RunFolderError(ValueError):
 
 def check(folder, resume=False, overwrite=False):
     """Refuse, before anything is written, a folder that holds a run unless asked to
-    ``resume`` or ``overwrite`` it, and a folder of other files that ``overwrite`` would delete."""
+    ``resume`` or ``overwrite`` it, and a folder of other files (training would mix its
+    files with them)."""
     folder = Path(folder)
     if resume and overwrite:
         raise RunFolderError("--resume continues the run in the folder and --overwrite replaces it: give one")
@@ -35,10 +39,10 @@ def check(folder, resume=False, overwrite=False):
     if holds_run and not overwrite:
         raise RunFolderError(f"{folder} already holds a run{_describe(folder)}; --resume continues it, "
                              "--overwrite replaces it, --out DIR trains into another folder")
-    others = [p.name for p in folder.iterdir() if p.name != LOCK]
-    if overwrite and others and not holds_run:
-        raise RunFolderError(f"{folder} holds files but no run ({', '.join(sorted(others)[:3])}, ...): "
-                             "--overwrite only replaces a run folder; choose another --out")
+    others = [p.name for p in folder.iterdir() if p.name != LOCK and not _is_unfinished_write(p)]
+    if others and not holds_run:
+        raise RunFolderError(f"{folder} holds files but no run ({', '.join(sorted(others)[:3])}"
+                             f"{', ...' if len(others) > 3 else ''}): train into an empty or new folder (--out DIR)")
 
 
 def _describe(folder):
@@ -59,11 +63,14 @@ class RunFolder:
         self._lock = None
 
     def __enter__(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock = acquire_lock(self.folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock = acquire_lock(self.folder)
+        except OSError as err:
+            raise RunFolderError(f"cannot train into {self.folder}: {err.strerror or err}") from None
         for entry in self.folder.iterdir():
-            # with --overwrite, all of the old run; otherwise what a killed write left behind
-            if entry.name != LOCK and (self.overwrite or _is_unfinished_write(entry)):
+            # with --overwrite, all the old run wrote; in any case what a killed write left behind
+            if (self.overwrite and entry.name in RUN_OUTPUTS) or _is_unfinished_write(entry):
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         return self
 

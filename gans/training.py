@@ -96,16 +96,17 @@ def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, option
     return experiment, e, experiment.build(e, options or {})
 
 
-def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=None, seed=0, data=None,
+def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=None, seed=None, data=None,
           out=None, resume=False, overwrite=False, checkpoint_every=None, checkpoint_minutes=checkpoint.DEFAULT_MINUTES,
-          log_every=10, options=None, progress=True, steps=None, sample_every=None, stop_after=None,
+          log_every=None, options=None, progress=True, steps=None, sample_every=None, stop_after=None,
           eval_samples=2000, cuda_graph=False, grad_stats_every=None, threads=None, echo=print):
     """Train experiment ``name``; returns the metrics dict (also written to metrics.json).
 
     The run folder ``out`` (default ``runs/NAME-ENGINE``) must not hold a run already,
     unless ``resume`` (continue it exactly: weights, optimiser state, position in the data
     and random stream) or ``overwrite`` (delete it first); see ``gans.run_folder``.
-    ``dtype``: float32 by default; a resumed run keeps its own.
+    ``dtype`` (float32), ``seed`` (0) and ``log_every`` (10): a resumed run keeps its own, as it
+    keeps its ``limit`` and ``data``; a different value given is refused.
     Checkpoints are written every ``checkpoint_every`` steps if given, else at most every
     ``checkpoint_minutes``, and always at the end; the one before is kept beside it.
     ``steps`` overrides the number of iterations that ``epochs`` implies; ``stop_after``
@@ -115,8 +116,8 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
     coverage, FID, …, see ``gans.evaluation``); 0 skips it.
     ``cuda_graph``: capture the training step once as a CUDA graph and replay it (Adam keeps
     its step count on the device); on the CPU the step runs eagerly.
-    ``grad_stats_every``: every that many steps, write per-layer gradient and weight norms to
-    grad_stats.csv (and grad_stats.png at the end; see ``gans.grad_stats``).
+    ``grad_stats_every``: every that many steps (0: every ``log_every``), write per-layer gradient and
+    weight norms to grad_stats.csv (and grad_stats.png at the end; see ``gans.grad_stats``).
     ``threads``: give both engines this many threads (see ``gans.threads``); recorded either way.
     ``echo``: where notes on the run go (a checkpoint that fell back on the previous one).
     """
@@ -136,17 +137,29 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
         saved = meta["config"]
         check_resumable(folder, saved, name, dtype)
         # the engine and device may change: checkpoints are interchangeable between them
+        for option, given, kept in (("--limit", limit, saved["limit"]), ("--seed", seed, saved["seed"]),
+                                    ("--log-every", log_every, saved["log_every"])):
+            if given is not None and given != kept:
+                raise checkpoint.CheckpointError(f"{folder} was trained with {option} {kept}; a resume keeps it "
+                                                 f"(leave out {option}), not {given}")
         seed, limit, data, options = saved["seed"], saved["limit"], saved["data"], saved["options"]
         log_every, dtype = saved["log_every"], saved["dtype"]
         if not epochs and not steps:
             steps = saved["steps"]
         epochs = epochs or saved["epochs"]
         start_step = meta["step"]
-    dtype = dtype or "float32"
+    dtype, seed, log_every = dtype or "float32", seed or 0, log_every or 10
+    if grad_stats_every == 0:  # --grad-stats without K: as often as losses.csv
+        grad_stats_every = log_every
     experiment, e, m = build(name, engine, device, dtype, seed, options, capturable=cuda_graph)
     dataset = load_data(experiment, data, limit)
+    # the test split too, now: a missing one would otherwise be found after the training
+    test = None if experiment.is_gan else load_data(experiment, data, None, split="test")
     epochs = epochs or default_epochs(experiment, dataset)
     steps = steps or total_steps(experiment, dataset, epochs)
+    if start_step >= steps:
+        raise checkpoint.CheckpointError(f"{folder} is at step {start_step} already, of the {steps} asked for: "
+                                         "nothing to train (more --epochs continue it)")
     config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
                   data=str(data) if data else None, log_every=log_every, options=options or {},
                   cuda_graph=cuda_graph, threads=threads, epochs=epochs, data_source=dataset.source,
@@ -158,13 +171,20 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
         rng.bit_generator.state = meta["rng"]
     with run_folder.RunFolder(folder, overwrite) as run, StopRequests() as stop:
         write_json(run.path("config.json"), config)
-        return _train_loop(experiment, m, e, run, config, rng, fixed, dataset, start_step, stop,
+        return _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_step, stop,
                            checkpoint_every, checkpoint_minutes, sample_every, stop_after, progress,
                            eval_samples, grad_stats_every)
 
 
 def check_resumable(folder, saved, name, dtype):
     """A resume continues the run in the folder as it was: same experiment, same dtype."""
+    try:
+        recorded = json.loads((Path(folder) / "config.json").read_text())["experiment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = saved["experiment"]  # config.json is rewritten from the checkpoint's copy
+    if recorded != saved["experiment"]:
+        raise checkpoint.CheckpointError(f"{folder}: config.json is a {recorded} run but checkpoint.npz holds "
+                                         f"{saved['experiment']}; they do not belong together")
     if saved["experiment"] != name:
         raise checkpoint.CheckpointError(f"{folder} holds a {saved['experiment']} run, not {name}: resume it with "
                                          f"'gans train {saved['experiment']} --resume', or train {name} elsewhere")
@@ -173,7 +193,7 @@ def check_resumable(folder, saved, name, dtype):
                                          f"(leave out --dtype), not {dtype}")
 
 
-def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, start_step, stop, checkpoint_every,
+def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_step, stop, checkpoint_every,
                 checkpoint_minutes, sample_every, stop_after, progress, eval_samples, grad_stats_every):
     name, engine, steps = config["experiment"], config["engine"], config["steps"]
     resumed = start_step > 0
@@ -236,7 +256,6 @@ def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, start_step, 
     if log.last is not None:
         metrics.update({f"final_{k}": float(log.last[k]) for k in columns})
     if not experiment.is_gan:
-        test = load_data(experiment, config["data"], None, split="test")
         accuracy, confusion = evaluate_classifier(experiment, m, e, test)
         metrics["test_accuracy"] = accuracy
         metrics["test_examples"] = test.size

@@ -61,6 +61,16 @@ BAD_OPTIONS = [
     ("data celeba --synthetic 0", "argument --synthetic: must be at least 1, got 0"),
     ("data celeba --limit -5", "argument --limit: must be at least 1, got -5"),
     ("graph mnist-gan --out g.svg --seed -1", "argument --seed: must be at least 0, got -1"),
+    ("train mnist-gan --seed 4294967296", "argument --seed: must be at most 2**32 - 1 = 4294967295"),
+    ("train pattern-1010 --limit 3", "--limit chooses training examples; pattern-1010 makes its own"),
+    ("bench pattern-1010 --json out.txt", "--json out.txt: cannot write .txt; use .json"),
+    ("bench pattern-1010 --engine ,", "--engine names no engine"),
+    ("eval --images x.npy --json scores", "--json scores: cannot write a name without a suffix; use .json"),
+    ("compare pattern-1010 --json report.csv", "--json report.csv: cannot write .csv; use .json"),
+    ("appendix d --out d.gif", "--out d.gif: cannot write .gif; use .png, .pdf, .svg"),
+    ("data mnist --from x --download", "--from and --download: give one source"),
+    ("data mnist --synthetic 3", "--synthetic makes CelebA-like faces"),
+    ("data celeba --download", "CelebA cannot be downloaded here"),
 ]
 
 
@@ -80,6 +90,15 @@ def pattern_run(tmp_path):
     folder = tmp_path / "run"
     training.train("pattern-1010", steps=300, out=folder, progress=False, checkpoint_every=100, stop_after=200)
     return folder
+
+
+def test_a_resume_keeps_the_runs_settings_and_refuses_others(pattern_run, capsys):
+    for option, value, kept in (("--seed", "3", "0"), ("--log-every", "5", "10")):
+        status, _, err = run_cli(["train", "pattern-1010", "--resume", option, value, "--out", str(pattern_run)], capsys)
+        assert status == 2 and f"was trained with {option} {kept}; a resume keeps it (leave out {option})" in err
+    status, _, err = run_cli(["train", "pattern-1010", "--resume", "--seed", "0", "--quiet", "--out", str(pattern_run)],
+                             capsys)  # the same value is no conflict
+    assert status == 0, err
 
 
 def test_a_resume_refuses_another_experiment_or_dtype_before_writing(pattern_run, capsys):
@@ -104,11 +123,43 @@ def test_a_second_run_into_the_same_folder_is_refused_and_overwrite_leaves_nothi
     assert json.loads((pattern_run / "config.json").read_text())["steps"] == 50
 
 
-def test_overwrite_deletes_only_a_run_folder(tmp_path):
+def test_a_folder_of_other_files_is_never_trained_into_and_overwrite_deletes_only_what_a_run_wrote(tmp_path):
     (tmp_path / "thesis.tex").write_text("years of work")
-    with pytest.raises(run_folder.RunFolderError, match="holds files but no run .thesis.tex"):
-        training.train("pattern-1010", steps=5, out=tmp_path, progress=False, overwrite=True)
-    assert (tmp_path / "thesis.tex").read_text() == "years of work"
+    for overwrite in (False, True):
+        with pytest.raises(run_folder.RunFolderError, match="holds files but no run .thesis.tex.: train into an "
+                                                            "empty or new folder"):
+            training.train("pattern-1010", steps=5, out=tmp_path, progress=False, overwrite=overwrite)
+    assert tree(tmp_path) == ["thesis.tex"]
+    run = tmp_path / "run"
+    training.train("pattern-1010", steps=5, out=run, progress=False)
+    (run / "notes.txt").write_text("mine")  # a user's file beside a run
+    training.train("pattern-1010", steps=5, out=run, progress=False, overwrite=True)
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_a_resume_with_nothing_left_to_train_changes_nothing(pattern_run):
+    training.train("pattern-1010", out=pattern_run, progress=False, resume=True)  # to the end: step 300
+    before = {p.name: p.read_bytes() for p in pattern_run.iterdir() if p.is_file()}
+    with pytest.raises(checkpoint.CheckpointError, match="is at step 300 already, of the 200 asked for"):
+        training.train("pattern-1010", steps=200, out=pattern_run, progress=False, resume=True)
+    assert {p.name: p.read_bytes() for p in pattern_run.iterdir() if p.is_file()} == before
+
+
+def test_outputs_of_other_commands_never_land_on_a_run(pattern_run, capsys):
+    status, _, err = run_cli(["eval", "--images", "x.npy", "--json", str(pattern_run / "metrics.json")], capsys)
+    assert status == 2 and "is a file of the training run" in err
+    status, _, err = run_cli(["compare", "pattern-1010", "--steps", "2", "--out", str(pattern_run)], capsys)
+    assert status == 2 and "holds a training run; write the comparison to another folder" in err
+
+
+def test_a_missing_test_split_stops_a_classifier_before_training(tmp_path, capsys):
+    from gans.data import load_mnist, write_idx
+    mnist, folder = load_mnist("train"), tmp_path / "only-train"
+    write_idx(folder / "train-images-idx3-ubyte", mnist.images[:20])
+    write_idx(folder / "train-labels-idx1-ubyte", mnist.labels[:20])
+    status, _, err = run_cli(["train", "classifier", "--data", str(folder), "--out", str(tmp_path / "run"),
+                              "--quiet"], capsys)
+    assert status == 2 and "t10k" in err and not (tmp_path / "run").exists()
 
 
 def test_two_processes_cannot_train_into_one_folder(tmp_path):

@@ -8,6 +8,7 @@ would otherwise be found, trusted and fail much later with a confusing error.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -58,8 +59,13 @@ def atomic_output(path: str | os.PathLike, previous: str | os.PathLike | None = 
     complete file of the two, whenever the process stops).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:  # named by the file asked for, not by a temporary name
+        raise OSError(err.errno, err.strerror, str(path)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
