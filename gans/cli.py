@@ -16,8 +16,8 @@ from pathlib import Path
 
 from . import checkpoint, experiments
 from .interrupt import Interrupted
-from .options import (add_threads_argument, check_output, digit, non_negative_int, positive_float, positive_int,
-                      seed)
+from .options import (add_threads_argument, check_output, digit, non_negative_int, path, positive_float,
+                      positive_int, seed)
 from .threads import use_threads
 
 
@@ -79,8 +79,8 @@ def build_parser():
     p.add_argument("--limit", type=positive_int, help="use only the first N training examples (default: all)")
     p.add_argument("--seed", type=seed, help="seeds Python, NumPy, minigrad, torch and CuPy (default: 0; a "
                    "resumed run keeps its own)")
-    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
-    p.add_argument("--out", help="run folder (default: runs/NAME-ENGINE)")
+    p.add_argument("--data", type=path, help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
+    p.add_argument("--out", type=path, help="run folder (default: runs/NAME-ENGINE)")
     p.add_argument("--resume", action="store_true", help="continue the run in the folder from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run in the folder (it is deleted first)")
     p.add_argument("--checkpoint-every", type=positive_int, metavar="STEPS",
@@ -108,7 +108,7 @@ def build_parser():
                             description="Images from a trained GAN as a grid at native size (one image pixel = "
                             "one file pixel, as torchvision's save_image), with the titled figure beside it "
                             "(grid.png: grid-figure.png); or as an array (.npy) that 'gans eval --images' reads.")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", type=path, help="a trained GAN's run folder")
     p.add_argument("--n", type=int, default=16, help="number of samples (default 16; --interpolate draws 12, "
                    "--seed-arithmetic 3)")
     p.add_argument("--label", type=int, help="digit 0..9 to draw (conditional GAN; default: a random digit per "
@@ -125,7 +125,7 @@ def build_parser():
                    "(default 1: white lines between MNIST's black backgrounds; torchvision's default is 0)")
     p.add_argument("--normalize", action="store_true", help="stretch the images' min..max to black..white "
                    "(default off: G's outputs are already in 0..1)")
-    p.add_argument("--out", required=True, help="FILE.png: the grid (and FILE-figure.png, titled); FILE.jpg or "
+    p.add_argument("--out", type=path, required=True, help="FILE.png: the grid (and FILE-figure.png, titled); FILE.jpg or "
                    ".jpeg: the grid as JPEG (and FILE-figure.png); FILE.npy: the images as a float array, "
                    "N×28×28 in [0, 1] for MNIST, that 'gans eval --images' scores")
     add_threads_argument(p)
@@ -133,11 +133,11 @@ def build_parser():
 
     p = commands.add_parser("data", help="import or prepare data sets")
     p.add_argument("dataset", choices=["mnist", "celeba"])
-    p.add_argument("--from", dest="source", help="MNIST: folder of IDX/CSV files; CelebA: img_align_celeba.zip")
+    p.add_argument("--from", type=path, dest="source", help="MNIST: folder of IDX/CSV files; CelebA: img_align_celeba.zip")
     p.add_argument("--download", action="store_true", help="MNIST: fetch the original files (checksummed)")
     p.add_argument("--synthetic", type=positive_int, metavar="N", help="CelebA: write N synthetic face-like images")
     p.add_argument("--limit", type=positive_int, default=20000, help="CelebA: images to take from the zip (book: 20000)")
-    p.add_argument("--out", help="MNIST: the folder to write into; CelebA: the HDF5 file to write "
+    p.add_argument("--out", type=path, help="MNIST: the folder to write into; CelebA: the HDF5 file to write "
                    "(default: the data cache, $MINIGRAD_GANS_DATA)")
     p.set_defaults(run=cmd_data)
 
@@ -148,23 +148,23 @@ def build_parser():
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both engines run")
     p.add_argument("--seed", type=seed, default=0, help="the one seed both engines start from")
     p.add_argument("--every", type=positive_int, default=1, help="compare every K steps")
-    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
+    p.add_argument("--data", type=path, help="MNIST folder/CSV or CelebA HDF5 file (default: cache, then embedded)")
     p.add_argument("--limit", type=positive_int, help="use only the first N training examples (default: all)")
     p.add_argument("--cross-device", action="store_true", help="minigrad on the CPU against minigrad on CUDA")
-    p.add_argument("--out", help="folder for report.json/png and samples.png (default: runs/compare-NAME)")
-    p.add_argument("--json", help="also write the report here")
+    p.add_argument("--out", type=path, help="folder for report.json/png and samples.png (default: runs/compare-NAME)")
+    p.add_argument("--json", type=path, help="also write the report here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_argument(p)
     p.set_defaults(run=cmd_compare)
 
     p = commands.add_parser("eval", help="score a trained run, or any array of digit images, with the evaluator")
-    p.add_argument("run_dir", nargs="?", help="a run folder (MNIST GAN or classifier)")
-    p.add_argument("--images", help="instead of a run: a .npy file of N×784 or N×28×28 images in [0, 1]")
+    p.add_argument("run_dir", type=path, nargs="?", help="a run folder (MNIST GAN or classifier)")
+    p.add_argument("--images", type=path, help="instead of a run: a .npy file of N×784 or N×28×28 images in [0, 1]")
     p.add_argument("--n", type=positive_int, help="GAN samples to score (default 10000), or the first N of "
                    "--images (default: all)")
-    p.add_argument("--data", help="MNIST folder for the real digits (default: full MNIST if present)")
+    p.add_argument("--data", type=path, help="MNIST folder for the real digits (default: full MNIST if present)")
     p.add_argument("--engine", choices=["minigrad", "torch"], help="default: the run's engine (images: torch)")
-    p.add_argument("--json", help="also write the scores here")
+    p.add_argument("--json", type=path, help="also write the scores here")
     add_threads_argument(p)
     p.set_defaults(run=cmd_eval)
 
@@ -174,12 +174,12 @@ def build_parser():
 
     p = commands.add_parser("appendix", help="the appendix demonstrations (B: pixel likelihood, D: x·y game)")
     p.add_argument("which", choices=["b", "d"], help="b: a pixel's likelihood; d: gradient steps on x·y")
-    p.add_argument("--out", required=True, help="the picture: .png, .pdf or .svg")
+    p.add_argument("--out", type=path, required=True, help="the picture: .png, .pdf or .svg")
     p.set_defaults(run=cmd_appendix)
 
     p = commands.add_parser("graph", help="draw one training step's computation graph, loss to every parameter")
     p.add_argument("name", help="experiment name (see 'gans list')")
-    p.add_argument("--out", required=True, help=".svg, .png, .pdf or .dot file")
+    p.add_argument("--out", type=path, required=True, help=".svg, .png, .pdf or .dot file")
     p.add_argument("--part", choices=["D", "G"], default="G", help="GANs: D's step on a real example, or G's step "
                    "through D (default)")
     p.add_argument("--values", action="store_true", help="show tensor values (norms for big ones)")
@@ -194,11 +194,11 @@ def add_bench_arguments(p):
     """The options of ``gans bench`` (shared with ``python -m benchmarks``)."""
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments (default: all)")
     p.add_argument("--engine", default="minigrad,torch", help="comma-separated engines")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both engines run")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="both engines' dtype")
     p.add_argument("--seconds", type=positive_float, default=3.0, help="time budget per experiment")
-    p.add_argument("--data", help="MNIST folder/CSV or CelebA HDF5 file")
-    p.add_argument("--json", help="also write the records here")
+    p.add_argument("--data", type=path, help="MNIST folder/CSV or CelebA HDF5 file")
+    p.add_argument("--json", type=path, help="also write the records here")
     p.add_argument("--no-save", action="store_true", help="don't write benchmarks/results/")
     p.add_argument("--no-matmul", action="store_true", help="skip the chapter 4 matrix-product demo")
     p.add_argument("--cuda-graph", action="store_true",

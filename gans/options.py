@@ -55,6 +55,13 @@ def _int_at_least(text, low):
     return value
 
 
+def path(text):
+    """A file or folder name: not empty (an empty one would quietly mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file or folder name, got an empty one")
+    return text
+
+
 def seed(text):
     """A random seed: 0 to 2³² − 1, which NumPy, PyTorch and CuPy all accept."""
     value = _int_at_least(text, 0)

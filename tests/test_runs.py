@@ -388,3 +388,12 @@ def test_a_second_process_on_a_training_folder_is_refused_with_the_first_ones_pi
     finally:
         first.send_signal(signal.SIGINT)
         first.wait(60)
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for command in (["train", "pattern-1010", "--out", ""], ["eval", "--images", ""], ["generate", "", "--out", "x.png"],
+                    ["data", "mnist", "--from", " "]):
+        status, _, err = run_cli(command, capsys)
+        assert status == 2 and "expected a file or folder name, got an empty one" in err, command
+    assert tree(tmp_path) == []

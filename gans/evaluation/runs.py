@@ -26,6 +26,8 @@ def evaluate(run_dir=None, images_path=None, n=None, data=None, engine=None):
     data = data or meta["config"].get("data")
     title = f"{run_dir}: {experiment.name} [{e.name}], step {meta['step']}"
     if not experiment.is_gan:
+        if n is not None:
+            raise ValueError(f"--n counts GAN samples; the {experiment.name} run is scored on the whole test split")
         test = load_data(experiment, data, None, split="test")
         accuracy, confusion = evaluate_classifier(experiment, m, e, test)
         result = {"experiment": experiment.name, "engine": e.name, "step": meta["step"], "test_accuracy": accuracy,
