@@ -132,7 +132,7 @@ def build_parser():
     p.set_defaults(run=cmd_generate)
 
     p = commands.add_parser("data", help="import or prepare data sets")
-    p.add_argument("dataset", choices=["mnist", "celeba"])
+    p.add_argument("dataset", choices=["mnist", "celeba"], help="which data set")
     p.add_argument("--from", type=path, dest="source", help="MNIST: folder of IDX/CSV files; CelebA: img_align_celeba.zip")
     p.add_argument("--download", action="store_true", help="MNIST: fetch the original files (checksummed)")
     p.add_argument("--synthetic", type=positive_int, metavar="N", help="CelebA: write N synthetic face-like images")
