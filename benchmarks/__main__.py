@@ -28,14 +28,18 @@ def main(argv=None):
         parser.error(str(err))
     from .harness import run
     try:
-        run(args.names, engines, args.device, args.dtype, args.seconds, args.data, args.json, not args.no_save,
-            not args.no_matmul, threads=args.threads)
+        records = run(args.names, engines, args.device, args.dtype, args.seconds, args.data, args.json,
+                      not args.no_save, not args.no_matmul, threads=args.threads)
     except (KeyError, ValueError, RuntimeError, OSError) as err:
         print(f"gans bench: error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gans bench: interrupted; nothing written", file=sys.stderr)
         return 130
+    failed = [r for r in records if "error" in r]
+    if failed:
+        print(f"gans bench: error: {len(failed)} of the timings failed (the 'failed' rows above)", file=sys.stderr)
+        return 2
     return 0
 
 

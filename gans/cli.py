@@ -109,7 +109,7 @@ def build_parser():
                             "one file pixel, as torchvision's save_image), with the titled figure beside it "
                             "(grid.png: grid-figure.png); or as an array (.npy) that 'gans eval --images' reads.")
     p.add_argument("run_dir", type=path, help="a trained GAN's run folder")
-    p.add_argument("--n", type=int, default=16, help="number of samples (default 16; --interpolate draws 12, "
+    p.add_argument("--n", type=int, help="number of samples (default 16; --interpolate draws 12, "
                    "--seed-arithmetic 3)")
     p.add_argument("--label", type=int, help="digit 0..9 to draw (conditional GAN; default: a random digit per "
                    "sample, and 0 for the seed experiments, which keep one label)")
@@ -180,7 +180,7 @@ def build_parser():
     p = commands.add_parser("graph", help="draw one training step's computation graph, loss to every parameter")
     p.add_argument("name", help="experiment name (see 'gans list')")
     p.add_argument("--out", type=path, required=True, help=".svg, .png, .pdf or .dot file")
-    p.add_argument("--part", choices=["D", "G"], default="G", help="GANs: D's step on a real example, or G's step "
+    p.add_argument("--part", choices=["D", "G"], help="GANs: D's step on a real example, or G's step "
                    "through D (default)")
     p.add_argument("--values", action="store_true", help="show tensor values (norms for big ones)")
     p.add_argument("--engine", choices=["minigrad"], default="minigrad", help="graphs are drawn from minigrad's")
@@ -405,8 +405,9 @@ def bench_argv(args):
 
 def cmd_graph(args):
     from .graph import draw_training_step
-    experiments.get(args.name)
-    graph = draw_training_step(args.name, args.out, args.part, args.values, args.seed)
+    if args.part and not experiments.get(args.name).is_gan:
+        raise ValueError(f"--part chooses a GAN's network; {args.name} has one network")
+    graph = draw_training_step(args.name, args.out, args.part or "G", args.values, args.seed)
     parameters = [n.name for n in graph if n.kind == "parameter"]
     print(f"wrote {args.out}: {len(graph.ops)} ops, {len(parameters)} parameters ({', '.join(parameters)})")
 

@@ -62,7 +62,7 @@ def figure_path(out):
     return out.with_name(out.stem + FIGURE_SUFFIX)
 
 
-def generate(run_dir, out, n=16, label=None, interpolate=False, seed_arithmetic=None, seed=0, engine=None,
+def generate(run_dir, out, n=None, label=None, interpolate=False, seed_arithmetic=None, seed=0, engine=None,
              nrow=None, padding=2, normalize=False, pad_value=1.0):
     """Write G's images to ``out``: ``n`` samples, or a seed experiment; returns :class:`Generated`.
 
@@ -80,6 +80,9 @@ def generate(run_dir, out, n=16, label=None, interpolate=False, seed_arithmetic=
     or a .npy file of the images as G made them.
     """
     suffix = output_kind(out)
+    if n is not None and (interpolate or seed_arithmetic):
+        raise ValueError("--n: --interpolate draws 12 images and --seed-arithmetic 3; leave out --n")
+    n = 16 if n is None else n
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}")
     if label is not None and not 0 <= label <= 9:

@@ -71,6 +71,10 @@ BAD_OPTIONS = [
     ("data mnist --from x --download", "--from and --download: give one source"),
     ("data mnist --synthetic 3", "--synthetic makes CelebA-like faces"),
     ("data celeba --download", "CelebA cannot be downloaded here"),
+    ("graph classifier --part D --out g.svg", "--part chooses a GAN's network; classifier has one network"),
+    ("generate run --interpolate --n 5 --out x.png", "--interpolate draws 12 images and --seed-arithmetic 3; "
+                                                     "leave out --n"),
+    ("generate run --interpolate --seed-arithmetic sum --out x.png", "are two experiments: give one"),
 ]
 
 
@@ -397,3 +401,10 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monke
         status, _, err = run_cli(command, capsys)
         assert status == 2 and "expected a file or folder name, got an empty one" in err, command
     assert tree(tmp_path) == []
+
+
+def test_bench_with_failed_timings_exits_2(capfd):
+    status = cli.main(["bench", "classifier", "--data", "no-such-folder", "--seconds", "0.2", "--no-save",
+                       "--no-matmul", "--engine", "minigrad"])
+    assert status == 2
+    assert "gans bench: error: 1 of the timings failed" in capfd.readouterr().err
