@@ -25,8 +25,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
-        parser.print_help()
-        return 1
+        parser.error("give a command: list, train, generate, data, compare, eval, bench, appendix or graph")
     if getattr(args, "threads", None) and args.command != "bench":  # bench starts its own process
         use_threads(args.threads)
     try:

@@ -33,7 +33,12 @@ def check(folder, resume=False, overwrite=False):
         raise RunFolderError("--resume continues the run in the folder and --overwrite replaces it: give one")
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"{folder} is a file, not a run folder")
-    if resume or not folder.is_dir():
+    if not folder.is_dir():
+        return
+    folders = [name for name in RUN_OUTPUTS if (folder / name).is_dir()]
+    if folders:
+        raise RunFolderError(f"{folder}: {folders[0]} is a folder; a run keeps a file there")
+    if resume:
         return
     holds_run = any((folder / name).exists() for name in RUN_FILES)
     if holds_run and not overwrite:

@@ -148,6 +148,7 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
             steps = saved["steps"]
         epochs = epochs or saved["epochs"]
         start_step = meta["step"]
+    log_every_given = log_every is not None and not resume
     dtype, seed, log_every = dtype or "float32", seed or 0, log_every or 10
     if grad_stats_every == 0:  # --grad-stats without K: as often as losses.csv
         grad_stats_every = log_every
@@ -157,6 +158,8 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
     test = None if experiment.is_gan else load_data(experiment, data, None, split="test")
     epochs = epochs or default_epochs(experiment, dataset)
     steps = steps or total_steps(experiment, dataset, epochs)
+    if log_every_given and log_every > steps:
+        raise ValueError(f"--log-every {log_every} is more than the run's {steps} steps: losses.csv would stay empty")
     if start_step >= steps:
         raise checkpoint.CheckpointError(f"{folder} is at step {start_step} already, of the {steps} asked for: "
                                          "nothing to train (more --epochs continue it)")

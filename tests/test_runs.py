@@ -226,7 +226,8 @@ def test_a_failed_write_leaves_the_previous_checkpoint_and_says_so(pattern_run, 
     assert not [p for p in pattern_run.iterdir() if p.name.endswith(".tmp")]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get('FUZZ_EXAMPLES', 60)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_every_damaged_checkpoint_is_read_right_or_named(pattern_run, data):
     path = pattern_run / "checkpoint.npz"
@@ -408,3 +409,11 @@ def test_bench_with_failed_timings_exits_2(capfd):
                        "--no-matmul", "--engine", "minigrad"])
     assert status == 2
     assert "gans bench: error: 1 of the timings failed" in capfd.readouterr().err
+
+
+def test_a_log_interval_longer_than_the_run_and_a_folder_in_a_runs_place_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="--log-every 500 is more than the run's 300 steps"):
+        training.train("pattern-1010", steps=300, out=tmp_path / "a", progress=False, log_every=500)
+    (tmp_path / "b" / "checkpoint.npz").mkdir(parents=True)
+    with pytest.raises(run_folder.RunFolderError, match="checkpoint.npz is a folder"):
+        training.train("pattern-1010", steps=3, out=tmp_path / "b", progress=False, resume=True)

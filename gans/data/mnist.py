@@ -244,6 +244,11 @@ def read_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(
             f"{path}: the file is empty; expected lines of {_CSV_COLUMNS} comma-separated values"
         )
+    if b"\0" in body[:4096]:  # a picture, an HDF5 or an IDX file given where a CSV was expected
+        raise DataError(
+            f"{path}: not a CSV file of digits (label, then 784 pixels per line): it holds binary "
+            f"data, starting {body[:8]!r}"
+        )
 
     # NumPy's loadtxt is written in C since 1.23 and reads the 60 000-line training file in
     # about 1 s (a Python loop calling int() on every value takes about 6 s), so it does the
