@@ -136,6 +136,7 @@ def build_parser():
     p.add_argument("--download", action="store_true", help="MNIST: fetch the original files (checksummed)")
     p.add_argument("--synthetic", type=positive_int, metavar="N", help="CelebA: write N synthetic face-like images")
     p.add_argument("--limit", type=positive_int, default=20000, help="CelebA: images to take from the zip (book: 20000)")
+    p.add_argument("--overwrite", action="store_true", help="replace data already imported or made there")
     p.add_argument("--out", type=path, help="MNIST: the folder to write into; CelebA: the HDF5 file to write "
                    "(default: the data cache, $MINIGRAD_GANS_DATA)")
     p.set_defaults(run=cmd_data)
@@ -335,7 +336,9 @@ def cmd_data(args):
         if args.download:
             path = data.download_mnist(dest=args.out)
         elif args.source:
-            path = data.import_mnist(args.source, args.out)
+            dest = Path(args.out) if args.out else data.data_home() / "mnist"
+            _refuse_replacing([dest / name for name in data.MNIST_SHA256], args.overwrite)
+            path = data.import_mnist(args.source, dest)
         else:
             raise ValueError("say where MNIST comes from: --from PATH or --download")
         print(f"MNIST is in {path}; " + (f"use it with --data {path}" if args.out else
@@ -343,14 +346,23 @@ def cmd_data(args):
         return
     if args.synthetic:
         out = Path(args.out) if args.out else data.celeba_cache_path(synthetic=True)
+        _refuse_replacing([out], args.overwrite)
         data.make_synthetic_celeba(out, args.synthetic)
         print(f"wrote {args.synthetic} synthetic face-like images (not CelebA) to {out}")
     elif args.source:
         out = Path(args.out) if args.out else data.celeba_cache_path()
+        _refuse_replacing([out], args.overwrite)
         count = data.build_celeba_hdf5(args.source, out, args.limit)
         print(f"wrote {count} CelebA images to {out}")
     else:
         raise ValueError("say where CelebA comes from: --from img_align_celeba.zip or --synthetic N")
+
+
+def _refuse_replacing(paths, overwrite):
+    """Data already there is replaced only when asked (--overwrite)."""
+    there = [p for p in paths if p.exists()]
+    if there and not overwrite:
+        raise ValueError(f"{there[0]} exists; --overwrite replaces it")
 
 
 def cmd_compare(args):

@@ -417,3 +417,16 @@ def test_a_log_interval_longer_than_the_run_and_a_folder_in_a_runs_place_are_ref
     (tmp_path / "b" / "checkpoint.npz").mkdir(parents=True)
     with pytest.raises(run_folder.RunFolderError, match="checkpoint.npz is a folder"):
         training.train("pattern-1010", steps=3, out=tmp_path / "b", progress=False, resume=True)
+
+
+def test_data_already_there_is_replaced_only_when_asked(tmp_path, capsys):
+    faces = tmp_path / "faces.h5"
+    assert run_cli(["data", "celeba", "--synthetic", "2", "--out", str(faces)], capsys)[0] == 0
+    made = faces.read_bytes()
+    status, _, err = run_cli(["data", "celeba", "--synthetic", "3", "--out", str(faces)], capsys)
+    assert status == 2 and f"{faces} exists; --overwrite replaces it" in err and faces.read_bytes() == made
+    assert run_cli(["data", "celeba", "--synthetic", "3", "--out", str(faces), "--overwrite"], capsys)[0] == 0
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"an earlier import")
+    status, _, err = run_cli(["data", "mnist", "--from", str(tmp_path), "--out", str(tmp_path / "mnist")], capsys)
+    assert status == 2 and "train-images-idx3-ubyte.gz exists; --overwrite replaces it" in err
