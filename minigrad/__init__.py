@@ -17,7 +17,8 @@ from .creation import (DoubleTensor, FloatTensor, LongTensor, arange, as_tensor,
                        randn, randn_like, randperm, stack, tensor, zeros, zeros_like)
 from .dtypes import bool, double, float, float16, float32, float64, half, int, int32, int64, long, uint8
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from .tensor import Size, Tensor, defaults, device, where
+from .devices import Size, defaults, device
+from .tensor import Tensor, where
 from .serialization import load, save
 from . import viz  # computation-graph pictures: minigrad.viz.draw(loss, "graph.svg")
 from .trace import trace  # with minigrad.trace() as t: loss.backward()
@@ -39,7 +40,7 @@ def get_default_dtype():
 
 def set_default_device(device_):
     """Where new tensors are created: 'cpu' or 'cuda'."""
-    from .tensor import device_type
+    from .devices import device_type
     kind = device_type(device_ if device_ is not None else "cpu")
     if kind == "cuda":
         from . import backend

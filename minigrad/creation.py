@@ -3,7 +3,8 @@ import numpy as np
 
 from . import backend, random
 from .ops import shape as shape_ops  # (shape: a common argument name)
-from .tensor import Tensor, as_array, check_same_device, defaults, device_type
+from .devices import defaults, device_type
+from .tensor import Tensor, as_array, check_same_device
 
 
 def _shape(size):

@@ -200,7 +200,8 @@ class _StorageType:
 
 def _load_torch(archive, prefix, name, map_location):
     from .nn.module import Parameter
-    from .tensor import Size, Tensor
+    from .devices import Size
+    from .tensor import Tensor
     byteorder = archive.read(prefix + "byteorder").decode() if prefix + "byteorder" in archive.namelist() else "little"
 
     def rebuild_tensor(storage, offset, size, stride, requires_grad, backward_hooks, metadata=None):

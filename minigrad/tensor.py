@@ -12,66 +12,9 @@ from .autograd import engine, function, inplace
 from .autograd.function import AutogradMeta, VersionCounter
 from .ops import array_api, elementwise, linalg, reduction, shape as shape_ops  # (shape: a common argument name)
 
+from .devices import Size, defaults, device, device_type
 from .dtypes import float32, float64, int64, scalar_name
-
-
-class defaults:
-    """Where new floating-point tensors go unless told otherwise
-    (``set_default_dtype`` / ``set_default_device``)."""
-    dtype = float32
-    device_type = "cpu"
-
-
-class device:
-    """Where a tensor lives: ``device('cpu')``, ``device('cuda')``, ``device('cuda:0')``."""
-
-    def __init__(self, type, index=None):
-        if isinstance(type, device):
-            type, index = type.type, type.index
-        type = str(type)
-        if ":" in type:
-            type, number = type.split(":", 1)
-            index = int(number)
-        if type not in ("cpu", "cuda"):
-            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
-        self.type, self.index = type, index
-
-    def __eq__(self, other):
-        if isinstance(other, str):
-            other = device(other)
-        if not isinstance(other, device):
-            return NotImplemented
-        return self.type == other.type and (self.index == other.index or None in (self.index, other.index))
-
-    def __hash__(self):
-        return hash(self.type)
-
-    def __str__(self):
-        return self.type if self.index is None else f"{self.type}:{self.index}"
-
-    def __repr__(self):
-        index = "" if self.index is None else f", index={self.index}"
-        return f"device(type='{self.type}'{index})"
-
-
-def device_type(where):
-    """'cpu' or 'cuda' from a device, a string, or None (the default device)."""
-    if where is None:
-        return defaults.device_type
-    return where.type if isinstance(where, device) else device(where).type
-
-
-class Size(tuple):
-    """A tensor's shape, a tuple that prints like ``minigrad.Size([1, 784])``."""
-
-    def numel(self):
-        n = 1
-        for d in self:
-            n *= d
-        return n
-
-    def __repr__(self):
-        return f"minigrad.Size({list(self)})"
+from .printing import format_values
 
 
 def as_array(data, dtype=None, device_type_=None):
@@ -842,27 +785,6 @@ class ValuesIndices(tuple):
 
     values = property(lambda self: self[0])
     indices = property(lambda self: self[1])
-
-
-def format_values(array, indent):
-    """Numbers printed the way PyTorch prints them: ``1.8750``, ``1.``, ``1.0000e-05``."""
-    if array.dtype.kind == "b":
-        text = str
-    elif array.dtype.kind == "f":
-        finite = np.abs(array[np.isfinite(array)]).astype(np.float64)
-        nonzero = finite[finite > 0]
-        if finite.size and np.all(finite == np.round(finite)) and finite.max() < 1e8:
-            text = lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
-        elif nonzero.size and (nonzero.max() >= 1e8 or nonzero.min() < 1e-4 or nonzero.max() / nonzero.min() > 1e3):
-            text = lambda v: f"{v:.4e}" if np.isfinite(v) else str(v)
-        else:
-            text = lambda v: f"{v:.4f}" if np.isfinite(v) else str(v)
-    else:
-        text = str
-    width = max((len(text(v)) for v in array.reshape(-1)[:2000]), default=0)
-    formatter = {"all": lambda v: text(v).rjust(width)}
-    return np.array2string(array, separator=", ", formatter=formatter, prefix=" " * indent,
-                           threshold=1000, edgeitems=3, max_line_width=80)
 
 
 # --- helpers used by the operators above ---------------------------------------------

@@ -6,7 +6,9 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, RemovableHandle
-from ..tensor import Tensor, as_array, device_type, float32, float64
+from ..devices import device_type
+from ..dtypes import float32, float64
+from ..tensor import Tensor, as_array
 
 
 class Parameter(Tensor):
