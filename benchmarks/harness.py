@@ -48,7 +48,7 @@ def machine():
         pass
     import minigrad
     if minigrad.cuda.is_available():
-        info["cupy"] = minigrad.backend.cp.__version__
+        info["cupy"] = minigrad.backend.module_for("cuda").__version__
         info["gpu"] = minigrad.cuda.get_device_name()
     return info
 
@@ -183,12 +183,12 @@ def matmul_demo(n=600, loop_n=80):
         pass
     import minigrad
     if minigrad.cuda.is_available():
-        cp = minigrad.backend.cp
-        ga, gb = cp.asarray(a), cp.asarray(b)
+        gpu = minigrad.backend.module_for("cuda")
+        ga, gb = gpu.asarray(a), gpu.asarray(b)
 
         def gpu_product():
             ga @ gb
-            cp.cuda.Stream.null.synchronize()
+            minigrad.cuda.synchronize()
         records.append({"experiment": f"matmul-{n}", "engine": "cupy", "device": "cuda",
                         "median_us": _best_of(gpu_product) * 1e6})
     return records

@@ -120,7 +120,7 @@ def machine():
             "thread_settings": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                             "MKL_NUM_THREADS") if k in os.environ}}
     if minigrad.cuda.is_available():
-        info["gpu"], info["cupy"] = minigrad.cuda.get_device_name(), minigrad.backend.cp.__version__
+        info["gpu"], info["cupy"] = minigrad.cuda.get_device_name(), minigrad.backend.module_for("cuda").__version__
     return info
 
 

@@ -197,4 +197,4 @@ def seed_everything(seed):
     if torch is not None:
         torch.manual_seed(seed)
     if minigrad.cuda.is_available():
-        minigrad.backend.cp.random.seed(seed % 2 ** 32)
+        minigrad.backend.module_for("cuda").random.seed(seed % 2 ** 32)
