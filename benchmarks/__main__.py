@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from gans.threads import THREAD_VARIABLES
+
 
 
 def main(argv=None):

@@ -27,6 +27,7 @@ import torch
 
 import minigrad
 import minigrad.nn as mnn
+from gans.threads import THREAD_VARIABLES
 
 # (name, layer on an engine's nn module, input shape); BatchNorm2d in training mode
 LAYERS = [
@@ -117,8 +118,7 @@ def machine():
     info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "hostname": socket.gethostname(), "python": platform.python_version(), "numpy": np.__version__,
             "torch": torch.__version__, "minigrad": minigrad.__version__, "platform": platform.platform(),
-            "thread_settings": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                            "MKL_NUM_THREADS") if k in os.environ}}
+            "thread_settings": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ}}
     if minigrad.cuda.is_available():
         info["gpu"], info["cupy"] = minigrad.cuda.get_device_name(), minigrad.backend.module_for("cuda").__version__
     return info

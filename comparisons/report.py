@@ -1,5 +1,4 @@
 """The comparison's outputs: report.json, report.png, samples.png and a console table."""
-import json
 from pathlib import Path
 
 import matplotlib
@@ -7,7 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gans.checkpoint import write_atomically  # noqa: E402
+from gans.checkpoint import write_json  # noqa: E402
 from gans.plots import _save, tile  # noqa: E402
 
 
@@ -15,9 +14,8 @@ def write(report, out_dir, json_path=None):
     """Write report.json (and ``json_path``), report.png and, for GANs, samples.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = (json.dumps(report.to_json(), indent=2) + "\n").encode()
     for path in filter(None, (out_dir / "report.json", json_path)):
-        write_atomically(path, lambda f: f.write(text))
+        write_json(path, report.to_json())
     plot(report, out_dir / "report.png")
     if report.samples:
         plot_samples(report, out_dir / "samples.png")

@@ -64,6 +64,20 @@ def write_atomically(path, write, previous=None):
         write(f)
 
 
+def write_json(path, value):
+    """``value`` as indented JSON, written atomically (NumPy numbers and paths as plain values)."""
+    text = json.dumps(value, indent=2, default=_plain) + "\n"
+    write_atomically(path, lambda f: f.write(text.encode()))
+
+
+def _plain(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def write_npz(path, arrays, meta, compress=False, previous=None):
     """``arrays`` and the JSON-able ``meta`` as one ``.npz`` file, written atomically; it
     loads without pickle (see :func:`read_npz`)."""

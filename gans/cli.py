@@ -391,7 +391,7 @@ def cmd_eval(args):
     report, result = evaluate(args.run_dir, args.images, args.n, args.data, args.engine)
     print(report)
     if args.json:
-        checkpoint.write_atomically(Path(args.json), lambda f: f.write((json.dumps(result, indent=2) + "\n").encode()))
+        checkpoint.write_json(args.json, result)
         print(f"wrote {args.json}")
 
 

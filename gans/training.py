@@ -17,6 +17,7 @@ from .data import centre_crop, load_mnist, open_celeba
 from .engines import Engine, seed_everything
 from .evaluation.scoring import MNIST_GANS, check_count, evaluate_gan
 from .interrupt import Interrupted, StopRequests
+from .progress import progress
 from .threads import current_threads, use_threads
 
 LOSS_COLUMNS = {"classifier": ["loss"], "gan": ["d_real", "d_fake", "g", "D(x)", "D(G(z))"]}
@@ -72,20 +73,6 @@ def default_epochs(experiment, dataset):
 def total_steps(experiment, dataset, epochs):
     """Training iterations: one per example per epoch (the pattern GAN: 1000 per 'epoch')."""
     return epochs * (1000 if experiment.data == "pattern" else dataset.size)
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def write_json(path, value):
-    """``value`` as indented JSON, written atomically."""
-    checkpoint.write_atomically(path, lambda f: f.write(
-        (json.dumps(value, indent=2, default=_json_default) + "\n").encode()))
 
 
 def build(name, engine="minigrad", device="cpu", dtype="float32", seed=0, options=None, capturable=False):
@@ -173,7 +160,7 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
         checkpoint.restore(meta, arrays, m.modules(), m.optimisers(), e)
         rng.bit_generator.state = meta["rng"]
     with run_folder.RunFolder(folder, overwrite) as run, StopRequests() as stop:
-        write_json(run.path("config.json"), config)
+        checkpoint.write_json(run.path("config.json"), config)
         return _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_step, stop,
                            checkpoint_every, checkpoint_minutes, sample_every, stop_after, progress,
                            eval_samples, grad_stats_every)
@@ -272,14 +259,14 @@ def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_
                       histogram=scores["class_histogram"])
     plots.losses(run.path("loss.png"), run.path("losses.csv"), name, engine)
     metrics["run_folder"] = str(run.folder)
-    write_json(run.path("metrics.json"), metrics)
+    checkpoint.write_json(run.path("metrics.json"), metrics)
     return metrics
 
 
 class CheckpointSaver:
     """Writes the checkpoint every ``every`` steps if given, else when ``minutes`` have passed
     since the last one (or when told to: at the end, on a signal), and keeps account of the
-    cost: a 560 MB CelebA checkpoint written at every step would cost more than the training."""
+    cost: a CelebA checkpoint (hundreds of MB) written at every step would cost more than the training."""
 
     def __init__(self, run, m, e, config, rng, log, every=None, minutes=checkpoint.DEFAULT_MINUTES, saved_step=None):
         self.run, self.m, self.e, self.config, self.rng, self.log = run, m, e, config, rng, log
@@ -372,7 +359,4 @@ def evaluate_classifier(experiment, m, e, test):
 
 
 def _progress_bar(enabled, total, start, name, engine):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm  # a widget in a notebook, text in a terminal
-    return tqdm(total=total, initial=start, desc=f"{name} [{engine}]", unit="step", mininterval=0.5)
+    return progress(None, f"{name} [{engine}]", "step", total, initial=start) if enabled else None
