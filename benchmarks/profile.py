@@ -16,6 +16,8 @@ import pstats
 from datetime import date
 
 from gans import experiments
+from gans.options import add_threads_argument
+from gans.threads import use_threads
 
 from .harness import RESULTS, Workload, machine
 
@@ -31,7 +33,9 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--calls", action="store_true", help="count calls (and CUDA launches) per step: a table")
     parser.add_argument("--save", action="store_true", help="--calls: also write benchmarks/results/calls-*.json")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
+    use_threads(args.threads)  # the same for both engines, as gans bench: the timing printed compares
     if args.calls:
         return count_table(args.names or list(experiments.EXPERIMENTS), args.device, args.dtype, args.save)
     if len(args.names) != 1:
@@ -42,7 +46,8 @@ def main(argv=None):
     profile.enable()
     seconds = load.run(args.steps)
     profile.disable()
-    print(f"{args.names[0]} [{args.engine}, {args.device}, {args.dtype}]: {seconds / args.steps * 1e6:,.0f} µs per "
+    print(f"{args.names[0]} [{args.engine}, {args.device}, {args.dtype}, {args.threads} thread(s)]: "
+          f"{seconds / args.steps * 1e6:,.0f} µs per "
           f"iteration under the profiler ({args.steps} iterations); the profiler adds its own overhead")
     stats = pstats.Stats(profile)
     stats.sort_stats("tottime").print_stats(args.top)
