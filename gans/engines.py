@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 import minigrad
-from minigrad.graphs import EagerStep
+from minigrad.cuda import EagerStep
 
 ENGINES = ("minigrad", "torch")
 DTYPES = ("float32", "float64")
@@ -150,7 +150,7 @@ def module_classes(lib):
 
 def _torch_state_tensors(torch, state):
     """Every tensor a PyTorch training step changes: the parameters and buffers of the modules
-    in ``state``, and the optimisers' state (as ``minigrad.graphs.state_tensors`` for minigrad)."""
+    in ``state``, and the optimisers' state (as ``minigrad.accel.graphs.state_tensors`` for minigrad)."""
     for owner in state:
         if isinstance(owner, torch.nn.Module):
             yield from owner.parameters()

@@ -22,6 +22,7 @@ from .tensor import Tensor, where
 from .serialization import load, save
 from . import viz  # computation-graph pictures: minigrad.viz.draw(loss, "graph.svg")
 from .trace import trace  # with minigrad.trace() as t: loss.backward()
+from . import accel  # the speed machinery attaches itself (MINIGRAD_ACCEL=0: the plain engine alone)
 
 __version__ = "0.1.0"
 

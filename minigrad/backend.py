@@ -12,6 +12,11 @@ except ImportError:  # pragma: no cover - depends on the machine
     cp = None
 
 
+def gpu_module_installed():
+    """True when CuPy can be imported (whether or not a GPU is present)."""
+    return cp is not None
+
+
 def cuda_available():
     """True when CuPy is installed and can see at least one GPU."""
     if cp is None:
@@ -100,14 +105,10 @@ def move(array, device_type):
     return cp.asarray(array)
 
 
-capture_blas = None  # while a CUDA graph is recorded: its own cuBLAS handle (see graphs.CaptureBlas)
-
-
 def matmul(a, b):
     """``a @ b``.  Every matrix product in minigrad comes through here: CuPy refuses to call
-    cuBLAS while a CUDA graph is being recorded, so then the graph's own handle does it."""
-    if capture_blas is not None and is_gpu_array(a):
-        return capture_blas.matmul(a, b)
+    cuBLAS while a CUDA graph is being recorded, and ``minigrad.accel.graphs`` then routes
+    them to the graph's own cuBLAS handle."""
     return a @ b
 
 

@@ -1,4 +1,6 @@
 """``minigrad.cuda``: what PyTorch's ``torch.cuda`` offers a beginner, backed by CuPy."""
+import warnings
+
 import numpy as np
 
 from . import backend, random
@@ -10,35 +12,35 @@ def is_available():
 
 
 def device_count():
-    return backend.cp.cuda.runtime.getDeviceCount() if is_available() else 0
+    return _cupy().cuda.runtime.getDeviceCount() if is_available() else 0
 
 
 def current_device():
     backend.require_cuda()
-    return backend.cp.cuda.Device().id
+    return _cupy().cuda.Device().id
 
 
 def get_device_name(device=None):
     backend.require_cuda()
     index = 0 if device is None else getattr(device, "index", device) or 0
-    name = backend.cp.cuda.runtime.getDeviceProperties(index)["name"]
+    name = _cupy().cuda.runtime.getDeviceProperties(index)["name"]
     return name.decode() if isinstance(name, bytes) else name
 
 
 def synchronize():
     if is_available():
-        backend.cp.cuda.Device().synchronize()  # every stream, as torch.cuda.synchronize()
+        _cupy().cuda.Device().synchronize()  # every stream, as torch.cuda.synchronize()
         backend.raise_pending()
 
 
 def memory_allocated(device=None):
     """Bytes held by tensors now (CuPy's memory pool: bytes in use)."""
-    return backend.cp.get_default_memory_pool().used_bytes() if is_available() else 0
+    return _cupy().get_default_memory_pool().used_bytes() if is_available() else 0
 
 
 def max_memory_allocated(device=None):
     """Bytes the memory pool holds (CuPy keeps no peak counter; the pool only grows)."""
-    return backend.cp.get_default_memory_pool().total_bytes() if is_available() else 0
+    return _cupy().get_default_memory_pool().total_bytes() if is_available() else 0
 
 
 def manual_seed(seed):
@@ -71,6 +73,28 @@ def FloatTensor(*data):
 
 def graphed(step, *example_inputs, warmup=3, state=()):
     """Capture ``step(*example_inputs)`` once as a CUDA graph and return a callable that
-    replays it on new inputs (see ``minigrad.graphs`` for the rules); eager on the CPU."""
-    from .graphs import graphed as capture
-    return capture(step, *example_inputs, warmup=warmup, state=state)
+    replays it on new inputs (``minigrad.accel.graphs``, which says the rules).  Here, for
+    inputs not on CUDA: a stand-in that runs the step eagerly, so that code using it stays
+    portable."""
+    return EagerStep(step)
+
+
+class EagerStep:
+    """The stand-in for a captured step: calls the step as it is."""
+    _warned = False
+
+    def __init__(self, step):
+        self.step = step
+        if not EagerStep._warned:
+            warnings.warn("minigrad.cuda.graphed: the inputs are not on CUDA, so the step runs eagerly "
+                          "(no CUDA graph)", stacklevel=3)
+            EagerStep._warned = True
+
+    def __call__(self, *inputs):
+        return self.step(*inputs)
+
+    replay = __call__
+
+
+def _cupy():
+    return backend.module_for("cuda")

@@ -27,8 +27,8 @@ def as_array(data, dtype=None, device_type_=None):
     if isinstance(data, Tensor):
         data = data.array
     if not backend.is_gpu_array(data) and hasattr(data, "__cuda_array_interface__"):
-        backend.require_cuda()  # another library's GPU array (a torch CUDA tensor, numba)
-        data = backend.cp.asarray(data)
+        # another library's GPU array (a torch CUDA tensor, numba)
+        data = backend.module_for("cuda").asarray(data)
     on_gpu = backend.is_gpu_array(data)
     if not on_gpu and not isinstance(data, np.ndarray):
         from_python = not hasattr(data, "__array__")  # lists and numbers, not torch tensors

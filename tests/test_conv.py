@@ -19,23 +19,25 @@ import minigrad.nn.functional as F
 from helpers import assert_close, check, dtypes, values
 
 small = st.integers(1, 3)
-LOWERINGS = ["windows", "gather"]
+# the engine's im2col, and minigrad.accel's faster lowerings (skipped with MINIGRAD_ACCEL=0)
+LOWERINGS = ["im2col"] + [pytest.param(kind, marks=pytest.mark.skipif(not minigrad.accel.ENABLED,
+                                                                      reason="minigrad.accel is off"))
+                          for kind in ("phase-windows", "phase-products", "gather")]
 
 
 @contextlib.contextmanager
 def lowering(kind):
-    """Force one way of lowering convolutions: copying windows (the CPU's) or gathering through
-    an index plan (the GPU's), so that both are checked on either device."""
-    from minigrad.ops import convolution
-    original = convolution._gather_on
-    if kind == "gather":
-        convolution._gather_on = lambda x: "cuda" if minigrad.backend.is_gpu_array(x) else "cpu"
-    else:
-        convolution._gather_on = lambda x: None
+    """Force one lowering of every convolution, so that each is checked on either device: the
+    engine's im2col, im2col from phase images or products per phase (the CPU's), or index plans (the GPU's)."""
+    if not minigrad.accel.ENABLED:  # the engine's own, the only one
+        yield
+        return
+    from minigrad.accel import convolution
+    convolution.forced = kind
     try:
         yield
     finally:
-        convolution._gather_on = original
+        convolution.forced = None
 
 
 @st.composite
@@ -370,7 +372,7 @@ def test_book_stack_matches_pytorch(device, way, build, input_shape):
 def test_col2im_plan_lists_every_entry_that_lands_on_a_position(n, channels, kernel, stride, dilation, padded):
     """The col2im plan, built row by column, against the im2col plan inverted by sorting:
     each position lists exactly the entries that read it, in increasing order."""
-    from minigrad.ops.convolution import _gather_plan, _scatter_plan
+    from minigrad.accel.convolution import _gather_plan, _scatter_plan
     out = tuple((p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(padded, kernel, stride, dilation))
     assume(min(out) >= 1)
     geometry = (n, channels, padded, kernel, stride, dilation, out)

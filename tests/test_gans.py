@@ -209,8 +209,8 @@ def test_cli_list_and_train(capsys, tmp_path):
 def test_cuda_graph_flag_on_the_cpu_trains_like_the_eager_loop(name, tmp_path, recwarn):
     """--cuda-graph: Adam(capturable=True) and minigrad.cuda.graphed, which on the CPU runs the
     step eagerly; the weights match the ordinary run to rounding."""
-    from minigrad import graphs
-    graphs.EagerStep._warned = False
+    from minigrad.cuda import EagerStep
+    EagerStep._warned = False
     training.train(name, "minigrad", dtype="float64", steps=15, out=tmp_path / "eager", progress=False,
                    eval_samples=0)
     training.train(name, "minigrad", dtype="float64", steps=15, out=tmp_path / "graph", progress=False,

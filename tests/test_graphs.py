@@ -8,7 +8,7 @@ import pytest
 import minigrad
 import minigrad.nn as nn
 from gans.experiments import EXPERIMENTS
-from minigrad import graphs
+from minigrad.accel import graphs
 
 
 def classifier(seed=0):
@@ -39,7 +39,7 @@ def test_cpu_fallback_runs_eagerly_and_says_so_once():
     model = classifier()
     step = train_step(model, minigrad.optim.SGD(model.parameters(), lr=0.1))
     batches = data(3)
-    graphs.EagerStep._warned = False
+    minigrad.cuda.EagerStep._warned = False
     with pytest.warns(UserWarning, match="runs eagerly"):
         replay = minigrad.cuda.graphed(step, *batches[0])
     with warnings.catch_warnings():
@@ -117,7 +117,7 @@ def test_replayed_steps_equal_eager_steps_on_the_gpu():
 def test_capture_blas_multiplies_like_matmul(dtype):
     """The cuBLAS calls a captured graph makes, checked outside capture against NumPy's @ on
     every layout minigrad hands it: vectors, transposed views, slices, broadcast batches."""
-    cp = minigrad.backend.cp
+    cp = minigrad.backend.module_for("cuda")
     stream = cp.cuda.Stream()
     blas = graphs.CaptureBlas(stream)
     rng = np.random.default_rng(0)
@@ -167,12 +167,12 @@ def test_every_book_experiment_replays_like_its_eager_steps(name, eager_blas):
         constants = experiment.constants(e)
         step = training.make_step(experiment, m, e, constants, graph)
         if not graph and eager_blas == "graph":
-            minigrad.backend.capture_blas = graphs.CaptureBlas(minigrad.backend.cp.cuda.get_current_stream())
+            graphs.Capture.blas = graphs.CaptureBlas(minigrad.backend.module_for("cuda").cuda.get_current_stream())
         try:
             for _, batch in experiment.stream(dataset, np.random.default_rng(0), 0, 100):
                 step(experiment.tensors(e, batch))
         finally:
-            minigrad.backend.capture_blas = None
+            graphs.Capture.blas = None
         results.append({f"{part}.{k}": v.detach().cpu().numpy() for part, module in m.modules().items()
                         for k, v in module.state_dict().items()})
         if not graph:

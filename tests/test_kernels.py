@@ -1,13 +1,16 @@
-"""The fused CUDA kernels (minigrad.kernels) against their NumPy twins, and the deferred
-input check of BCE on the GPU."""
+"""The fused CUDA kernels (minigrad.accel.kernels) against the engine's formulas they replace
+on the GPU (the same function or op run on the host), and the deferred input check of BCE."""
 import numpy as np
 import pytest
 
 import minigrad
-from minigrad import backend, kernels
+from minigrad import backend
+from minigrad.accel import convolution
+from minigrad.ops import normalization
 
 pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU")]
+              pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU"),
+              pytest.mark.skipif(not minigrad.accel.ENABLED, reason="minigrad.accel is off")]
 
 TOLERANCE = {"float32": 2e-6, "float64": 1e-13}
 
@@ -22,58 +25,62 @@ def arrays(seed, dtype, shape=(7, 33)):
             "p": probabilities.astype(dtype), "y": rng.uniform(0, 1, shape).astype(dtype)}
 
 
-CASES = {
-    "sigmoid": lambda a: (a["x"],),
-    "sigmoid_backward": lambda a: (a["g"], a["p"]),
-    "leaky_relu": lambda a: (a["x"], 0.02),
-    "leaky_relu_backward": lambda a: (a["g"], a["x"], 0.2),
-    "gelu": lambda a: (a["x"],),
-    "gelu_backward": lambda a: (a["g"], a["x"]),
-    "mse": lambda a: (a["x"], a["y"], a["x"].size),
-    "mse_backward": lambda a: (np.asarray(a["g"][0, 0]), a["x"], a["y"], a["x"].size),
-    "bce": lambda a: (a["p"], a["y"], 1),
-    "bce_backward": lambda a: (np.asarray(a["g"][0, 0]), a["p"], a["y"], a["p"].size),
+# (the op, its arguments): each runs forward and backward on the GPU (the kernels) and on the
+# CPU (the engine's formulas), through autograd
+OPS = {
+    "sigmoid": (lambda F, x, p, y: F.sigmoid(x)),
+    "leaky_relu": (lambda F, x, p, y: F.leaky_relu(x, 0.02)),
+    "leaky_relu 0.2": (lambda F, x, p, y: F.leaky_relu(x, 0.2)),
+    "gelu": (lambda F, x, p, y: F.gelu(x)),
+    "mse": (lambda F, x, p, y: F.mse_loss(x, y)),
+    "mse sum": (lambda F, x, p, y: F.mse_loss(x, y, reduction="sum")),
+    "bce": (lambda F, x, p, y: F.binary_cross_entropy(p, y)),
+    "bce sum": (lambda F, x, p, y: F.binary_cross_entropy(p, y, reduction="sum")),
 }
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", list(OPS))
 @pytest.mark.parametrize("seed", range(3))
-def test_kernel_matches_its_numpy_twin(name, dtype, seed):
-    args = CASES[name](arrays(seed, dtype))
-    expected = getattr(kernels, name)(*args)
-    got = getattr(kernels, name)(*[backend.move(a, "cuda") if isinstance(a, np.ndarray) else a for a in args])
-    assert got.dtype == expected.dtype and got.shape == np.shape(expected)
-    np.testing.assert_allclose(backend.move(got, "cpu"), expected, rtol=TOLERANCE[dtype],
-                               atol=TOLERANCE[dtype], err_msg=name)
+def test_kernels_compute_what_the_engine_formulas_compute(name, dtype, seed):
+    a = arrays(seed, dtype)
+    results = {}
+    for device in ("cpu", "cuda"):
+        inputs = {k: minigrad.tensor(a[k], device=device, requires_grad=k != "y") for k in ("x", "p", "y")}
+        out = OPS[name](minigrad.nn.functional, inputs["x"], inputs["p"], inputs["y"])
+        out.backward(minigrad.tensor(a["g"] if out.ndim else a["g"][0, 0], device=device))  # (losses: scalars)
+        used = inputs["p"] if name.startswith("bce") else inputs["x"]
+        results[device] = (out.detach().cpu().numpy(), used.grad.cpu().numpy())
+    for what, got, expected in zip(("forward", "backward"), results["cuda"], results["cpu"]):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype],
+                                   err_msg=f"{name} {what}")
+
+
+def test_the_kernels_are_attached():
+    attached = minigrad.accel.replacements()
+    for name in ("Sigmoid.forward", "Gelu.backward", "BCELoss.forward", "Adam._adam_step",
+                 "minigrad.ops.normalization.batch_norm", "minigrad.accel.convolution.gather_sum",
+                 "minigrad.backend.matmul", "minigrad.cuda.graphed"):
+        assert name in attached
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("capturable", [False, True])
-def test_adam_kernel_matches_numpy_over_steps(dtype, capturable):
+def test_adam_kernel_matches_the_engine_over_steps(dtype, capturable):
     a = arrays(0, dtype)
-    host = [a["x"].copy(), np.zeros_like(a["x"]), np.zeros_like(a["x"])]
-    device = [backend.move(h, "cuda") for h in host]
-    t = backend.cp.zeros((), dtype=np.float64)
-    lr, beta1, beta2, eps = 1e-3, 0.9, 0.999, 1e-8
+    params = {device: minigrad.tensor(a["x"], device=device, requires_grad=True) for device in ("cpu", "cuda")}
+    optimisers = {device: minigrad.optim.Adam([p], lr=1e-3, capturable=capturable) for device, p in params.items()}
     for step in range(1, 21):
-        grad = (a["g"] * step % 3).astype(dtype)
-        step_size, correction2 = -lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5
-        kernels.adam(grad, beta1, beta2, eps, step_size, correction2, *host, np.empty_like(grad))
-        if capturable:
-            t += 1
-            kernels.adam_device_step(backend.move(grad, "cuda"), beta1, beta2, eps, lr, t, *device)
-        else:
-            kernels.adam(backend.move(grad, "cuda"), beta1, beta2, eps, step_size, correction2, *device, None)
-    for h, d in zip(host, device):
-        np.testing.assert_allclose(backend.move(d, "cpu"), h, rtol=TOLERANCE[dtype] * 10, atol=1e-12)
-
-
-def test_sgd_kernel_updates_in_place():
-    a = arrays(1, "float32")
-    param = backend.move(a["x"], "cuda")
-    kernels.sgd(backend.move(a["g"], "cuda"), 0.01, param)
-    np.testing.assert_allclose(backend.move(param, "cpu"), a["x"] - np.float32(0.01) * a["g"], rtol=1e-6)
+        for device, p in params.items():
+            p.grad = minigrad.tensor((a["g"] * step % 3).astype(dtype), device=device)
+            optimisers[device].step()
+    for key in ("exp_avg", "exp_avg_sq"):
+        np.testing.assert_allclose(optimisers["cuda"].state[params["cuda"]][key].cpu().numpy(),
+                                   optimisers["cpu"].state[params["cpu"]][key].numpy(),
+                                   rtol=TOLERANCE[dtype] * 10, atol=1e-12)
+    np.testing.assert_allclose(params["cuda"].detach().cpu().numpy(), params["cpu"].detach().numpy(),
+                               rtol=TOLERANCE[dtype] * 10, atol=1e-12)
 
 
 def test_bce_input_outside_0_1_is_reported_at_the_next_read():
@@ -90,7 +97,7 @@ def _on_gpu(values):
     return [backend.move(v, "cuda") if isinstance(v, np.ndarray) else v for v in values]
 
 
-def _assert_twins(got, expected, dtype, what):
+def _assert_same(got, expected, dtype, what):
     assert len(got) == len(expected)
     for i, (g, e) in enumerate(zip(got, expected)):
         if e is None:
@@ -105,25 +112,25 @@ def _assert_twins(got, expected, dtype, what):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("rows, m", [(1, 200), (3, 7), (2, 256), (4, 1000)])
 @pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
-def test_layer_norm_kernels_match_their_numpy_twins(dtype, rows, m, affine):
+def test_layer_norm_kernels_match_the_engine(dtype, rows, m, affine):
     rng = np.random.default_rng(rows * m)
     x = (rng.standard_normal((rows, m)) * 3 + 1).astype(dtype)
     weight = rng.uniform(0.5, 1.5, m).astype(dtype) if affine in ("both", "weight") else None
     bias = rng.standard_normal(m).astype(dtype) if affine in ("both", "bias") else None
     grad = rng.standard_normal((rows, m)).astype(dtype)
-    expected = kernels.layer_norm(x, weight, bias, 1e-5)
-    _assert_twins(kernels.layer_norm(*_on_gpu([x, weight, bias, 1e-5])), expected, dtype, "forward")
+    expected = normalization.layer_norm(x, weight, bias, 1e-5)
+    _assert_same(normalization.layer_norm(*_on_gpu([x, weight, bias, 1e-5])), expected, dtype, "forward")
     for needs in [(True, weight is not None, bias is not None), (False, True, True), (True, False, False)]:
         args = [grad, x, weight, expected[1], expected[2], needs]
-        _assert_twins(kernels.layer_norm_backward(*_on_gpu(args)), kernels.layer_norm_backward(*args), dtype,
-                      f"backward {needs}")
+        _assert_same(normalization.layer_norm_backward(*_on_gpu(args)), normalization.layer_norm_backward(*args),
+                     dtype, f"backward {needs}")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape", [(1, 256, 13, 13), (2, 3, 5, 4), (5, 3), (2, 3, 4), (1, 4, 61, 61)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm_kernels_match_their_numpy_twins(dtype, shape, training, affine):
+def test_batch_norm_kernels_match_the_engine(dtype, shape, training, affine):
     rng = np.random.default_rng(len(shape))
     channels = shape[1]
     x = (rng.standard_normal(shape) * 2 + rng.standard_normal((1, channels) + (1,) * (len(shape) - 2))).astype(dtype)
@@ -131,15 +138,15 @@ def test_batch_norm_kernels_match_their_numpy_twins(dtype, shape, training, affi
         if affine else (None, None)
     running = [rng.standard_normal(channels).astype(dtype), rng.uniform(0.5, 2, channels).astype(dtype)]
     on_gpu = _on_gpu(running)
-    expected = kernels.batch_norm(x, weight, bias, 1e-5, *running, 0.1, training)
-    got = kernels.batch_norm(*_on_gpu([x, weight, bias, 1e-5]), *on_gpu, 0.1, training)
-    _assert_twins(got, expected, dtype, "forward")
-    _assert_twins(on_gpu, running, dtype, "running estimates")  # updated in place while training
+    expected = normalization.batch_norm(x, weight, bias, 1e-5, *running, 0.1, training)
+    got = normalization.batch_norm(*_on_gpu([x, weight, bias, 1e-5]), *on_gpu, 0.1, training)
+    _assert_same(got, expected, dtype, "forward")
+    _assert_same(on_gpu, running, dtype, "running estimates")  # updated in place while training
     grad = rng.standard_normal(shape).astype(dtype)
     for needs_x in (True, False):
         args = [grad, x, weight, expected[1], expected[2], training, needs_x]
-        _assert_twins(kernels.batch_norm_backward(*_on_gpu(args)), kernels.batch_norm_backward(*args), dtype,
-                      f"backward needs_x={needs_x}")
+        _assert_same(normalization.batch_norm_backward(*_on_gpu(args)), normalization.batch_norm_backward(*args),
+                     dtype, f"backward needs_x={needs_x}")
 
 
 def test_batch_norm_kernel_updates_strided_running_estimates():
@@ -148,40 +155,41 @@ def test_batch_norm_kernel_updates_strided_running_estimates():
     x = rng.standard_normal((4, 3, 5, 5))
     running = [np.zeros(6)[::2], np.ones(6)[::2]]
     on_gpu = [backend.move(np.zeros(6), "cuda")[::2], backend.move(np.ones(6), "cuda")[::2]]
-    kernels.batch_norm(x, None, None, 1e-5, *running, 0.1, True)
-    kernels.batch_norm(backend.move(x, "cuda"), None, None, 1e-5, *on_gpu, 0.1, True)
+    normalization.batch_norm(x, None, None, 1e-5, *running, 0.1, True)
+    normalization.batch_norm(backend.move(x, "cuda"), None, None, 1e-5, *on_gpu, 0.1, True)
     for g, e in zip(on_gpu, running):
         np.testing.assert_allclose(backend.move(g, "cpu"), e, rtol=1e-13)
 
 
 def test_normalisation_kernels_with_nothing_to_sum():
-    """Empty batches, and a backward asked for nothing: what the NumPy twins give."""
+    """Empty batches, and a backward asked for nothing: what the engine's formulas give."""
     x, w = np.zeros((0, 3, 4)), np.ones(3)
     running = [np.zeros(3), np.ones(3)]
-    y, mean, rstd = kernels.batch_norm(*_on_gpu([x, w, None, 1e-5, *running, 0.1, False]))
+    y, mean, rstd = normalization.batch_norm(*_on_gpu([x, w, None, 1e-5, *running, 0.1, False]))
     assert y.shape == x.shape
-    _assert_twins([mean, rstd], kernels.batch_norm(x, w, None, 1e-5, *running, 0.1, False)[1:], "float64", "stats")
-    gx, gw, gb = kernels.batch_norm_backward(*_on_gpu([x, x, w, mean, rstd, False, True]))
+    _assert_same([mean, rstd], normalization.batch_norm(x, w, None, 1e-5, *running, 0.1, False)[1:], "float64",
+                 "stats")
+    gx, gw, gb = normalization.batch_norm_backward(*_on_gpu([x, x, w, mean, rstd, False, True]))
     assert gx.shape == x.shape and not backend.move(gw, "cpu").any() and not backend.move(gb, "cpu").any()
     rows = np.zeros((0, 5))
-    y, mean, rstd = kernels.layer_norm(*_on_gpu([rows, np.ones(5), None, 1e-5]))
+    y, mean, rstd = normalization.layer_norm(*_on_gpu([rows, np.ones(5), None, 1e-5]))
     assert y.shape == (0, 5)
-    gx, gw, gb = kernels.layer_norm_backward(*_on_gpu([rows, rows, np.ones(5), mean, rstd, (True, True, True)]))
+    gx, gw, gb = normalization.layer_norm_backward(*_on_gpu([rows, rows, np.ones(5), mean, rstd, (True, True, True)]))
     assert gx.shape == (0, 5) and not backend.move(gw, "cpu").any() and not backend.move(gb, "cpu").any()
-    assert kernels.layer_norm_backward(*_on_gpu([rows, rows, None, mean, rstd, (False, False, False)])) == (
+    assert normalization.layer_norm_backward(*_on_gpu([rows, rows, None, mean, rstd, (False, False, False)])) == (
         None, None, None)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("index_dtype", ["int32", "int64"])
-def test_gather_sum_kernel_matches_its_numpy_twin(dtype, index_dtype):
+def test_gather_sum_kernel_matches_the_engine(dtype, index_dtype):
     rng = np.random.default_rng(2)
     values = rng.standard_normal(500).astype(dtype)
     plan = rng.integers(-1, 500, (300, 7)).astype(index_dtype)  # −1: an empty slot
     plan[0] = -1                                                 # a position nothing lands on
-    expected = kernels.gather_sum(values, plan)
-    got = kernels.gather_sum(*_on_gpu([values, plan]))
-    _assert_twins([got], [expected], dtype, "gather_sum")
+    expected = convolution.gather_sum(values, plan)
+    got = convolution.gather_sum(*_on_gpu([values, plan]))
+    _assert_same([got], [expected], dtype, "gather_sum")
     assert float(got[0]) == 0.0
 
 

@@ -1,4 +1,4 @@
-"""One update for all parameters (minigrad/optim/flat.py): step for step against torch.optim
+"""One update for all parameters (minigrad/accel/flat.py): step for step against torch.optim
 in float64 (1e-10), with several modules, parameter groups and what a user may do between
 steps (replace ``p.data``, drop or assign gradients, add a group, load a state_dict,
 ``zero_grad`` either way); and the fast path taken where it can be and left where it cannot,
@@ -13,6 +13,10 @@ import torch.nn as tnn
 import minigrad
 import minigrad.nn as nn
 from helpers import to_numpy
+from minigrad.accel import flat
+
+pytestmark = pytest.mark.skipif(not minigrad.accel.ENABLED, reason="minigrad.accel is off: the loop over "
+                                "parameters alone, tested with every optimiser")
 
 CONFIGS = {
     "SGD": ("SGD", dict(lr=0.1)),
@@ -391,7 +395,7 @@ def test_a_large_tensor_keeps_its_own_update_on_the_cpu(name):
     def train(**kw):
         minigrad.manual_seed(0)
         model = nn.Sequential(nn.Linear(100, 100), nn.LayerNorm(100), nn.Linear(100, 2)).double()
-        assert model[0].weight.array.nbytes >= minigrad.optim.flat.OWN_UPDATE_BYTES > model[2].weight.array.nbytes
+        assert model[0].weight.array.nbytes >= flat.OWN_UPDATE_BYTES > model[2].weight.array.nbytes
         optimiser = getattr(minigrad.optim, name)(model.parameters(), lr=0.01, **kw)
         for i in range(3):
             optimiser.zero_grad()

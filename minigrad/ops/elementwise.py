@@ -6,7 +6,7 @@ gradients in the broadcast shape.
 """
 import math
 
-from .. import backend, kernels
+from .. import backend
 from ..autograd import Function
 
 
@@ -185,16 +185,21 @@ class Clamp(Function):
 
 
 class Sigmoid(Function):
-    """σ(x) = 1 / (1 + e^(-x)); dσ/dx = σ(1 - σ)."""
+    """σ(x) = 1 / (1 + e^(-x)); dσ/dx = σ(1 - σ).
+
+    Computed without overflow: e^(-|x|) never overflows, and σ(x) = e^x / (1 + e^x) for x < 0.
+    """
 
     def forward(self, a):
-        out = kernels.sigmoid(a)
+        xp = backend.array_module(a)
+        e = xp.exp(-abs(a))
+        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
         out, = self.saved_tensors
-        return kernels.sigmoid_backward(grad, out)
+        return grad * (1 - out) * out
 
 
 class Tanh(Function):
@@ -231,17 +236,18 @@ class LeakyRelu(Function):
 
     def forward(self, a):
         self.save_for_backward(a)
-        return kernels.leaky_relu(a, self.slope)
+        return backend.array_module(a).where(a > 0, a, a * self.slope)
 
     def backward(self, grad):
         a, = self.saved_tensors
-        return kernels.leaky_relu_backward(grad, a, self.slope)
+        return backend.array_module(grad).where(a > 0, grad, grad * self.slope)
 
 
 class Gelu(Function):
-    """GELU(x) = x·Φ(x), exact with erf (PyTorch's default) or the tanh approximation
-    x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³), whose derivative is
-    (1 + t)/2 + x/2·(1 - t²)·u' with t = tanh u."""
+    """GELU(x) = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2 the normal distribution's CDF, whose
+    derivative is Φ(x) + x·φ(x), φ(x) = e^(-x²/2)/√(2π); exact with erf (PyTorch's
+    default) or the tanh approximation x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³), whose
+    derivative is (1 + t)/2 + x/2·(1 - t²)·u' with t = tanh u."""
 
     def __init__(self, approximate="none"):
         if approximate not in ("none", "tanh"):
@@ -251,13 +257,14 @@ class Gelu(Function):
     def forward(self, a):
         self.save_for_backward(a)
         if self.approximate == "none":
-            return kernels.gelu(a)
+            return a * _normal_cdf(a)
         return 0.5 * a * (1 + self._tanh_u(a))
 
     def backward(self, grad):
         a, = self.saved_tensors
         if self.approximate == "none":
-            return kernels.gelu_backward(grad, a)
+            density = backend.array_module(a).exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+            return grad * (_normal_cdf(a) + a * density)
         t = self._tanh_u(a)
         du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * a * a)
         return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * du)
@@ -265,6 +272,10 @@ class Gelu(Function):
     @staticmethod
     def _tanh_u(a):
         return backend.array_module(a).tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))
+
+
+def _normal_cdf(x):
+    return 0.5 * (1 + backend.erf(x / math.sqrt(2)))
 
 
 class Erf(Function):

@@ -4,15 +4,15 @@ import warnings
 
 import numpy as np
 
-from .. import backend, kernels
+from .. import backend
 from ..autograd import Function, run
-from ..graphs import capturing
 from ..tensor import broadcast_error
 from .elementwise import Sigmoid
 
 REDUCTIONS = ("mean", "sum", "none")
 BCE_RANGE = "all elements of input should be between 0 and 1"
 BCE_TARGET_RANGE = "all elements of target should be between 0 and 1"
+BCE_EPSILON = 9.999999960041972e-13  # PyTorch's 1e-12 is a C float: this is float32(1e-12) exactly
 
 
 class Loss(Function):
@@ -59,19 +59,17 @@ class MSELoss(Loss):
         self.save_for_backward(input, target)
         input, target = _common_dtype(input, target)
         self.n = math.prod(shape) if self.reduction == "mean" else 1
-        if self.reduction == "none":
-            diff = input - target
-            return diff * diff
-        return kernels.mse(input, target, self.n)
+        diff = input - target
+        return self.reduce(diff * diff)
 
     def backward(self, grad):  # in the broadcast shape: the engine sums it back to each input's
         input, target = _common_dtype(*self.saved_tensors)
-        g = kernels.mse_backward(grad, input, target, self.n)
+        g = grad / self.n * 2 * (input - target)
         return g, (-g if self.needs_grad[1] else None)
 
 
 def _common_dtype(input, target):
-    """PyTorch promotes two dtypes; the fused kernels take one."""
+    """The two dtypes promoted, as PyTorch computes the loss (and the fused kernels take one)."""
     if input.dtype == target.dtype:
         return input, target
     dtype = np.result_type(input, target)
@@ -87,23 +85,18 @@ class BCELoss(Loss):
     def forward(self, input, target, weight=None):
         check_same_shape("binary_cross_entropy", input, target)
         self.save_for_backward(input, target, weight)
-        on_gpu = backend.is_gpu_array(input)
-        if not on_gpu:  # PyTorch's CPU kernel checks both (NaN fails too); its CUDA kernel the input only
-            for values, message in ((input, BCE_RANGE), (target, BCE_TARGET_RANGE)):
-                if values.size and not (values.min() >= 0 and values.max() <= 1):
-                    raise RuntimeError(message)
-        if weight is None and self.reduction != "none":
-            loss = kernels.bce(input, target, self.count(input))
-        else:
-            losses = kernels.bce_losses(input, target)
-            loss = self.reduce(losses if weight is None else losses * weight)
-        if on_gpu and not capturing():  # an input outside [0, 1] made the loss NaN (see kernels)
-            backend.check_later(loss if loss.ndim == 0 else loss.sum(), BCE_RANGE)
-        return loss
+        # PyTorch's CPU kernel checks both (NaN fails too); its CUDA kernel the input only
+        checked = ((input, BCE_RANGE),) if backend.is_gpu_array(input) else ((input, BCE_RANGE),
+                                                                            (target, BCE_TARGET_RANGE))
+        for values, message in checked:
+            if values.size and not (values.min() >= 0 and values.max() <= 1):
+                raise RuntimeError(message)
+        losses = bce_losses(input, target)
+        return self.reduce(losses if weight is None else losses * weight)
 
     def backward(self, grad):
         x, y, weight = self.saved_tensors
-        g = kernels.bce_backward(grad, x, y, self.count(x))
+        g = grad / self.count(x) * (x - y) / backend.array_module(x).maximum((1 - x) * x, BCE_EPSILON)
         if weight is not None:
             g = g * weight
         gy = None
@@ -114,6 +107,14 @@ class BCELoss(Loss):
             if weight is not None:
                 gy = gy * weight
         return g, gy, None
+
+
+def bce_losses(x, y):
+    """-(y·log x + (1 - y)·log(1 - x)), each log clamped at -100 (PyTorch's numerics)."""
+    xp = backend.array_module(x)
+    with backend.quiet(xp):  # log(0) = -inf is expected here and clamped next
+        log_x, log_1mx = xp.log(x), xp.log(1 - x)
+    return -(y * xp.maximum(log_x, -100) + (1 - y) * xp.maximum(log_1mx, -100))
 
 
 class BCEWithLogitsLoss(Loss):

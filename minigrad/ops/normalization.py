@@ -1,12 +1,14 @@
 """Normalisation layers as single graph nodes: layer norm and batch norm.
 
-The arithmetic is in :mod:`minigrad.kernels` (NumPy on the CPU, one CUDA kernel per pass
-on the GPU); these nodes check their input, flatten it to the kernels' layout and keep the
-per-group mean and 1/std for backward.
+Each node checks its input and keeps the per-group mean and 1/std for backward; the
+arithmetic is four functions below (``layer_norm``, ``batch_norm`` and their backward),
+on the layouts they name: rows of an (N, m) array, channels of an (N, C, ...) one.
 """
 import math
 
-from .. import kernels
+import numpy as np
+
+from .. import backend
 from ..autograd import Function, is_tensor
 
 
@@ -30,15 +32,15 @@ class LayerNorm(Function):
                                f"but got input of size{list(x.shape)}")
         self.save_for_backward(x, weight)
         self.x_shape = x.shape
-        out, self.mean, self.rstd = kernels.layer_norm(self._rows(x), _flat(weight), _flat(bias), self.eps)
+        out, self.mean, self.rstd = layer_norm(self._rows(x), _flat(weight), _flat(bias), self.eps)
         return out.reshape(x.shape)
 
     def backward(self, grad):
         x, weight = self.saved_tensors
         mean, rstd = self.mean, self.rstd
         if is_tensor(grad):  # recorded: the statistics are functions of x, computed again in the graph
-            _, mean, rstd = kernels.layer_norm(self._rows(x), None, None, self.eps)
-        gx, gw, gb = kernels.layer_norm_backward(self._rows(grad), self._rows(x), _flat(weight),
+            _, mean, rstd = layer_norm(self._rows(x), None, None, self.eps)
+        gx, gw, gb = layer_norm_backward(self._rows(grad), self._rows(x), _flat(weight),
                                                  mean, rstd, self.needs_grad)
         shape = self.normalized_shape
         return (None if gx is None else gx.reshape(self.x_shape), None if gw is None else gw.reshape(shape),
@@ -76,7 +78,7 @@ class BatchNorm(Function):
             raise ValueError("Expected more than 1 value per channel when training, got input size "
                              f"minigrad.Size({list(x.shape)})")
         self.save_for_backward(x, weight)
-        out, self.mean, self.rstd = kernels.batch_norm(x, weight, bias, self.eps, self.running_mean,
+        out, self.mean, self.rstd = batch_norm(x, weight, bias, self.eps, self.running_mean,
                                                        self.running_var, self.momentum, self.training)
         return out
 
@@ -84,7 +86,104 @@ class BatchNorm(Function):
         x, weight = self.saved_tensors
         mean, rstd = self.mean, self.rstd
         if is_tensor(grad) and self.training:  # recorded: the batch statistics are functions of x
-            _, mean, rstd = kernels.batch_norm(x, None, None, self.eps, None, None, 0.0, True)
-        gx, gw, gb = kernels.batch_norm_backward(grad, x, weight, mean, rstd, self.training,
+            _, mean, rstd = batch_norm(x, None, None, self.eps, None, None, 0.0, True)
+        gx, gw, gb = batch_norm_backward(grad, x, weight, mean, rstd, self.training,
                                                  self.needs_grad[0])
         return gx, (gw if self.needs_grad[1] else None), (gb if self.needs_grad[2] else None)
+
+
+# --- the arithmetic ------------------------------------------------------------------------
+
+def layer_norm(x, weight, bias, eps):
+    """x (rows, m) → (x̂·weight + bias, mean, rstd) with x̂ = (x − mean)·rstd,
+    rstd = 1/sqrt(var + eps), mean and biased var per row."""
+    xp = backend.array_module(x)
+    m = x.shape[1]
+    # sum / m is what ndarray.mean computes, without its Python-level overhead
+    mean = x.sum(axis=1, keepdims=True) / m
+    centred = x - mean
+    var = (centred * centred).sum(axis=1, keepdims=True) / m
+    rstd = 1 / xp.sqrt(var + eps)
+    out = centred * rstd
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out, mean[:, 0], rstd[:, 0]
+
+
+def layer_norm_backward(grad, x, weight, mean, rstd, needs):
+    """With ĝ = grad·weight: dx = rstd/m·(m·ĝ − Σĝ − x̂·Σĝx̂) per row; dweight = Σ grad·x̂,
+    dbias = Σ grad over the rows.  ``needs`` says which of (dx, dweight, dbias) to compute."""
+    mean, rstd = mean[:, None], rstd[:, None]
+    xhat = (x - mean) * rstd
+    gx = gw = gb = None
+    if needs[0]:
+        g = grad * weight if weight is not None else grad
+        m = x.shape[1]
+        gx = (m * g - g.sum(axis=1, keepdims=True) - xhat * (g * xhat).sum(axis=1, keepdims=True)) * (rstd / m)
+    if needs[1]:
+        gw = (grad * xhat).sum(axis=0)
+    if needs[2]:
+        gb = grad.sum(axis=0)
+    return gx, gw, gb
+
+
+def batch_norm(x, weight, bias, eps, running_mean, running_var, momentum, training):
+    """x (N, C, ...) → (y, mean, rstd) per channel, with the batch's mean and biased variance
+    (``training``, moving the running estimates by ``momentum``, with the unbiased variance)
+    or the running ones.  Like PyTorch's CPU kernel, y = x·α + β with α = w·rstd and
+    β = b − mean·α."""
+    xp = backend.array_module(x)
+    channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training:
+        count = math.prod(x.shape) // x.shape[1]
+        mean = _channel_sums(x) / count
+        centred = x - mean.reshape(channel)
+        var = _channel_sums(centred, centred) / count
+        if running_mean is not None:
+            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+    else:
+        mean, var = running_mean.copy(), running_var.copy()  # kept for backward; training moves the originals
+    rstd = 1 / xp.sqrt(var + eps)
+    alpha = rstd if weight is None else weight * rstd
+    beta = -mean * alpha if bias is None else bias - mean * alpha
+    out = x * alpha.reshape(channel)
+    out += beta.reshape(channel)
+    return out, mean, rstd
+
+
+def batch_norm_backward(grad, x, weight, mean, rstd, training, needs_x):
+    """With α = w·rstd and M values per channel: training dx = α·(g − Σg/M − x̂·Σ(g·x̂)/M),
+    evaluation dx = α·g; returns (dx or None, Σ g·x̂ = dweight, Σ g = dbias)."""
+    channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    centred = x - mean.reshape(channel)
+    grad_sum = _channel_sums(grad)
+    grad_dot_xhat = _channel_sums(grad, centred) * rstd    # Σ g·x̂ = rstd·Σ g·(x − mean)
+    gx = None
+    if needs_x:
+        alpha = rstd if weight is None else weight * rstd
+        gx = grad * alpha.reshape(channel)
+        if training:  # the batch statistics depend on x too
+            count = math.prod(x.shape) // x.shape[1]
+            gx -= centred * (alpha * rstd * grad_dot_xhat / count).reshape(channel)
+            gx -= (alpha * grad_sum / count).reshape(channel)
+    return gx, grad_dot_xhat, grad_sum
+
+
+def _channel_sums(a, b=None):
+    """Σ a (or Σ a·b) over every axis but dimension 1, the channels.
+
+    Written as matrix products (each channel's values times a vector of ones, or times
+    the same channel of b) so that BLAS does the reduction, with no temporary for a·b (faster
+    than ``a.sum(axis=(0, 2, 3))`` and ``(a * b).sum(...)`` on the book's images).
+    """
+    if a.ndim == 2 or 0 in a.shape or not (type(a) is np.ndarray or backend.is_gpu_array(a)):  # (N, C), nothing
+        # to sum, or tensors (a recorded backward)
+        return (a if b is None else a * b).sum(axis=tuple(i for i in range(a.ndim) if i != 1))
+    xp = backend.array_module(a)
+    n, c = a.shape[:2]
+    if b is None:
+        return backend.matmul(a.reshape(n, c, -1), xp.ones(a.size // (n * c), dtype=a.dtype)).sum(axis=0)
+    return backend.matmul(a.reshape(n, c, 1, -1), b.reshape(n, c, -1, 1)).reshape(n, c).sum(axis=0)

@@ -1,5 +1,5 @@
 """Adam, update for update the same as ``torch.optim.Adam`` (Kingma & Ba, 2015)."""
-from .. import backend, kernels
+from .. import backend
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -42,7 +42,7 @@ class Adam(Optimizer):
                 m, v = bucket.state_buffer("exp_avg")[0], bucket.state_buffer("exp_avg_sq")[0]
                 largest = bucket.state_buffer("max_exp_avg_sq")[0] if group["amsgrad"] else None
                 bucket.bump_versions()  # changed in place below, as PyTorch counts it
-                scratch = None if backend.is_gpu_array(v) else bucket.work_buffer()
+                scratch = bucket.work_buffer()
                 self._update(group, bucket.param, bucket.grad, m, v, largest, t, scratch)
             for p in single:
                 state = self.state.get(p)
@@ -52,7 +52,7 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = Tensor._make(backend.array_module(p.array).zeros_like(p.array))
                 t = self._advance(state)
                 p._bump_version()  # changed in place below, as PyTorch counts it
-                scratch = None if backend.is_gpu_array(p.array) else self._scratch(p)
+                scratch = self._scratch(p)
                 self._update(group, p.array, p.grad.array, state["exp_avg"].array, state["exp_avg_sq"].array,
                              state["max_exp_avg_sq"].array if group["amsgrad"] else None, t, scratch)
 
@@ -65,16 +65,34 @@ class Adam(Optimizer):
             param *= 1 - lr * wd
         elif wd:
             g = g + wd * param
-        if group["capturable"] and backend.is_gpu_array(v):  # t and the corrections stay on the GPU
-            kernels.adam_device_step(g, beta1, beta2, eps, lr, t, param, m, v)
-            return
-        step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
         if largest is not None:  # the largest v so far in the denominator (Reddi et al.)
+            step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
             self._amsgrad_step(param, g, m, v, largest, beta1, beta2, eps, step_size, correction2)
             return
+        self._adam_step(param, g, m, v, beta1, beta2, eps, lr, t, scratch)
+
+    def _adam_step(self, param, grad, m, v, beta1, beta2, eps, lr, t, scratch):
+        """PyTorch's single-tensor Adam, in place: m.lerp_(g, 1 − β₁); v·β₂ + (1 − β₂)·g·g;
+        p.addcdiv_(m, √v / √(1 − β₂ᵗ) + eps, value=−lr / (1 − β₁ᵗ)).  Written through a
+        scratch array of the parameter's shape so that no expression makes a temporary
+        (the large weights of the book's MNIST models are updated a lot)."""
+        step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
         if hasattr(step_size, "astype"):  # a step kept as an array: scalars of the parameter's dtype
             step_size, correction2 = step_size.astype(param.dtype), correction2.astype(param.dtype)
-        kernels.adam(g, beta1, beta2, eps, step_size, correction2, param, m, v, scratch)
+        xp = backend.array_module(v)
+        xp.subtract(grad, m, out=scratch)
+        scratch *= 1 - beta1
+        m += scratch                                   # m.lerp_(g, 1 - β₁)
+        xp.multiply(grad, 1 - beta2, out=scratch)
+        scratch *= grad
+        v *= beta2
+        v += scratch                                   # v·β₂ + (1 - β₂)·g·g
+        denom = xp.sqrt(v, out=scratch)
+        denom /= correction2
+        denom += eps
+        update = xp.divide(m, denom, out=scratch)
+        update *= step_size                            # m / denom · (-step_size)
+        param += update
 
     @staticmethod
     def _amsgrad_step(param, g, m, v, largest, beta1, beta2, eps, step_size, correction2):

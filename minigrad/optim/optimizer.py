@@ -3,9 +3,8 @@ import collections
 
 import numpy as np
 
-from .. import backend, graphs
+from .. import backend
 from ..tensor import Tensor
-from . import flat
 
 
 class Optimizer:
@@ -17,21 +16,20 @@ class Optimizer:
     the update rule once per parameter, one Python call each (one kernel launch on a GPU),
     and for the small tensors of most layers those calls, not the arithmetic, are the cost.
     PyTorch's ``foreach`` optimisers hand lists of tensors to one call, its ``fused`` ones
-    to one kernel.  Optimisers here with ``flat = True`` (SGD, Adam, AdamW) do the same by
-    keeping a group's parameters and their state as views into one flat buffer per dtype
-    and device, so that each expression runs once for all of them (``flat.py``; on the
-    CPU a large tensor keeps an update of its own, where copying its gradient would cost
+    to one kernel.  Optimisers here with ``flat = True`` (SGD, Adam, AdamW) can do the same:
+    ``minigrad.accel.flat`` keeps a group's parameters and their state as views into one
+    flat buffer per dtype and device, so that each expression runs once for all of them (on
+    the CPU a large tensor keeps an update of its own, where copying its gradient would cost
     more than the calls saved).  ``foreach=False`` keeps the loop; ``update_counts``
     counts the updates each way: 'flat' (one per buffer) and 'per_parameter'.
     """
 
-    flat = False  # does step() update flat buffers (self._plan)?
+    flat = False  # can step() update flat buffers (self._plan's buckets)?
 
     def __init__(self, params, defaults):
         self.defaults = defaults
         self.state = {}
         self.param_groups = []
-        self._layouts = {}  # id(group) -> its flat.FlatLayout
         self.update_counts = collections.Counter()
         params = list(params)
         if not params:
@@ -66,24 +64,18 @@ class Optimizer:
         raise NotImplementedError
 
     def _plan(self, group):
-        """How this step updates ``group``: (buckets, parameters).  Each bucket (a
-        ``flat.Bucket``, its gradients gathered) takes one update for all its parameters;
-        the parameters are those with a gradient that are updated one by one."""
-        buckets, single = (), None
-        if self.flat and group.get("foreach") is not False:
-            layout = self._layouts.get(id(group))
-            if layout is None or not layout.intact(group, self.state):
-                # (no new buffers inside a CUDA graph capture: its warm-up steps made them)
-                layout = None if graphs.capturing() else flat.FlatLayout(group, self.state)
-                self._layouts[id(group)] = layout
-            if layout is not None:
-                buckets, single = layout.plan()
-        if single is None:
-            single = [p for p in group["params"] if p.grad is not None]
+        """How this step updates ``group``: (buckets, parameters).  Each bucket (an
+        ``accel.flat.Bucket``, its gradients gathered) takes one update for all its
+        parameters; the parameters are those with a gradient, updated one by one: here all
+        of them."""
+        single = [p for p in group["params"] if p.grad is not None]
+        self.count_updates((), single)
+        return (), single
+
+    def count_updates(self, buckets, single):
         for way, count in (("flat", len(buckets)), ("per_parameter", len(single))):
             if count:
                 self.update_counts[way] += count
-        return buckets, single
 
     def _gradients(self):
         """(group, parameter, gradient plus the group's weight_decay·p, the parameter's state)

@@ -1,5 +1,4 @@
 """Stochastic gradient descent, update for update the same as ``torch.optim.SGD``."""
-from .. import kernels
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -57,5 +56,5 @@ class SGD(Optimizer):
                 buffer *= momentum
                 buffer += (1 - group["dampening"]) * d
             d = d + momentum * buffer if group["nesterov"] else buffer
-        kernels.sgd(d, lr, param)  # in place: p + (-lr)·d
+        param -= lr * d
         return buffer

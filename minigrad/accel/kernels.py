@@ -1,175 +1,199 @@
-"""Fused kernels: one GPU launch where NumPy makes several passes.
+"""Fused CUDA kernels: one launch where the engine's formulas make several.
 
 At the book's batch size of one a GPU waits for kernel launches, not arithmetic: each
-CuPy expression is one launch (~10 µs from Python), so the overflow-safe sigmoid below,
-nine NumPy expressions, costs nine launches, and an Adam update thirteen.  Each kernel here is
-written twice, side by side: as NumPy expressions (the CPU path, and the reference the
-CUDA tests compare against) and as CUDA C, compiled on first use: for one element (a CuPy
-``ElementwiseKernel`` or ``ReductionKernel``), or, where values must be summed per row or
-channel first (normalisation, col2im), a whole kernel (a ``RawModule``).  The array's
-module picks which runs.
+CuPy expression is one launch, so the overflow-safe sigmoid (a handful of expressions) is as
+many launches, and an Adam update a dozen.  Each kernel here computes what an engine
+formula computes (the formula, in NumPy, is in the op; ``tests/test_kernels.py`` compares
+the two), compiled on first use: for one element (a CuPy ``ElementwiseKernel`` or
+``ReductionKernel``) or, where values must be summed per row or channel first
+(normalisation, col2im), a whole kernel (a ``RawModule``).  Each is attached to the engine
+for GPU arrays (``replaces(..., when=on_gpu)``); on the CPU the engine's formula runs.
 """
 import functools
 import math
 
 import numpy as np
 
-from . import backend
+from .. import backend
+from ..ops import loss, normalization
+from ..ops.elementwise import Gelu, LeakyRelu, Sigmoid
+from ..optim.adam import Adam
+from . import convolution, graphs, replaces
 
 
-class Fused:
-    """``numpy(*args)`` on NumPy arrays; on CuPy arrays the kernel that ``make(cupy)`` builds."""
+def on_gpu(self, first, *rest, **options):
+    """``when`` for a method whose first argument is a CuPy array."""
+    return backend.is_gpu_array(first)
 
-    def __init__(self, numpy, make):
-        self.numpy, self.make, self.kernel = numpy, make, None
+
+def on_gpu_function(first, *rest, **options):
+    """``when`` for a function whose first argument is a CuPy array."""
+    return backend.is_gpu_array(first)
+
+
+class Compiled:
+    """A CuPy kernel that ``make(cupy)`` builds, compiled on first use."""
+
+    def __init__(self, make):
+        self.make, self.kernel = make, None
 
     def __call__(self, *args):
-        if not backend.is_gpu_array(args[0]):
-            return self.numpy(*args)
         if self.kernel is None:
-            self.kernel = self.make(backend.cp)
+            self.kernel = self.make(backend.module_for("cuda"))
         return self.kernel(*args)
 
 
 def elementwise(inputs, outputs, body, name):
-    return lambda cp: cp.ElementwiseKernel(inputs, outputs, body, "minigrad_" + name)
+    return Compiled(lambda cp: cp.ElementwiseKernel(inputs, outputs, body, "minigrad_" + name))
+
+
+def reduction(map_expr, name):
+    return Compiled(lambda cp: cp.ReductionKernel("T x, T y, T n", "T loss", map_expr, "a + b", "loss = a / n",
+                                                  "0", "minigrad_" + name))
 
 
 # --- activations: forward and backward ----------------------------------------------------
 
-def _sigmoid(x):
-    """σ(x) = 1 / (1 + e^(-x)) without overflow warnings: e^(-|x|) never overflows,
-    and σ(x) = e^x / (1 + e^x) for x < 0."""
-    xp = backend.array_module(x)
-    e = xp.exp(-abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-sigmoid = Fused(_sigmoid, elementwise(
-    "T x", "T y", "T e = exp(-abs(x)); y = x >= 0 ? 1 / (1 + e) : e / (1 + e)", "sigmoid"))
-
-sigmoid_backward = Fused(lambda grad, y: grad * (1 - y) * y, elementwise(
-    "T grad, T y", "T dx", "dx = grad * (1 - y) * y", "sigmoid_backward"))
-
-# PyTorch uses the slope at exactly 0 too
-leaky_relu = Fused(lambda x, slope: backend.array_module(x).where(x > 0, x, x * slope), elementwise(
-    "T x, T slope", "T y", "y = x > 0 ? x : x * slope", "leaky_relu"))
-
-leaky_relu_backward = Fused(
-    lambda grad, x, slope: backend.array_module(grad).where(x > 0, grad, grad * slope), elementwise(
-        "T grad, T x, T slope", "T dx", "dx = x > 0 ? grad : grad * slope", "leaky_relu_backward"))
-
-
-def _gelu_cdf(x):
-    return 0.5 * (1 + backend.erf(x / math.sqrt(2)))
-
-
+sigmoid = elementwise("T x", "T y", "T e = exp(-abs(x)); y = x >= 0 ? 1 / (1 + e) : e / (1 + e)", "sigmoid")
+sigmoid_backward = elementwise("T grad, T y", "T dx", "dx = grad * (1 - y) * y", "sigmoid_backward")
+leaky_relu = elementwise("T x, T slope", "T y", "y = x > 0 ? x : x * slope", "leaky_relu")
+leaky_relu_backward = elementwise("T grad, T x, T slope", "T dx", "dx = x > 0 ? grad : grad * slope",
+                                  "leaky_relu_backward")
 # NVRTC has no M_SQRT1_2: 1/√2 and 1/√(2π) are written out
 _CDF = "(0.5 * (1 + erf(x * 0.7071067811865476)))"
-
-gelu = Fused(lambda x: x * _gelu_cdf(x), elementwise("T x", "T y", f"y = x * {_CDF}", "gelu"))
-
-gelu_backward = Fused(
-    lambda grad, x: grad * (_gelu_cdf(x) + x * (backend.array_module(x).exp(-0.5 * x * x)
-                                                 / math.sqrt(2 * math.pi))),
-    elementwise("T grad, T x", "T dx",
-                f"dx = grad * ({_CDF} + x * (exp(-0.5 * x * x) * 0.3989422804014327))",
-                "gelu_backward"))
-
-# --- optimiser updates ---------------------------------------------------------------------
+gelu = elementwise("T x", "T y", f"y = x * {_CDF}", "gelu")
+gelu_backward = elementwise("T grad, T x", "T dx",
+                            f"dx = grad * ({_CDF} + x * (exp(-0.5 * x * x) * 0.3989422804014327))", "gelu_backward")
 
 
-def _sgd(grad, lr, param):
-    param -= lr * grad
+@replaces(Sigmoid, "forward", on_gpu)
+def sigmoid_forward_on_gpu(op, a):
+    out = sigmoid(a)
+    op.save_for_backward(out)
+    return out
 
 
-sgd = Fused(_sgd, elementwise("T grad, T lr", "T param", "param -= lr * grad", "sgd"))
+@replaces(Sigmoid, "backward", on_gpu)
+def sigmoid_backward_on_gpu(op, grad):
+    out, = op.saved_tensors
+    return sigmoid_backward(grad, out)
 
-# PyTorch's single-tensor Adam: m.lerp_(g, 1 - β₁); v·β₂ + (1 - β₂)·g·g;
-# p.addcdiv_(m, √v / √(1 - β₂ᵗ) + eps, value=-lr / (1 - β₁ᵗ))
+
+@replaces(LeakyRelu, "forward", on_gpu)
+def leaky_relu_forward_on_gpu(op, a):
+    op.save_for_backward(a)
+    return leaky_relu(a, op.slope)
+
+
+@replaces(LeakyRelu, "backward", on_gpu)
+def leaky_relu_backward_on_gpu(op, grad):
+    a, = op.saved_tensors
+    return leaky_relu_backward(grad, a, op.slope)
+
+
+def _exact_gelu_on_gpu(op, first, *rest):
+    return op.approximate == "none" and backend.is_gpu_array(first)
+
+
+@replaces(Gelu, "forward", _exact_gelu_on_gpu)
+def gelu_forward_on_gpu(op, a):
+    op.save_for_backward(a)
+    return gelu(a)
+
+
+@replaces(Gelu, "backward", _exact_gelu_on_gpu)
+def gelu_backward_on_gpu(op, grad):
+    a, = op.saved_tensors
+    return gelu_backward(grad, a)
+
+
+# --- Adam: one launch per update ---------------------------------------------------------------
+# PyTorch's single-tensor Adam, as ``Adam._adam_step`` computes it
 _ADAM = """
     m += (grad - m) * (T)(1 - beta1);
     v = v * (T)beta2 + (T)(1 - beta2) * grad * grad;
     param += (T)step_size * (m / (sqrt(v) / (T)correction2 + (T)eps));
 """
-
-
-def _adam(grad, beta1, beta2, eps, step_size, correction2, param, m, v, scratch):
-    """In place, in a scratch buffer kept per parameter (no temporaries: 15% faster on
-    784×200); only the last product is in another order than PyTorch's (~1e-16 relative)."""
-    xp = backend.array_module(v)
-    xp.subtract(grad, m, out=scratch)
-    scratch *= 1 - beta1
-    m += scratch                                   # m.lerp_(g, 1 - β₁)
-    xp.multiply(grad, 1 - beta2, out=scratch)
-    scratch *= grad
-    v *= beta2
-    v += scratch                                   # v·β₂ + (1 - β₂)·g·g
-    denom = xp.sqrt(v, out=scratch)
-    denom /= correction2
-    denom += eps
-    update = xp.divide(m, denom, out=scratch)
-    update *= step_size                            # m / denom · (-step_size)
-    param += update
-
-
-def _adam_kernel(cp):
-    kernel = cp.ElementwiseKernel(
-        "T grad, float64 beta1, float64 beta2, float64 eps, float64 step_size, float64 correction2",
-        "T param, T m, T v", _ADAM, "minigrad_adam")
-    return lambda grad, beta1, beta2, eps, step_size, correction2, param, m, v, scratch: kernel(
-        grad, beta1, beta2, eps, step_size, correction2, param, m, v)
-
-
-adam = Fused(_adam, _adam_kernel)
-
+_ADAM_INPUTS = "T grad, float64 beta1, float64 beta2, float64 eps"
+adam = elementwise(_ADAM_INPUTS + ", float64 step_size, float64 correction2", "T param, T m, T v", _ADAM, "adam")
 # Capturable Adam: the step count t is a device scalar, advanced by the caller, and the bias
 # corrections are computed from it here (in double precision, as the host computes them)
-adam_device_step = Fused(None, elementwise(
-    "T grad, float64 beta1, float64 beta2, float64 eps, float64 lr, raw float64 t", "T param, T m, T v",
+adam_device_step = elementwise(
+    _ADAM_INPUTS + ", float64 lr, raw float64 t", "T param, T m, T v",
     "double step_size = -lr / (1 - pow(beta1, t[0]));"
-    "double correction2 = sqrt(1 - pow(beta2, t[0]));" + _ADAM, "adam_device_step"))
+    "double correction2 = sqrt(1 - pow(beta2, t[0]));" + _ADAM, "adam_device_step")
+
+
+@replaces(Adam, "_adam_step", on_gpu)
+def adam_step_on_gpu(optimizer, param, grad, m, v, beta1, beta2, eps, lr, t, scratch):
+    if backend.is_gpu_array(t):  # capturable: t and the corrections stay on the GPU
+        adam_device_step(grad, beta1, beta2, eps, lr, t, param, m, v)
+    else:
+        adam(grad, beta1, beta2, eps, -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5, param, m, v)
+
 
 # --- losses (reduction 'mean' or 'sum'; n is the count for 'mean', 1 for 'sum') -------------
 # On the GPU a loss is one reduction launch.  BCE's input must lie in [0, 1]: checking that
-# on the host would wait for the GPU, so the kernel makes the loss NaN instead and the
-# caller registers it with ``backend.check_later`` (reported at the next read to the host,
-# as CUDA reports a device-side assert).
+# on the host would wait for the GPU, so the kernel makes the loss NaN instead and registers
+# it with ``backend.check_later`` (reported at the next read to the host, as CUDA reports a
+# device-side assert).
+
+mse = reduction("(x - y) * (x - y)", "mse")
+mse_backward = elementwise("T grad, T x, T y, T n", "T dx", "dx = grad / n * 2 * (x - y)", "mse_backward")
+bce = reduction("x >= 0 && x <= 1 ? -(y * max(log(x), (T)-100) + (1 - y) * max(log(1 - x), (T)-100)) : sqrt((T)-1)",
+                "bce")
+bce_backward = elementwise("T grad, T x, T y, T n", "T dx",
+                           f"dx = grad / n * (x - y) / max((1 - x) * x, (T){loss.BCE_EPSILON!r})", "bce_backward")
 
 
-def reduction(map_expr, name):
-    return lambda cp: cp.ReductionKernel("T x, T y, T n", "T loss", map_expr, "a + b", "loss = a / n", "0",
-                                         "minigrad_" + name)
+def _reduced_mse_on_gpu(op, input, target):
+    """(broadcast targets, warned about, and reduction='none' take the engine's way)"""
+    return backend.is_gpu_array(input) and input.shape == target.shape and op.reduction != "none"
 
 
-def _mse(x, y, n):
-    diff = x - y
-    return (diff * diff).sum() / n
+@replaces(loss.MSELoss, "forward", _reduced_mse_on_gpu)
+def mse_forward_on_gpu(op, input, target):
+    op.save_for_backward(input, target)
+    input, target = loss._common_dtype(input, target)
+    op.n = math.prod(input.shape) if op.reduction == "mean" else 1
+    return mse(input, target, op.n)
 
 
-mse = Fused(_mse, reduction("(x - y) * (x - y)", "mse"))
-
-mse_backward = Fused(lambda grad, x, y, n: grad / n * 2 * (x - y), elementwise(
-    "T grad, T x, T y, T n", "T dx", "dx = grad / n * 2 * (x - y)", "mse_backward"))
-
-
-def bce_losses(x, y):
-    """-(y·log x + (1 - y)·log(1 - x)), each log clamped at -100 (PyTorch's numerics)."""
-    xp = backend.array_module(x)
-    with backend.quiet(xp):  # log(0) = -inf is expected here and clamped next
-        log_x, log_1mx = xp.log(x), xp.log(1 - x)
-    return -(y * xp.maximum(log_x, -100) + (1 - y) * xp.maximum(log_1mx, -100))
+@replaces(loss.MSELoss, "backward", on_gpu)
+def mse_backward_on_gpu(op, grad):  # (op.n is the engine's count for either way of forward)
+    input, target = loss._common_dtype(*op.saved_tensors)
+    g = mse_backward(grad, input, target, op.n)
+    return g, (-g if op.needs_grad[1] else None)
 
 
-bce = Fused(lambda x, y, n: bce_losses(x, y).sum() / n, reduction(
-    "x >= 0 && x <= 1 ? -(y * max(log(x), (T)-100) + (1 - y) * max(log(1 - x), (T)-100)) : sqrt((T)-1)", "bce"))
+@replaces(loss.BCELoss, "forward", on_gpu)
+def bce_forward_on_gpu(op, input, target, weight=None):
+    loss.check_same_shape("binary_cross_entropy", input, target)
+    op.save_for_backward(input, target, weight)
+    if weight is None and op.reduction != "none":
+        result = bce(input, target, op.count(input))
+    else:  # an input outside [0, 1] makes these NaN too
+        losses = loss.bce_losses(input, target)
+        result = op.reduce(losses if weight is None else losses * weight)
+    if not graphs.capturing():
+        backend.check_later(result if result.ndim == 0 else result.sum(), loss.BCE_RANGE)
+    return result
 
-BCE_EPSILON = 9.999999960041972e-13  # PyTorch's 1e-12 is a C float: this is float32(1e-12) exactly
 
-bce_backward = Fused(
-    lambda grad, x, y, n: grad / n * (x - y) / backend.array_module(x).maximum((1 - x) * x, BCE_EPSILON),
-    elementwise("T grad, T x, T y, T n", "T dx",
-                f"dx = grad / n * (x - y) / max((1 - x) * x, (T){BCE_EPSILON!r})", "bce_backward"))
+@replaces(loss.BCELoss, "backward", on_gpu)
+def bce_backward_on_gpu(op, grad):
+    x, y, weight = op.saved_tensors
+    g = bce_backward(grad, x, y, op.count(x))
+    if weight is not None:
+        g = g * weight
+    gy = None
+    if op.needs_grad[1]:  # as the engine's
+        with backend.quiet(backend.array_module(x)):
+            gy = grad / op.count(x) * (backend.array_module(x).log(1 - x) - backend.array_module(x).log(x))
+        if weight is not None:
+            gy = gy * weight
+    return g, gy
+
 
 # --- kernels written in CUDA C (a RawModule per source and element types) -----------------
 
@@ -203,99 +227,6 @@ def _raw_kernel(cp, source, name, **types):
 # launch on the GPU.
 
 
-def _layer_norm(x, weight, bias, eps):
-    """x (rows, m) → (x̂·weight + bias, mean, rstd) with x̂ = (x − mean)·rstd,
-    rstd = 1/sqrt(var + eps), mean and biased var per row."""
-    xp = backend.array_module(x)
-    m = x.shape[1]
-    # sum / m is what ndarray.mean computes, without its Python-level overhead
-    mean = x.sum(axis=1, keepdims=True) / m
-    centred = x - mean
-    var = (centred * centred).sum(axis=1, keepdims=True) / m
-    rstd = 1 / xp.sqrt(var + eps)
-    out = centred * rstd
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out, mean[:, 0], rstd[:, 0]
-
-
-def _layer_norm_backward(grad, x, weight, mean, rstd, needs):
-    """With ĝ = grad·weight: dx = rstd/m·(m·ĝ − Σĝ − x̂·Σĝx̂) per row; dweight = Σ grad·x̂,
-    dbias = Σ grad over the rows.  ``needs`` says which of (dx, dweight, dbias) to compute."""
-    mean, rstd = mean[:, None], rstd[:, None]
-    xhat = (x - mean) * rstd
-    gx = gw = gb = None
-    if needs[0]:
-        g = grad * weight if weight is not None else grad
-        m = x.shape[1]
-        gx = (m * g - g.sum(axis=1, keepdims=True) - xhat * (g * xhat).sum(axis=1, keepdims=True)) * (rstd / m)
-    if needs[1]:
-        gw = (grad * xhat).sum(axis=0)
-    if needs[2]:
-        gb = grad.sum(axis=0)
-    return gx, gw, gb
-
-
-def _batch_norm(x, weight, bias, eps, running_mean, running_var, momentum, training):
-    """x (N, C, ...) → (y, mean, rstd) per channel, with the batch's mean and biased variance
-    (``training``, moving the running estimates by ``momentum``, with the unbiased variance)
-    or the running ones.  Like PyTorch's CPU kernel, y = x·α + β with α = w·rstd and
-    β = b − mean·α."""
-    xp = backend.array_module(x)
-    channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    if training:
-        count = math.prod(x.shape) // x.shape[1]
-        mean = _channel_sums(x) / count
-        centred = x - mean.reshape(channel)
-        var = _channel_sums(centred, centred) / count
-        if running_mean is not None:
-            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
-            running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
-    else:
-        mean, var = running_mean.copy(), running_var.copy()  # kept for backward; training moves the originals
-    rstd = 1 / xp.sqrt(var + eps)
-    alpha = rstd if weight is None else weight * rstd
-    beta = -mean * alpha if bias is None else bias - mean * alpha
-    out = x * alpha.reshape(channel)
-    out += beta.reshape(channel)
-    return out, mean, rstd
-
-
-def _batch_norm_backward(grad, x, weight, mean, rstd, training, needs_x):
-    """With α = w·rstd and M values per channel: training dx = α·(g − Σg/M − x̂·Σ(g·x̂)/M),
-    evaluation dx = α·g; returns (dx or None, Σ g·x̂ = dweight, Σ g = dbias)."""
-    channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    centred = x - mean.reshape(channel)
-    grad_sum = _channel_sums(grad)
-    grad_dot_xhat = _channel_sums(grad, centred) * rstd    # Σ g·x̂ = rstd·Σ g·(x − mean)
-    gx = None
-    if needs_x:
-        alpha = rstd if weight is None else weight * rstd
-        gx = grad * alpha.reshape(channel)
-        if training:  # the batch statistics depend on x too
-            count = math.prod(x.shape) // x.shape[1]
-            gx -= centred * (alpha * rstd * grad_dot_xhat / count).reshape(channel)
-            gx -= (alpha * grad_sum / count).reshape(channel)
-    return gx, grad_dot_xhat, grad_sum
-
-
-def _channel_sums(a, b=None):
-    """Σ a (or Σ a·b) over every axis but dimension 1, the channels.
-
-    Written as matrix products (each channel's values times a vector of ones, or times
-    the same channel of b) so that BLAS does the reduction, with no temporary for a·b (faster
-    than ``a.sum(axis=(0, 2, 3))`` and ``(a * b).sum(...)`` on the book's images).
-    """
-    if a.ndim == 2 or 0 in a.shape or not (type(a) is np.ndarray or backend.is_gpu_array(a)):  # (N, C), nothing
-        # to sum, or tensors (a recorded backward)
-        return (a if b is None else a * b).sum(axis=tuple(i for i in range(a.ndim) if i != 1))
-    xp = backend.array_module(a)
-    n, c = a.shape[:2]
-    if b is None:
-        return backend.matmul(a.reshape(n, c, -1), xp.ones(a.size // (n * c), dtype=a.dtype)).sum(axis=0)
-    return backend.matmul(a.reshape(n, c, 1, -1), b.reshape(n, c, -1, 1)).reshape(n, c).sum(axis=0)
 
 
 # Flags of the CUDA kernels below (C bit masks, defined once here)
@@ -413,7 +344,8 @@ extern "C" __global__ void layer_norm_param_grads(const T* grad, const T* x, con
 
 @functools.lru_cache(maxsize=None)
 def _normalize_kernels(cp):
-    """The three kernels above, compiled per dtype, behind the NumPy twins' signatures.
+    """The three kernels above, compiled per dtype, behind the signatures of the engine's
+    formulas (minigrad.ops.normalization).
     (minigrad.nn.functional has checked that every array has the input's dtype.)  Where a
     kernel takes no weight, bias or running estimate, another array stands in for the
     pointer: its flag is off, so the kernel never touches it."""
@@ -441,9 +373,9 @@ def _normalize_kernels(cp):
                 np.int64(x.size // groups), np.int64(inner), np.int64(stride), np.float64(eps), np.float64(momentum),
                 flags(training and "BATCH_STATS", update and "UPDATE_RUNNING", weight is not None and "HAS_WEIGHT",
                       bias is not None and "HAS_BIAS", per_group and "PER_GROUP")))
-        elif not training:  # nothing to normalise: the statistics are the running ones, as in the twin
+        elif not training:  # nothing to normalise: the statistics are the running ones, as the engine computes them
             mean[...], rstd[...] = running_mean_c, 1 / cp.sqrt(running_var_c + eps)
-        else:  # no values to average: 0/0, as NumPy gives
+        else:  # no values to average: 0/0, as the engine computes
             mean.fill(np.nan)
             rstd.fill(np.nan)
         if update and running_mean_c is not running_mean:  # strided running estimates: updated in a copy
@@ -501,24 +433,20 @@ def _normalize_kernels(cp):
             "batch_norm_backward": batch_norm_backward}
 
 
-def _normalize_kernel(name):
-    return lambda cp: _normalize_kernels(cp)[name]
 
 
-layer_norm = Fused(_layer_norm, _normalize_kernel("layer_norm"))
-layer_norm_backward = Fused(_layer_norm_backward, _normalize_kernel("layer_norm_backward"))
-batch_norm = Fused(_batch_norm, _normalize_kernel("batch_norm"))
-batch_norm_backward = Fused(_batch_norm_backward, _normalize_kernel("batch_norm_backward"))
+def _cuda_normalization(name):
+    def on_gpu_kernel(*args):
+        return _normalize_kernels(backend.module_for("cuda"))[name](*args)
+    on_gpu_kernel.__name__ = name + "_on_gpu"
+    return on_gpu_kernel
+
+
+for _name in ("layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward"):
+    replaces(normalization, _name, on_gpu_function)(_cuda_normalization(_name))
 
 
 # --- col2im: sums in a fixed order ------------------------------------------------------------
-
-def _gather_sum(values, plan):
-    """out[p] = Σ_j values[plan[p, j]] over the slots j with plan[p, j] ≥ 0, for a flat
-    ``values`` and a (P, slots) ``plan``."""
-    xp = backend.array_module(values)
-    return xp.where(plan >= 0, values[plan], 0).sum(axis=1)
-
 
 # One thread per output, its slots added in the plan's order: the same sums every run, where
 # atomic adds (cupyx.scatter_add) add in whatever order the threads arrive
@@ -548,4 +476,4 @@ def _gather_sum_kernel(cp):
     return gather_sum
 
 
-gather_sum = Fused(_gather_sum, _gather_sum_kernel)
+replaces(convolution, "gather_sum", on_gpu_function)(Compiled(_gather_sum_kernel))

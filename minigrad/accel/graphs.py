@@ -28,54 +28,55 @@ The rules that make a step capturable (PyTorch's CUDA graphs have the same ones)
   during capture every matrix product (``backend.matmul``) calls cuBLAS directly, with a
   handle and workspace of the graph's own (:class:`CaptureBlas`).
 
-Without CUDA (NumPy on the CPU) ``graphed`` returns a wrapper that runs the step
-eagerly, after saying so once: code that uses it stays portable.
+Inputs that are not on CUDA (and minigrad without this package) get the engine's
+``minigrad.cuda.graphed``: the step runs eagerly, after saying so once.
 """
 import ctypes
 import ctypes.util
-import warnings
 
 import numpy as np
 
-from . import backend
+from .. import backend, cuda
+from ..tensor import Tensor
+from . import replaces
 
-_capturing = [False]
+
+class Capture:
+    """The capture under way: whether a graph is being recorded, and the cuBLAS handle that
+    the matrix products use meanwhile (None: CuPy's)."""
+    recording = False
+    blas = None
 
 
 def capturing():
-    """True while a CUDA graph is being recorded (ops skip checks that would synchronise)."""
-    return _capturing[0]
+    """True while a CUDA graph is being recorded (what would synchronise must wait)."""
+    return Capture.recording
 
 
+def _on_cuda(step, *example_inputs, **options):
+    return bool(example_inputs) and all(getattr(t, "is_cuda", False) for t in example_inputs)
+
+
+@replaces(cuda, "graphed", _on_cuda)
 def graphed(step, *example_inputs, warmup=3, state=()):
-    """``step(*inputs)`` captured as a CUDA graph when the inputs are on CUDA, eager otherwise."""
-    if not example_inputs or not all(getattr(t, "is_cuda", False) for t in example_inputs):
-        return EagerStep(step)
+    """``step(*inputs)`` captured as a CUDA graph, to be replayed (see the module's docstring)."""
     return GraphedStep(step, example_inputs, warmup, state)
 
 
-class EagerStep:
-    """The CPU stand-in: calls the step as it is."""
-    _warned = False
+def _capturing_on_gpu(a, b):
+    return Capture.blas is not None and backend.is_gpu_array(a)
 
-    def __init__(self, step):
-        self.step = step
-        if not EagerStep._warned:
-            warnings.warn("minigrad.cuda.graphed: the inputs are not on CUDA, so the step runs eagerly "
-                          "(no CUDA graph)", stacklevel=3)
-            EagerStep._warned = True
 
-    def __call__(self, *inputs):
-        return self.step(*inputs)
-
-    replay = __call__
+@replaces(backend, "matmul", _capturing_on_gpu)
+def matmul_in_capture(a, b):
+    return Capture.blas.matmul(a, b)
 
 
 class GraphedStep:
     """A step recorded on a CUDA stream and replayed with ``graph.launch``."""
 
     def __init__(self, step, example_inputs, warmup, state):
-        cp = backend.cp
+        cp = backend.module_for("cuda")
         self.stream = cp.cuda.Stream(non_blocking=True)
         self.static_inputs = [t.detach().clone() if not t.requires_grad else t for t in example_inputs]
         saved = _snapshot(state)
@@ -89,8 +90,8 @@ class GraphedStep:
         cp.cuda.Device().synchronize()
         self.pool = cp.cuda.MemoryPool()  # private: replays reuse exactly these blocks
         with cp.cuda.using_allocator(self.pool.malloc), self.stream:
-            self.blas = backend.capture_blas = CaptureBlas(self.stream)
-            _capturing[0] = True
+            self.blas = Capture.blas = CaptureBlas(self.stream)
+            Capture.recording = True
             try:
                 self.stream.begin_capture(cp.cuda.runtime.streamCaptureModeRelaxed)
                 try:
@@ -98,8 +99,7 @@ class GraphedStep:
                 finally:
                     self.graph = self.stream.end_capture()
             finally:
-                _capturing[0] = False
-                backend.capture_blas = None
+                Capture.recording, Capture.blas = False, None
         self.stream.synchronize()
 
     def __call__(self, *inputs):
@@ -116,7 +116,7 @@ class GraphedStep:
     def replay(self):
         """Replay on the inputs already in the static buffers, on the current stream (so
         that what comes after, such as reading a loss, waits for it, as in PyTorch)."""
-        self.graph.launch(backend.cp.cuda.get_current_stream())
+        self.graph.launch(backend.module_for("cuda").cuda.get_current_stream())
         return self.static_outputs
 
 
@@ -135,7 +135,7 @@ class CaptureBlas:
         self.handle = ctypes.c_void_p()
         _check(self.lib.cublasCreate_v2(ctypes.byref(self.handle)), "cublasCreate")
         _check(self.lib.cublasSetStream_v2(self.handle, ctypes.c_void_p(stream.ptr)), "cublasSetStream")
-        self.workspace = backend.cp.empty(self.WORKSPACE_BYTES, dtype=np.uint8)
+        self.workspace = backend.module_for("cuda").empty(self.WORKSPACE_BYTES, dtype=np.uint8)
         _check(self.lib.cublasSetWorkspace_v2(self.handle, ctypes.c_void_p(self.workspace.data.ptr),
                                               ctypes.c_size_t(self.WORKSPACE_BYTES)), "cublasSetWorkspace")
 
@@ -145,7 +145,7 @@ class CaptureBlas:
 
     def matmul(self, a, b):
         """``a @ b`` with NumPy's rules (1-D operands, broadcast batch dimensions)."""
-        cp = backend.cp
+        cp = backend.module_for("cuda")
         if a.dtype != b.dtype or a.dtype not in self.GEMM:
             raise TypeError(f"a captured matrix product needs two float32 or float64 arrays, got {a.dtype} "
                             f"and {b.dtype}")
@@ -209,7 +209,7 @@ def _column_major(x):
         return 0, max(s0 // item if rows > 1 else cols, 1), x
     if s0 == item and s1 % item == 0 and (cols == 1 or s1 >= rows * item):
         return 1, max(s1 // item if cols > 1 else rows, 1), x
-    x = backend.cp.ascontiguousarray(x)
+    x = backend.module_for("cuda").ascontiguousarray(x)
     return 0, max(cols, 1), x
 
 
@@ -254,7 +254,6 @@ def _restore(state, copies):
 def state_tensors(state):
     """Every tensor a training step changes, for modules and optimisers in ``state``:
     parameters, buffers, optimiser state."""
-    from .tensor import Tensor
     for owner in state:
         if hasattr(owner, "parameters"):
             yield from owner.parameters()

@@ -41,8 +41,10 @@ import weakref
 
 import numpy as np
 
-from .. import backend, graphs
+from .. import backend
+from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
+from . import plain, replaces
 
 
 def holders(x):
@@ -187,7 +189,7 @@ class Bucket:
             arrays.append(array)
         if odd:
             return "odd"
-        if graphs.capturing():  # one copy each: concatenate's table of pointers would not outlive the capture
+        if capturing():  # one copy each: concatenate's table of pointers would not outlive the capture
             for view, array in zip(self.grad_views, arrays):
                 view[...] = array
         else:
@@ -329,3 +331,29 @@ def _movable(t, ours):
     if id(t.array) in ours:
         return holders(t.array) == 2
     return t.array.base is None and holders(t.array) == 1
+
+
+def capturing():
+    """Is a CUDA graph being recorded (``accel.graphs``, there only where CuPy is)?"""
+    graphs = sys.modules.get(__package__ + ".graphs")
+    return graphs is not None and graphs.capturing()
+
+
+def _flat_group(optimizer, group):
+    return optimizer.flat and group.get("foreach") is not False
+
+
+@replaces(Optimizer, "_plan", _flat_group)
+def plan(optimizer, group):
+    """The group's buckets (a layout made or checked before every step) and what is left."""
+    layouts = optimizer.__dict__.setdefault("_layouts", {})  # id(group) -> its FlatLayout
+    layout = layouts.get(id(group))
+    if layout is None or not layout.intact(group, optimizer.state):
+        # (no new buffers inside a CUDA graph capture: its warm-up steps made them)
+        layout = None if capturing() else FlatLayout(group, optimizer.state)
+        layouts[id(group)] = layout
+    if layout is None:
+        return plain(Optimizer, "_plan")(optimizer, group)
+    buckets, single = layout.plan()
+    optimizer.count_updates(buckets, single)
+    return buckets, single

@@ -1,0 +1,78 @@
+"""``minigrad.accel``: the speed machinery, beside the engine.
+
+The engine (``minigrad/ops``, ``minigrad/optim``) says what is computed, each formula once,
+in NumPy written against the array module ``xp``, so that the same lines run on the CPU and,
+with CuPy, on the GPU.  That is all minigrad needs to compute the right numbers.  This
+package makes the same numbers come faster where plain array expressions are slow:
+
+- ``kernels``: fused CUDA kernels for the book's layers, losses and optimisers.  On a GPU
+  each array expression is a kernel launch, and at the book's batch sizes the launches,
+  not the arithmetic, are the cost: one kernel per formula instead of one per expression.
+- ``convolution``: faster lowerings of a convolution than the op's im2col (products per
+  phase that copy nothing when the image side has many channels; on a GPU, index plans
+  that make im2col one gather and col2im one fixed-order sum).
+- ``flat``: an optimiser's parameters and state as views into one buffer, so that an
+  update is one expression for all parameters (PyTorch's ``foreach``/``fused``).
+- ``graphs``: a training step captured once as a CUDA graph and replayed
+  (``minigrad.cuda.graphed``), with the cuBLAS calls a capture needs.
+
+Each piece attaches in one way only: ``@replaces(owner, name, when)`` puts a faster version
+in place of a method or function of the engine, for the inputs ``when`` accepts; for any
+other input the engine's own version runs.  The engine never calls into this package;
+``replacements()`` lists what is attached.
+
+``MINIGRAD_ACCEL=0`` in the environment (before minigrad is imported) attaches nothing:
+minigrad then runs its plain formulas alone, and every CPU test passes with the same
+numbers, which CI checks.
+"""
+import functools
+import os
+
+ENABLED = os.environ.get("MINIGRAD_ACCEL", "1") != "0"
+
+_attached = []  # (owner, name, the engine's own version)
+
+
+def replaces(owner, name, when=None):
+    """Decorator: the function computes ``owner.name`` (a method, taking ``self`` first, or
+    a module's function) faster.  With ``when``, a predicate on the same arguments, it
+    runs only where ``when`` holds and the engine's version everywhere else.  (Switched
+    off, it attaches nothing: importing a module of this package changes nothing then.)"""
+    def attach(fast):
+        if not ENABLED:
+            return fast
+        plain = getattr(owner, name)
+        if when is None:
+            method = fast
+        else:
+            @functools.wraps(fast)
+            def method(*args, **kwargs):
+                return (fast if when(*args, **kwargs) else plain)(*args, **kwargs)
+        setattr(owner, name, method)
+        _attached.append((owner, name, plain))
+        return fast
+    return attach
+
+
+def replacements():
+    """What is attached: 'owner.name' for each replaced method or function."""
+    return [f"{getattr(owner, '__qualname__', owner.__name__)}.{name}" for owner, name, _ in _attached]
+
+
+def plain(owner, name):
+    """The engine's own version of ``owner.name``, attached or not (tests compare the two)."""
+    for attached_owner, attached_name, version in _attached:
+        if attached_owner is owner and attached_name == name:
+            return version
+    return getattr(owner, name)
+
+
+def _attach_all():
+    from .. import backend
+    from . import convolution, flat  # noqa: F401  (they attach on import)
+    if backend.gpu_module_installed():
+        from . import graphs, kernels  # noqa: F401
+
+
+if ENABLED:
+    _attach_all()

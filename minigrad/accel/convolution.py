@@ -1,0 +1,314 @@
+"""Faster lowerings of a convolution than the op's im2col (``minigrad.ops.convolution.Windows``).
+
+Each is a subclass of ``Windows`` with the same three products and the same numbers (the
+tests run every convolution through each); ``windows`` picks one per geometry and device:
+
+* ``PhaseWindows`` on the CPU: the op's im2col and col2im, copying each window as a block
+  of the image split into phases, where its rows lie contiguous.
+* ``PhaseProducts`` where the image side has more channels than the other (C > M, the
+  book's Conv2d(256, 3, 8, 2) and ConvTranspose2d(3, 256, 8, 2)): copying the C side
+  kH·kW times, as im2col does, would be most of the work, so it is not copied at all.
+* ``Gathered`` on a GPU, where every copy per offset is a kernel launch: im2col as one
+  indexed read through an index plan, col2im as one fixed-order sum per pixel through
+  another, both made once per geometry and kept on the device.
+"""
+import functools
+
+import numpy as np
+
+from .. import backend
+from ..ops import convolution
+from ..ops.convolution import Windows
+from . import replaces
+
+
+class Phases(Windows):
+    """The padded image split into sH·sW sub-images (space-to-depth), phase (r, t) holding
+    pixels (Y·sH + r, X·sW + t).  Offset (i, j) then reads phase (i·dH mod sH, j·dW mod sW)
+    from row ⌊i·dH/sH⌋ and column ⌊j·dW/sW⌋ on, with stride 1: its window is an (Ho, Wo)
+    block of a phase image, whose rows lie contiguous in memory (in the padded image, with a
+    stride above 1, a window's row reads every other number)."""
+
+    def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size):
+        super().__init__(weight_shape, image_size, stride, padding, dilation, out_size)
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out_size
+        (h, w), (ph, pw) = self.image_size, self.padding
+        self.rows = (dh * (kh - 1)) // sh + ho               # phase-image rows that real outputs read
+        self.phase_width = (dw * (kw - 1)) // sw + wo        # phase-image columns
+        # one spare row: the runs of the last offsets (PhaseProducts) reach up to `phase_width` past `rows`
+        self.phase_count, self.phase_size = sh * sw, (self.rows + 1) * self.phase_width
+        # for each offset (i, j), in weight order: its phase and the row and column it starts at
+        self.phase_offsets = [((i * dh) % sh * sw + (j * dw) % sw, (i * dh) // sh, (j * dw) // sw)
+                              for i in range(kh) for j in range(kw)]
+        # for every phase: where its real pixels sit in the phase images and in the image
+        self.phase_slices = [(r * sw + t, phase_rows, phase_cols, image_rows, image_cols)
+                             for r, phase_rows, image_rows in _phase_lines(h, ph, sh, self.rows)
+                             for t, phase_cols, image_cols in _phase_lines(w, pw, sw, self.phase_width)]
+
+    def to_phases(self, image):
+        """(N, C, H, W) → (N, C, phases, rows + 1, phase_width): padded and split into phases."""
+        xp = backend.array_module(image)
+        n, c = image.shape[:2]
+        phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=image.dtype)
+        for phase, phase_rows, phase_cols, image_rows, image_cols in self.phase_slices:
+            phases[:, :, phase, phase_rows, phase_cols] = image[:, :, image_rows, image_cols]
+        return phases
+
+    def from_phases(self, phases):
+        """The inverse of ``to_phases``, dropping the padding: → (N, C, H, W)."""
+        xp = backend.array_module(phases)
+        n, c = phases.shape[:2]
+        phases = phases.reshape(n, c, self.phase_count, self.rows + 1, self.phase_width)
+        image = xp.zeros((n, c) + self.image_size, dtype=phases.dtype)
+        for phase, phase_rows, phase_cols, image_rows, image_cols in self.phase_slices:
+            image[:, :, image_rows, image_cols] = phases[:, :, phase, phase_rows, phase_cols]
+        return image
+
+    def phase_window(self, phases, k):
+        """What offset k reads for every output pixel: an (N, C, Ho, Wo) block of the phases."""
+        (phase, row, col), (ho, wo) = self.phase_offsets[k], self.out_size
+        return phases[:, :, phase, row:row + ho, col:col + wo]
+
+
+class PhaseWindows(Phases):
+    """im2col and col2im as the engine's, copying each offset's window as a block of the phases."""
+
+    def lower(self, image):
+        xp = backend.array_module(image)
+        phases = self.to_phases(image)
+        n, c = image.shape[:2]
+        cols = xp.empty((c, len(self.offsets), n) + self.out_size, dtype=image.dtype)
+        for k in range(len(self.offsets)):
+            cols[:, k] = self.phase_window(phases, k).transpose(1, 0, 2, 3)
+        return cols.reshape(c * len(self.offsets), -1)
+
+    def scatter(self, weight, b, n):
+        xp = backend.array_module(b)
+        m, c = weight.shape[0], self.channels
+        blocks = backend.matmul(weight.reshape(m, -1).T, b).reshape((c, len(self.offsets), n) + self.out_size)
+        phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=b.dtype)
+        for k in range(len(self.offsets)):
+            self.phase_window(phases, k)[...] += blocks[:, k].transpose(1, 0, 2, 3)
+        return self.from_phases(phases)
+
+
+class PhaseProducts(Phases):
+    """Products per phase that read the image's windows where they lie, for C > M.
+
+    With *wide rows* (every output row computed ``phase_width`` = ⌊dW·(kW−1)/sW⌋ + Wo
+    pixels wide) the window of offset k is simply its phase image read from number
+    ``starts[k]`` on, so per phase p
+
+        W_k @ window_k   = (W_k @ phase_p) read from starts[k] on     (``correlate``)
+        b @ window_kᵀ    = (b moved starts[k] along) @ phase_pᵀ      (``weight_grad``)
+        col2im(W_kᵀ @ b) = W_kᵀ @ (b moved starts[k] along)           (``scatter``)
+
+    and the offsets of a phase stack into one product (``_weights_by_phase``, ``_moved``):
+    sH·sW products instead of kH·kW.  The extra columns of each wide row are garbage:
+    ``narrow`` drops them from results and ``widen`` pads operands with zeros there, so
+    that they add nothing.
+    """
+
+    def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size):
+        super().__init__(weight_shape, image_size, stride, padding, dilation, out_size)
+        self.run = self.out_size[0] * self.phase_width      # columns of one image in a product
+        # in the flat phase image with wide rows, offset k's window starts `starts[k]` numbers in
+        self.starts = [row * self.phase_width + col for _, row, col in self.phase_offsets]
+        self.by_phase = [(p, [k for k, offset in enumerate(self.phase_offsets) if offset[0] == p])
+                         for p in range(self.phase_count)]
+        self.by_phase = [(p, ks) for p, ks in self.by_phase if ks]
+
+    def widen(self, a):
+        """(N, M, Ho, Wo) → (M, N·Ho·phase_width), zeros in the extra columns of wide rows."""
+        xp = backend.array_module(a)
+        n, m, ho, wo = a.shape
+        wide = xp.zeros((m, n, ho, self.phase_width), dtype=a.dtype)
+        wide[:, :, :, :wo] = a.transpose(1, 0, 2, 3)
+        return wide.reshape(m, n * self.run)
+
+    def narrow(self, wide, n):
+        """(M, N·Ho·phase_width) → (N, M, Ho, Wo): the extra columns dropped."""
+        xp = backend.array_module(wide)
+        ho, wo = self.out_size
+        m = wide.shape[0]
+        return xp.ascontiguousarray(wide.reshape(m, n, ho, self.phase_width)[:, :, :, :wo].transpose(1, 0, 2, 3))
+
+    def lower(self, image):  # the products read the windows where they lie
+        n, c = image.shape[:2]
+        return self.to_phases(image).reshape(n, c, self.phase_count, self.phase_size)
+
+    def correlate(self, phases, weight):
+        """Per phase p: Z = W_p @ phase_p, every offset's M rows of it over the whole phase
+        image; offset k's window is Z's columns from starts[k] on."""
+        xp = backend.array_module(phases)
+        m, n = weight.shape[0], phases.shape[0]
+        out = xp.zeros((n, m, self.run), dtype=phases.dtype)
+        for (p, ks), w in zip(self.by_phase, self._weights_by_phase(weight)):
+            z = backend.matmul(w, phases[:, :, p]).reshape(n, len(ks), m, self.phase_size)
+            for i, k in enumerate(ks):
+                out += z[:, i, :, self.starts[k]:self.starts[k] + self.run]
+        return out.transpose(1, 0, 2).reshape(m, n * self.run)
+
+    def weight_grad(self, phases, b):
+        xp = backend.array_module(phases)
+        m, n = b.shape[0], phases.shape[0]
+        grads = xp.empty((len(self.offsets), m, self.channels), dtype=b.dtype)
+        for (p, ks), moved in zip(self.by_phase, self._moved(b, n)):
+            product = backend.matmul(moved, phases[:, :, p].transpose(0, 2, 1)).sum(axis=0)    # (|ks|·M, C)
+            grads[ks] = product.reshape(len(ks), m, self.channels)
+        return grads.transpose(1, 2, 0).reshape((m, self.channels) + self.kernel)
+
+    def scatter(self, weight, b, n):
+        xp = backend.array_module(b)
+        phases = xp.zeros((n, self.channels, self.phase_count, self.phase_size), dtype=b.dtype)
+        for (p, ks), w, moved in zip(self.by_phase, self._weights_by_phase(weight), self._moved(b, n)):
+            phases[:, :, p] = backend.matmul(w.T, moved)                                    # (N, C, phase_size)
+        return self.from_phases(phases)
+
+    def _weights_by_phase(self, weight):
+        """For each phase, its offsets' W[:, :, k] stacked: (|offsets|·M, C), rows (k, m)."""
+        m = weight.shape[0]
+        per_offset = weight.reshape(m, self.channels, -1)
+        return [per_offset[:, :, ks].transpose(2, 0, 1).reshape(len(ks) * m, self.channels)
+                for _, ks in self.by_phase]
+
+    def _moved(self, b, n):
+        """For each phase, copies of b (M, N·Ho·width) moved along to each of its offsets'
+        starts, stacked: (N, |offsets|·M, phase_size), [n, (k, m), u] = b[m, n, u − starts[k]]
+        (zero outside).  Then Σ_u moved·phase = the window products, without copying windows."""
+        xp = backend.array_module(b)
+        m = b.shape[0]
+        reach = max(self.starts)
+        padded = xp.zeros((n, m, reach + self.phase_size), dtype=b.dtype)
+        padded[:, :, reach:reach + self.run] = b.reshape(m, n, self.run).transpose(1, 0, 2)
+        return [xp.stack([padded[:, :, reach - self.starts[k]:reach - self.starts[k] + self.phase_size]
+                          for k in ks], axis=1).reshape(n, len(ks) * m, self.phase_size)
+                for _, ks in self.by_phase]
+
+
+def _phase_lines(size, pad, stride, extent):
+    """Along one dimension: for each phase r, the positions Y (< extent) of phase r's image
+    that hold real pixels, and those pixels h = Y·stride + r − pad (0 ≤ h < size)."""
+    for r in range(stride):
+        first = (r - pad) % stride               # the first real pixel in phase r
+        start = (first + pad - r) // stride      # ... and its position in the phase image
+        count = min(-(-(size - first) // stride), extent - start)
+        if count > 0:
+            yield r, slice(start, start + count), slice(first, first + stride * (count - 1) + 1, stride)
+
+
+class Gathered(Windows):
+    """im2col as one indexed read, col2im as one fixed-order sum per pixel, through index
+    plans made once per geometry and batch size and kept on the array's device."""
+
+    def lower(self, image):
+        xp = backend.array_module(image)
+        return xp.take(self.padded(image).reshape(-1), self.plan(image.shape[0], _gather_plan, image))
+
+    def scatter(self, weight, b, n):
+        """Each padded pixel sums the im2col entries that land on it (``gather_sum``)."""
+        m, c = weight.shape[0], self.channels
+        values = backend.matmul(weight.reshape(m, -1).T, b).reshape(-1)
+        padded = gather_sum(values, self.plan(n, _scatter_plan, values)).reshape((n, c) + self.padded_size)
+        return backend.array_module(b).ascontiguousarray(self.unpad(padded))
+
+    def plan(self, n, make, like):
+        """The index plan that ``make`` builds for a batch of n, on ``like``'s device."""
+        device = like.device.id if backend.is_gpu_array(like) else None
+        return make(n, self.channels, self.padded_size, self.kernel, self.stride, self.dilation, self.out_size,
+                    device)
+
+
+def gather_sum(values, plan):
+    """out[p] = Σ_j values[plan[p, j]] over the slots j with plan[p, j] ≥ 0, for a flat
+    ``values`` and a (P, slots) ``plan`` (on a GPU: one kernel, ``accel.kernels``)."""
+    xp = backend.array_module(values)
+    return xp.where(plan >= 0, values[plan], 0).sum(axis=1)
+
+
+def _on_device(index, device):
+    """A plan made on the host, moved to GPU ``device`` (None: kept on the host)."""
+    if device is None:
+        return index
+    cp = backend.module_for("cuda")
+    with cp.cuda.Device(device):
+        return cp.asarray(index)
+
+
+@functools.lru_cache(maxsize=64)
+def _gather_plan(n, channels, padded_size, kernel, stride, dilation, out_size, device):
+    """im2col's plan: the flat index into the padded images of every entry of the
+    (C·kH·kW, N·Ho·Wo) matrix."""
+    (hp, wp), (kh, kw), (sh, sw), (dh, dw), (ho, wo) = padded_size, kernel, stride, dilation, out_size
+    c = np.arange(channels).reshape(-1, 1, 1, 1, 1, 1)
+    i, j = (np.arange(kh) * dh).reshape(1, -1, 1, 1, 1, 1), (np.arange(kw) * dw).reshape(1, 1, -1, 1, 1, 1)
+    image = np.arange(n).reshape(1, 1, 1, -1, 1, 1)
+    y, x = (np.arange(ho) * sh).reshape(1, 1, 1, 1, -1, 1), (np.arange(wo) * sw).reshape(1, 1, 1, 1, 1, -1)
+    index = ((image * channels + c) * hp + y + i) * wp + x + j
+    index = index.reshape(channels * kh * kw, n * ho * wo)
+    return _on_device(index.astype(np.int32 if n * channels * hp * wp < 2 ** 31 else np.int64), device)
+
+
+@functools.lru_cache(maxsize=64)
+def _scatter_plan(n, channels, padded_size, kernel, stride, dilation, out_size, device):
+    """col2im's plan: for every position of the flat padded images, the im2col entries (flat
+    indices into the (C·kH·kW, N·Ho·Wo) matrix) that land on it, in increasing order, −1
+    filling each row up to the longest.  Summed in this fixed order, col2im gives the same
+    numbers every run on the GPU too, where adding with atomics (``cupyx.scatter_add``) sums
+    in whatever order the threads arrive.
+
+    Rows and columns are independent: padded row y is read by the (kernel row i, output row
+    oy) pairs with oy·sH + i·dH = y, and likewise for columns, so each position's entries are
+    all pairs of its row's pairs and its column's pairs."""
+    (ho, wo), columns = out_size, n * out_size[0] * out_size[1]
+    dtype = np.int32 if channels * kernel[0] * kernel[1] * columns < 2 ** 31 else np.int64
+    i, oy = _taps(padded_size[0], kernel[0], stride[0], dilation[0], ho, dtype)   # (Hp, ry)
+    j, ox = _taps(padded_size[1], kernel[1], stride[1], dilation[1], wo, dtype)   # (Wp, rx)
+    # axes (N, C, Hp, Wp, ry, rx): the last two are a position's slots
+    i, oy, j, ox = i[:, None, :, None], oy[:, None, :, None], j[None, :, None, :], ox[None, :, None, :]
+    image = np.arange(n, dtype=dtype).reshape(-1, 1, 1, 1, 1, 1)
+    c = np.arange(channels, dtype=dtype).reshape(-1, 1, 1, 1, 1)
+    entry = ((c * kernel[0] + i) * kernel[1] + j) * columns + (image * ho + oy) * wo + ox
+    plan = np.where((i >= 0) & (j >= 0), entry, dtype(-1)).reshape(-1, i.shape[2] * j.shape[3])
+    return _on_device(plan, device)
+
+
+def _taps(padded, kernel, stride, dilation, out, dtype):
+    """Along one dimension: for each padded position, the (kernel tap, output position) pairs
+    that read it, by increasing tap, as two (padded, slots) arrays; −1 in unused slots."""
+    pairs = [[] for _ in range(padded)]
+    for tap in range(kernel):
+        for o in range(out):
+            pairs[o * stride + tap * dilation].append((tap, o))
+    slots = max(1, max(map(len, pairs)))
+    taps, outs = np.full((padded, slots), -1, dtype=dtype), np.full((padded, slots), -1, dtype=dtype)
+    for position, found in enumerate(pairs):
+        for slot, (tap, o) in enumerate(found):
+            taps[position, slot], outs[position, slot] = tap, o
+    return taps, outs
+
+
+LOWERINGS = {"im2col": Windows, "phase-windows": PhaseWindows, "phase-products": PhaseProducts,
+             "gather": Gathered}
+forced = None  # a name of LOWERINGS to use for every convolution (the tests try each)
+
+
+def lowering(channels, others, device_type):
+    """The lowering for a geometry: on a GPU gather, on the CPU products per phase where C > M,
+    else im2col from the phases."""
+    if forced is not None:
+        return LOWERINGS[forced]
+    if device_type == "cuda":
+        return Gathered
+    return PhaseProducts if channels > others else PhaseWindows
+
+
+@replaces(convolution, "windows")
+def windows(weight_shape, image_size, stride, padding, dilation, out_size, device_type):
+    return _made(lowering(weight_shape[1], weight_shape[0], device_type), weight_shape, image_size, stride,
+                 padding, dilation, out_size)
+
+
+@functools.lru_cache(maxsize=128)
+def _made(kind, *geometry):
+    return kind(*geometry)  # (they hold no data: a training step asks for the same few every time)

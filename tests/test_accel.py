@@ -1,0 +1,83 @@
+"""minigrad.accel, the speed machinery: how it attaches (``replaces``), and that the engine
+without it (``MINIGRAD_ACCEL=0``) trains the book's models to the same numbers."""
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad import accel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_replaces_runs_the_fast_version_where_when_holds_and_the_engine_elsewhere():
+    class Op:
+        def forward(self, x):
+            return ("engine", x)
+
+    def fast(self, x):
+        return ("fast", x)
+
+    accel.replaces(Op, "forward", lambda self, x: x > 0)(fast)
+    if not accel.ENABLED:  # switched off: nothing attaches
+        assert Op().forward(1) == ("engine", 1) and "Op.forward" not in accel.replacements()
+        return
+    assert Op().forward(1) == ("fast", 1) and Op().forward(-1) == ("engine", -1)
+    assert accel.plain(Op, "forward")(Op(), 1) == ("engine", 1)
+    assert any(name.endswith("Op.forward") for name in accel.replacements())
+
+
+def test_what_is_attached_on_the_cpu():
+    attached = accel.replacements()
+    if not accel.ENABLED:
+        assert attached == [] or all("test_accel" in name for name in attached)
+        return
+    assert "minigrad.ops.convolution.windows" in attached and "Optimizer._plan" in attached
+
+
+TRAIN = """
+import sys
+from gans import training
+training.train(sys.argv[1], "minigrad", dtype="float64", steps=int(sys.argv[2]), out=sys.argv[3], progress=False,
+               eval_samples=0, echo=lambda *a: None)
+"""
+
+
+def _train(name, steps, out, accelerated):
+    environment = dict(os.environ, MINIGRAD_ACCEL="1" if accelerated else "0", PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-c", TRAIN, name, str(steps), str(out)], env=environment, check=True,
+                   cwd=ROOT, capture_output=True, timeout=600)
+    with zipfile.ZipFile(out / "checkpoint.npz") as archive:  # weights and optimiser state
+        return {key: np.load(archive.open(key)) for key in archive.namelist() if not key.startswith("__meta__")}
+
+
+# (experiment, steps, what "the same" means): the engine's convolution (im2col) adds in another
+# order than the products per phase that accel uses where C > M, so the CelebA CNN agrees to
+# rounding, relative to the largest value of its kind (weights, biases, Adam's moments: a bias
+# before a BatchNorm has a gradient of pure rounding noise, and so moments of it)
+@pytest.mark.parametrize("name, steps, exact", [("classifier-refined", 40, True), ("mnist-gan", 20, True),
+                                                ("mnist-cnn", 20, True), ("celeba-cnn-gan", 2, False)])
+def test_the_engine_without_accel_trains_to_the_same_numbers(name, steps, exact, tmp_path):
+    fast = _train(name, steps, tmp_path / "accel", accelerated=True)
+    plain = _train(name, steps, tmp_path / "plain", accelerated=False)
+    assert fast.keys() == plain.keys() and len(fast) > 4
+    largest = {}  # kind -> its largest magnitude
+    for key, value in plain.items():
+        largest[_kind(key)] = max(largest.get(_kind(key), 0), float(np.abs(value).max(initial=0)))
+    for key, value in fast.items():
+        if value.dtype.kind != "f":
+            np.testing.assert_array_equal(value, plain[key], err_msg=key)
+        elif exact:
+            np.testing.assert_array_equal(value, plain[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(value, plain[key], rtol=1e-9, atol=1e-8 * largest[_kind(key)], err_msg=key)
+
+
+def _kind(key):
+    """'model/G/3.bias.npy' → 'bias', 'optim/D/1/exp_avg.npy' → 'exp_avg'."""
+    return key.removesuffix(".npy").rsplit("/", 1)[-1].rsplit(".", 1)[-1]
