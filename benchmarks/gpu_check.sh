@@ -2,7 +2,7 @@
 # Everything that needs a GPU, in one call: the CUDA tests, parity against PyTorch-CUDA,
 # the benchmarks (eager and CUDA-graph replays) and a profile of one step.
 #   OUT=folder bash benchmarks/gpu_check.sh        (run from the repository root)
-#   STAGES="tests bench" ... runs only those stages (default: tests parity bench profile)
+#   STAGES="tests bench" ... runs only those stages (default: tests plain parity bench profile)
 # Logs go to $OUT/logs.tar.gz, the benchmark JSON to $OUT; a short summary is printed last.
 set -u
 OUT=${OUT:-gpu-check}
@@ -10,7 +10,9 @@ LOGS=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HYPOTHESIS_PROFILE=quick
 PY=${PYTHON:-python3}
-STAGES=${STAGES:-tests parity bench profile}
+STAGES=${STAGES:-tests plain parity bench profile}
+# pytest-xdist, where installed, spreads the tests over CPU cores (one GPU is plenty for batch-1 tests)
+PARALLEL=$($PY -c "import xdist" 2>/dev/null && echo "-n ${WORKERS:-8}")
 stage() { [[ " $STAGES " == *" $1 "* ]] && echo "== $1 ($(date +%T))"; }
 finish() { tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .; }
 trap finish EXIT
@@ -20,11 +22,16 @@ trap finish EXIT
 } 2>&1 | tee "$LOGS/environment.txt"
 
 if stage tests; then
-    # pytest-xdist, where installed, spreads the tests over CPU cores (one GPU is plenty for batch-1 tests)
-    PARALLEL=$($PY -c "import xdist" 2>/dev/null && echo "-n ${WORKERS:-8}")
     timeout ${TEST_SECONDS:-150} $PY -m pytest -q -m cuda -p no:cacheprovider $PARALLEL -rf --tb=short \
         --durations=10 tests/ >"$LOGS/tests.log" 2>&1
     echo "pytest exit $?"; grep -E "^FAILED|passed|failed|error" "$LOGS/tests.log" | tail -25
+fi
+
+if stage plain; then
+    # the engine's own formulas on the GPU, without minigrad.accel (its kernels, plans, flat buffers)
+    MINIGRAD_ACCEL=0 timeout ${PLAIN_SECONDS:-90} $PY -m pytest -q -m cuda -p no:cacheprovider $PARALLEL -rf \
+        --tb=short tests/test_ops.py tests/test_nn.py tests/test_conv.py tests/test_optim.py >"$LOGS/plain.log" 2>&1
+    echo "pytest (MINIGRAD_ACCEL=0) exit $?"; grep -E "^FAILED|passed|failed|error" "$LOGS/plain.log" | tail -10
 fi
 
 if stage parity; then
