@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import minigrad
 from minigrad import accel
 
 ROOT = Path(__file__).resolve().parents[1]
