@@ -4,6 +4,7 @@ The run folder holds ``config.json``, ``losses.csv``, ``loss.png``, ``samples.pn
 ``metrics.json``, ``checkpoint.npz`` and the one before it, ``checkpoint.prev.npz``.  ``resume=True`` continues from the checkpoint
 exactly: same weights, optimiser state, position in the data and random stream.
 """
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -32,6 +33,44 @@ class TrainingData:
     size: int
     source: str
     synthetic: bool = False
+
+
+@dataclass
+class RunConfig:
+    """What a run is, resolved from the options given (and, on a resume, from the run):
+    written to config.json and into every checkpoint, and kept by a resume."""
+    experiment: str
+    engine: str
+    device: str
+    dtype: str
+    seed: int
+    limit: int | None
+    data: str | None          # the --data given (None: the default data)
+    log_every: int
+    options: dict
+    cuda_graph: bool
+    threads: int
+    epochs: int
+    data_source: str          # where the data came from, as the loader says
+    synthetic_data: bool
+    steps: int
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Schedule:
+    """When a run does what besides training: checkpoints (every ``checkpoint_every`` steps
+    if given, else at most every ``checkpoint_minutes``), sample pictures, a stop before the
+    end, the final evaluation, gradient statistics, a progress bar."""
+    checkpoint_every: int | None = None
+    checkpoint_minutes: float = checkpoint.DEFAULT_MINUTES
+    sample_every: int | None = None
+    stop_after: int | None = None
+    eval_samples: int = 2000
+    grad_stats_every: int | None = None
+    progress: bool = True
 
 
 def load_data(experiment, path=None, limit=None, split="train"):
@@ -150,20 +189,20 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
     if start_step >= steps:
         raise checkpoint.CheckpointError(f"{folder} is at step {start_step} already, of the {steps} asked for: "
                                          "nothing to train (more --epochs continue it)")
-    config = dict(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
-                  data=str(data) if data else None, log_every=log_every, options=options or {},
-                  cuda_graph=cuda_graph, threads=threads, epochs=epochs, data_source=dataset.source,
-                  synthetic_data=dataset.synthetic, steps=steps)
+    config = RunConfig(experiment=name, engine=engine, device=device, dtype=dtype, seed=seed, limit=limit,
+                       data=str(data) if data else None, log_every=log_every, options=options or {},
+                       cuda_graph=cuda_graph, threads=threads, epochs=epochs, data_source=dataset.source,
+                       synthetic_data=dataset.synthetic, steps=steps)
+    schedule = Schedule(checkpoint_every, checkpoint_minutes, sample_every, stop_after, eval_samples,
+                        grad_stats_every, progress)
     rng = np.random.default_rng(seed)
     fixed = fixed_inputs(experiment, np.random.default_rng(seed + 1))
     if meta is not None:
         checkpoint.restore(meta, arrays, m.modules(), m.optimisers(), e)
         rng.bit_generator.state = meta["rng"]
     with run_folder.RunFolder(folder, overwrite) as run, StopRequests() as stop:
-        checkpoint.write_json(run.path("config.json"), config)
-        return _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_step, stop,
-                           checkpoint_every, checkpoint_minutes, sample_every, stop_after, progress,
-                           eval_samples, grad_stats_every)
+        checkpoint.write_json(run.path("config.json"), config.as_dict())
+        return _train_loop(experiment, m, e, run, config, schedule, rng, fixed, dataset, test, start_step, stop)
 
 
 def check_resumable(folder, saved, name, dtype):
@@ -183,23 +222,23 @@ def check_resumable(folder, saved, name, dtype):
                                          f"(leave out --dtype), not {dtype}")
 
 
-def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_step, stop, checkpoint_every,
-                checkpoint_minutes, sample_every, stop_after, progress, eval_samples, grad_stats_every):
-    name, engine, steps = config["experiment"], config["engine"], config["steps"]
+def _train_loop(experiment, m, e, run, config, schedule, rng, fixed, dataset, test, start_step, stop):
+    name, engine, steps = config.experiment, config.engine, config.steps
     resumed = start_step > 0
-    sample_every = sample_every or max(steps // 10, 1)
+    sample_every = schedule.sample_every or max(steps // 10, 1)
+    stop_after, eval_samples, grad_stats_every = schedule.stop_after, schedule.eval_samples, schedule.grad_stats_every
     columns = LOSS_COLUMNS[experiment.kind]
     log = CsvLog(run.path("losses.csv"), ["step"] + columns, keep_until=start_step)
     constants = experiment.constants(e)
     stats = grad_stats.GradStats(run.folder, m, e, grad_stats_every, keep_until=start_step,
                                  title=f"{name} [{engine}]") if grad_stats_every else None
-    saver = CheckpointSaver(run, m, e, config, rng, log, checkpoint_every, checkpoint_minutes,
+    saver = CheckpointSaver(run, m, e, config, rng, log, schedule.checkpoint_every, schedule.checkpoint_minutes,
                             saved_step=start_step or None)
-    bar = _progress_bar(progress, steps, start_step, name, engine)
+    bar = _progress_bar(schedule.progress, steps, start_step, name, engine)
     first_step_seconds, training_seconds, steps_done = 0.0, 0.0, 0  # as gans compare: the first step apart
     # a finished MNIST GAN is scored at the end, and its samples.png drawn with the scores
     scored = experiment.name in MNIST_GANS and eval_samples and (stop_after is None or stop_after >= steps)
-    run_step = make_step(experiment, m, e, constants, cuda_graph=config["cuda_graph"])
+    run_step = make_step(experiment, m, e, constants, cuda_graph=config.cuda_graph)
     for step, batch in experiment.stream(dataset, rng, start_step, steps):
         started = time.perf_counter()
         if stats is not None:
@@ -207,7 +246,7 @@ def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_
         outputs = run_step(experiment.tensors(e, batch))
         if stats is not None:
             stats.end(step + 1)
-        if (step + 1) % config["log_every"] == 0:
+        if (step + 1) % config.log_every == 0:
             values = {k: float(e.numpy(v).reshape(-1)[0]) for k, v in outputs.items()}
             log.append({"step": step + 1, **{k: f"{values[k]:.6g}" for k in columns}})
         if steps_done:
@@ -216,7 +255,7 @@ def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_
             first_step_seconds = time.perf_counter() - started
         steps_done += 1
         if bar is not None:
-            if (step + 1) % config["log_every"] == 0:
+            if (step + 1) % config.log_every == 0:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
             bar.update(1)
         stopping = stop_after is not None and step + 1 >= stop_after
@@ -238,8 +277,8 @@ def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_
     if stats is not None:
         stats.close()
 
-    metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=config["device"],
-                   dtype=config["dtype"], threads=config["threads"], steps=steps, epochs=config["epochs"],
+    metrics = dict(experiment=name, chapter=experiment.chapter, engine=engine, device=config.device,
+                   dtype=config.dtype, threads=config.threads, steps=steps, epochs=config.epochs,
                    data=dataset.source, synthetic_data=dataset.synthetic, resumed_at_step=start_step if resumed else None,
                    seconds_per_step=training_seconds / (steps_done - 1) if steps_done > 1 else first_step_seconds,
                    first_step_seconds=first_step_seconds, **saver.report(), book=experiment.book)
@@ -252,7 +291,7 @@ def _train_loop(experiment, m, e, run, config, rng, fixed, dataset, test, start_
         metrics["confusion_matrix"] = confusion.tolist()
         plots.confusion(run.path("samples.png"), confusion, accuracy, name)
     if scored:
-        scores = evaluate_gan(experiment, m, e, eval_samples, config["data"])
+        scores = evaluate_gan(experiment, m, e, eval_samples, config.data)
         metrics["eval_samples"] = scores.pop("n")
         metrics.update(scores)
         plots.samples(run.path("samples.png"), experiment, experiment.generate(m, e, *fixed), fixed[1],
@@ -283,7 +322,7 @@ class CheckpointSaver:
     def save(self, step):
         started = time.perf_counter()
         self.log.flush()  # a resume from this checkpoint keeps the rows up to it
-        meta = {"config": self.config, "step": step, "rng": self.rng.bit_generator.state,
+        meta = {"config": self.config.as_dict(), "step": step, "rng": self.rng.bit_generator.state,
                 "engine_rng": engine_rng_state(self.e)}
         path = self.run.path("checkpoint.npz")
         try:
