@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import minigrad
 from gans import experiments
 from gans.engines import Engine, seed_everything
 from gans.progress import progress
@@ -78,6 +79,9 @@ def compare(name, steps=100, dtype="float64", device="cpu", seed=0, every=1, dat
     experiment = experiments.get(name)
     threads = use_threads(threads) if threads else current_threads()
     if cross_device:
+        if not minigrad.cuda.is_available():
+            raise RuntimeError("--cross-device compares minigrad on the CPU with minigrad on CUDA, and minigrad "
+                               "sees no CUDA GPU (it needs CuPy and a GPU)")
         reference, other = Engine("minigrad", "cpu", dtype), Engine("minigrad", "cuda", dtype)
     else:
         reference, other = Engine("torch", device, dtype), Engine("minigrad", device, dtype)

@@ -607,7 +607,12 @@ def test_download_reports_every_failure(http_root, tmp_path):
     message = str(err.value)
     assert f"{url}/bad/a.gz: SHA-256 mismatch (got {hashlib.sha256(b'corrupt').hexdigest()}" in message
     assert f"{url}/missing/a.gz: HTTP Error 404" in message
-    assert list(dest.iterdir()) == []  # the corrupt copy was not kept
+    assert not dest.exists()  # the corrupt copy was not kept, nor the folder made for it
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(DownloadError):
+        download_mnist(mirrors=[f"{url}/missing/"], dest=kept, checksums=checksums)
+    assert kept.is_dir()  # a folder that was there stays
 
 
 def test_atomic_output_leaves_nothing_on_failure(tmp_path):

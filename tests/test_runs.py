@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import minigrad
 from gans import checkpoint, cli, run_folder, training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +87,28 @@ def test_a_bad_option_is_one_line_and_exit_2_with_nothing_written(command, messa
     prog = "gans " + command.split()[0]
     assert err.startswith(f"{prog}: error: ") and message in err and err.count("\n") == 1, err
     assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize("command, given, message", [
+    ("train celeba-gan --data faces --limit 2", "faces/", "faces is a folder; give the CelebA HDF5 file itself"),
+    ("train classifier --data faces.h5 --limit 2", "faces.h5", "faces.h5: not MNIST data; give a folder"),
+    ("eval --images digits.npy --data faces.h5", "faces.h5", "faces.h5: not MNIST data; give a folder"),
+    ("compare mnist-gan --cross-device --steps 2", None, "--cross-device compares minigrad on the CPU with "
+                                                         "minigrad on CUDA, and minigrad sees no CUDA GPU"),
+])
+def test_data_of_the_wrong_kind_is_named(command, given, message, tmp_path, monkeypatch, capsys):
+    if "--cross-device" in command and minigrad.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    monkeypatch.chdir(tmp_path)
+    if given == "faces/":
+        (tmp_path / "faces").mkdir()
+    elif given:
+        (tmp_path / given).write_bytes(b"\x89HDF\r\n\x1a\n")
+    np.save(tmp_path / "digits.npy", np.random.default_rng(0).random((8, 28, 28), dtype=np.float32))
+    before = tree(tmp_path)
+    status, out, err = run_cli(command.split(), capsys)
+    assert status == 2 and err.startswith(f"gans {command.split()[0]}: error: ") and message in err, err
+    assert tree(tmp_path) == before
 
 
 @pytest.fixture

@@ -59,6 +59,9 @@ class CelebAFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise DataError(f"{self.path} is a folder; give the CelebA HDF5 file itself (made by "
+                            "'gans data celeba', e.g. img_align_celeba.h5)")
         if not self.path.is_file():
             raise DataError(f"{self.path}: no such CelebA HDF5 file")
         try:

@@ -115,6 +115,7 @@ def download_mnist(
     dest = Path(dest) if dest is not None else data_home() / "mnist"
     if not mirrors:
         raise ValueError("download_mnist needs at least one mirror URL, got an empty list")
+    made_dest = not dest.exists()  # a failed download leaves no empty folder behind
 
     for name, expected in checksums.items():
         target = dest / name
@@ -139,6 +140,8 @@ def download_mnist(
                 print(f"downloaded {name} from {url}")
                 break
         else:
+            if made_dest and dest.is_dir() and not any(dest.iterdir()):
+                dest.rmdir()
             raise DownloadError(
                 f"could not download {name} into {dest}; every mirror failed:\n"
                 + "\n".join(failures)

@@ -350,6 +350,9 @@ def _read_split(path: Path, split: str) -> MnistData:
     is the training data; its test split is ``mnist_test.csv`` beside it (never the file itself,
     which would score a model on the digits it learned)."""
     if path.is_file():
+        if path.suffix.lower() in (".h5", ".hdf5", ".npy", ".npz", ".gz", ".zip"):  # a file of another kind
+            raise DataError(f"{path}: not MNIST data; give a folder of MNIST's IDX files or a CSV file "
+                            f"({CSV_NAMES['train']})")
         if split == "test" and path.name != CSV_NAMES["test"]:
             test = path.with_name(CSV_NAMES["test"])
             if not test.is_file():
