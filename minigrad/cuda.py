@@ -1,9 +1,8 @@
 """``minigrad.cuda``: what PyTorch's ``torch.cuda`` offers a beginner, backed by CuPy."""
-import warnings
 
 import numpy as np
 
-from . import backend, random
+from . import backend, random, user_warnings
 
 
 def is_available():
@@ -86,8 +85,8 @@ class EagerStep:
     def __init__(self, step):
         self.step = step
         if not EagerStep._warned:
-            warnings.warn("minigrad.cuda.graphed: the inputs are not on CUDA, so the step runs eagerly "
-                          "(no CUDA graph)", stacklevel=3)
+            user_warnings.warn("minigrad.cuda.graphed: the inputs are not on CUDA, so the step runs eagerly "
+                          "(no CUDA graph)")
             EagerStep._warned = True
 
     def __call__(self, *inputs):

@@ -31,6 +31,17 @@ def test_replaces_runs_the_fast_version_where_when_holds_and_the_engine_elsewher
     assert any(name.endswith("Op.forward") for name in accel.replacements())
 
 
+def test_replaces_keeps_a_static_method_static():
+    class Update:
+        @staticmethod
+        def descend(param, step):
+            return param - step
+
+    accel.replaces(Update, "descend", lambda param, step: step == 0)(lambda param, step: "fast")
+    assert Update.descend(5, 2) == 3 and Update().descend(5, 2) == 3
+    assert Update.descend(5, 0) == ("fast" if accel.ENABLED else 5)
+
+
 def test_what_is_attached_on_the_cpu():
     attached = accel.replacements()
     if not accel.ENABLED:

@@ -8,7 +8,17 @@ import pytest
 import minigrad
 import minigrad.nn as nn
 from gans.experiments import EXPERIMENTS
-from minigrad.accel import graphs
+
+
+
+def on_gpu_with_accel(test):
+    """A test of capture on the GPU: CUDA graphs are minigrad.accel's (without it, graphed runs
+    every step eagerly, on any device)."""
+    for mark in (pytest.mark.cuda,
+                 pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU"),
+                 pytest.mark.skipif(not minigrad.accel.ENABLED, reason="minigrad.accel is off")):
+        test = mark(test)
+    return test
 
 
 def classifier(seed=0):
@@ -78,6 +88,7 @@ def test_capturable_adam_state_dict_round_trip():
 
 def test_warm_up_is_undone_in_place():
     """What the warm-up changes (weights, Adam's moments and step) goes back before capture."""
+    from minigrad.accel import graphs
     model = classifier()
     optimiser = minigrad.optim.Adam(model.parameters(), lr=0.01, capturable=True)
     step = train_step(model, optimiser)
@@ -94,15 +105,16 @@ def test_warm_up_is_undone_in_place():
     assert all(not m.any() for m in moments) and moments[0] is optimiser.state[next(model.parameters())]["exp_avg"].array
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU")
+@on_gpu_with_accel
 def test_replayed_steps_equal_eager_steps_on_the_gpu():
+    from minigrad.accel import graphs
     eager_model, graph_model = classifier().to("cuda"), classifier().to("cuda")
     eager = train_step(eager_model, minigrad.optim.Adam(eager_model.parameters(), lr=0.01, capturable=True))
     graph_optimiser = minigrad.optim.Adam(graph_model.parameters(), lr=0.01, capturable=True)
     batches = data(100, "cuda")
     replay = minigrad.cuda.graphed(train_step(graph_model, graph_optimiser), *batches[0],
                                    state=(graph_model, graph_optimiser))
+    assert isinstance(replay, graphs.GraphedStep)
     for x, y in batches:
         eager_loss = eager(x, y).item()
         graph_loss = replay(x, y).item()
@@ -111,12 +123,12 @@ def test_replayed_steps_equal_eager_steps_on_the_gpu():
         np.testing.assert_allclose(q.detach().cpu().numpy(), p.detach().cpu().numpy(), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU")
+@on_gpu_with_accel
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_capture_blas_multiplies_like_matmul(dtype):
     """The cuBLAS calls a captured graph makes, checked outside capture against NumPy's @ on
     every layout minigrad hands it: vectors, transposed views, slices, broadcast batches."""
+    from minigrad.accel import graphs
     cp = minigrad.backend.module_for("cuda")
     stream = cp.cuda.Stream()
     blas = graphs.CaptureBlas(stream)
@@ -141,8 +153,7 @@ def test_capture_blas_multiplies_like_matmul(dtype):
             blas.matmul(a, b)
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs CuPy and a CUDA GPU")
+@on_gpu_with_accel
 @pytest.mark.parametrize("eager_blas", ["cupy", "graph"])
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_every_book_experiment_replays_like_its_eager_steps(name, eager_blas):
@@ -156,6 +167,7 @@ def test_every_book_experiment_replays_like_its_eager_steps(name, eager_blas):
     noise there, see comparisons.compare.NOISE_FLOOR) are not compared."""
     from comparisons.compare import noise_driven
     from gans import experiments, training
+    from minigrad.accel import graphs
     from gans.engines import Engine, seed_everything
     experiment = experiments.get(name)
     dataset = training.load_data(experiment, None, limit=100)

@@ -22,23 +22,29 @@ def arrays(seed, dtype, shape=(7, 33)):
     probabilities = rng.uniform(0, 1, shape)
     probabilities[0, :2] = [0.0, 1.0]  # log(0) clamped at -100
     return {"x": x.astype(dtype), "g": rng.standard_normal(shape).astype(dtype),
-            "p": probabilities.astype(dtype), "y": rng.uniform(0, 1, shape).astype(dtype)}
+            "p": probabilities.astype(dtype), "y": rng.uniform(0, 1, shape).astype(dtype),
+            "w": rng.uniform(0.5, 2, shape).astype(dtype)}
 
 
-# (the op, its arguments): each runs forward and backward on the GPU (the kernels) and on the
-# CPU (the engine's formulas), through autograd
+# Each case runs forward and backward on the GPU (the kernels) and on the CPU (the engine's
+# formulas), through autograd; y, the target, wants a gradient too
 OPS = {
-    "sigmoid": (lambda F, x, p, y: F.sigmoid(x)),
-    "leaky_relu": (lambda F, x, p, y: F.leaky_relu(x, 0.02)),
-    "leaky_relu 0.2": (lambda F, x, p, y: F.leaky_relu(x, 0.2)),
-    "gelu": (lambda F, x, p, y: F.gelu(x)),
-    "mse": (lambda F, x, p, y: F.mse_loss(x, y)),
-    "mse sum": (lambda F, x, p, y: F.mse_loss(x, y, reduction="sum")),
-    "bce": (lambda F, x, p, y: F.binary_cross_entropy(p, y)),
-    "bce sum": (lambda F, x, p, y: F.binary_cross_entropy(p, y, reduction="sum")),
+    "sigmoid": lambda F, x, p, y, w: F.sigmoid(x),
+    "leaky_relu": lambda F, x, p, y, w: F.leaky_relu(x, 0.02),
+    "leaky_relu 0.2": lambda F, x, p, y, w: F.leaky_relu(x, 0.2),
+    "gelu": lambda F, x, p, y, w: F.gelu(x),
+    "mse": lambda F, x, p, y, w: F.mse_loss(x, y),
+    "mse sum": lambda F, x, p, y, w: F.mse_loss(x, y, reduction="sum"),
+    "mse none": lambda F, x, p, y, w: F.mse_loss(x, y, reduction="none"),
+    "mse broadcast": lambda F, x, p, y, w: F.mse_loss(x, y[:1]),
+    "bce": lambda F, x, p, y, w: F.binary_cross_entropy(p, y),
+    "bce sum": lambda F, x, p, y, w: F.binary_cross_entropy(p, y, reduction="sum"),
+    "bce none": lambda F, x, p, y, w: F.binary_cross_entropy(p, y, reduction="none"),
+    "bce weight": lambda F, x, p, y, w: F.binary_cross_entropy(p, y, weight=w),
 }
 
 
+@pytest.mark.filterwarnings("ignore:Using a target size")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", list(OPS))
 @pytest.mark.parametrize("seed", range(3))
@@ -46,36 +52,46 @@ def test_kernels_compute_what_the_engine_formulas_compute(name, dtype, seed):
     a = arrays(seed, dtype)
     results = {}
     for device in ("cpu", "cuda"):
-        inputs = {k: minigrad.tensor(a[k], device=device, requires_grad=k != "y") for k in ("x", "p", "y")}
-        out = OPS[name](minigrad.nn.functional, inputs["x"], inputs["p"], inputs["y"])
-        out.backward(minigrad.tensor(a["g"] if out.ndim else a["g"][0, 0], device=device))  # (losses: scalars)
-        used = inputs["p"] if name.startswith("bce") else inputs["x"]
-        results[device] = (out.detach().cpu().numpy(), used.grad.cpu().numpy())
-    for what, got, expected in zip(("forward", "backward"), results["cuda"], results["cpu"]):
+        inputs = {k: minigrad.tensor(a[k], device=device, requires_grad=k != "w") for k in ("x", "p", "y", "w")}
+        out = OPS[name](minigrad.nn.functional, *(inputs[k] for k in ("x", "p", "y", "w")))
+        upstream = minigrad.tensor(a["g"] if out.ndim else a["g"][0, 0], device=device)  # (losses: scalars)
+        with minigrad.no_grad():  # the node's own gradients: as many on either device
+            count = len(out.grad_fn.backward(upstream.array))
+        out.backward(upstream)
+        results[device] = [count, out.detach().cpu().numpy()] + [
+            inputs[k].grad.cpu().numpy() for k in ("x", "p", "y") if inputs[k].grad is not None]
+    assert results["cuda"][0] == results["cpu"][0] and len(results["cuda"]) == len(results["cpu"])
+    for i, (got, expected) in enumerate(zip(results["cuda"][1:], results["cpu"][1:])):
         assert got.dtype == expected.dtype and got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype],
-                                   err_msg=f"{name} {what}")
+                                   err_msg=f"{name}: {'forward' if i == 0 else 'gradient'}")
 
 
 def test_the_kernels_are_attached():
     attached = minigrad.accel.replacements()
-    for name in ("Sigmoid.forward", "Gelu.backward", "BCELoss.forward", "Adam._adam_step",
+    for name in ("Sigmoid.forward", "Gelu.backward", "BCELoss.forward", "Adam._adam_step", "SGD._descend",
                  "minigrad.ops.normalization.batch_norm", "minigrad.accel.convolution.gather_sum",
                  "minigrad.backend.matmul", "minigrad.cuda.graphed"):
         assert name in attached
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("capturable", [False, True])
-def test_adam_kernel_matches_the_engine_over_steps(dtype, capturable):
+@pytest.mark.parametrize("optimiser", ["Adam", "Adam capturable", "SGD momentum"])
+@pytest.mark.parametrize("foreach", [None, False])  # a flat buffer, or one parameter (0-d step count)
+def test_optimiser_kernels_match_the_engine_over_steps(dtype, optimiser, foreach):
     a = arrays(0, dtype)
     params = {device: minigrad.tensor(a["x"], device=device, requires_grad=True) for device in ("cpu", "cuda")}
-    optimisers = {device: minigrad.optim.Adam([p], lr=1e-3, capturable=capturable) for device, p in params.items()}
+    make = {"Adam": lambda p: minigrad.optim.Adam(p, lr=1e-3, foreach=foreach),
+            "Adam capturable": lambda p: minigrad.optim.Adam(p, lr=1e-3, capturable=True, foreach=foreach),
+            "SGD momentum": lambda p: minigrad.optim.SGD(p, lr=0.01, momentum=0.9, foreach=foreach)}[optimiser]
+    optimisers = {device: make([p]) for device, p in params.items()}
     for step in range(1, 21):
         for device, p in params.items():
             p.grad = minigrad.tensor((a["g"] * step % 3).astype(dtype), device=device)
             optimisers[device].step()
-    for key in ("exp_avg", "exp_avg_sq"):
+    for key in optimisers["cpu"].state[params["cpu"]]:
+        if key == "step":
+            continue
         np.testing.assert_allclose(optimisers["cuda"].state[params["cuda"]][key].cpu().numpy(),
                                    optimisers["cpu"].state[params["cpu"]][key].numpy(),
                                    rtol=TOLERANCE[dtype] * 10, atol=1e-12)

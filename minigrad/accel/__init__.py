@@ -26,6 +26,7 @@ minigrad then runs its plain formulas alone, and every CPU test passes with the 
 numbers, which CI checks.
 """
 import functools
+import inspect
 import os
 
 ENABLED = os.environ.get("MINIGRAD_ACCEL", "1") != "0"
@@ -34,8 +35,8 @@ _attached = []  # (owner, name, the engine's own version)
 
 
 def replaces(owner, name, when=None):
-    """Decorator: the function computes ``owner.name`` (a method, taking ``self`` first, or
-    a module's function) faster.  With ``when``, a predicate on the same arguments, it
+    """Decorator: the function computes ``owner.name`` (a method, taking ``self`` first, a
+    static method, or a module's function) faster.  With ``when``, a predicate on the same arguments, it
     runs only where ``when`` holds and the engine's version everywhere else.  (Switched
     off, it attaches nothing: importing a module of this package changes nothing then.)"""
     def attach(fast):
@@ -48,6 +49,8 @@ def replaces(owner, name, when=None):
             @functools.wraps(fast)
             def method(*args, **kwargs):
                 return (fast if when(*args, **kwargs) else plain)(*args, **kwargs)
+        if isinstance(inspect.getattr_static(owner, name), staticmethod):
+            method = staticmethod(method)
         setattr(owner, name, method)
         _attached.append((owner, name, plain))
         return fast

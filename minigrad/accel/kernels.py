@@ -18,6 +18,7 @@ from .. import backend
 from ..ops import loss, normalization
 from ..ops.elementwise import Gelu, LeakyRelu, Sigmoid
 from ..optim.adam import Adam
+from ..optim.sgd import SGD
 from . import convolution, graphs, replaces
 
 
@@ -107,7 +108,17 @@ def gelu_backward_on_gpu(op, grad):
     return gelu_backward(grad, a)
 
 
-# --- Adam: one launch per update ---------------------------------------------------------------
+# --- optimisers: one launch per update ------------------------------------------------------------
+
+sgd = elementwise("T d, T lr", "T param", "param -= lr * d", "sgd")
+
+
+@replaces(SGD, "_descend", on_gpu_function)
+def descend_on_gpu(param, d, lr):
+    sgd(d, lr, param)
+
+
+
 # PyTorch's single-tensor Adam, as ``Adam._adam_step`` computes it
 _ADAM = """
     m += (grad - m) * (T)(1 - beta1);
@@ -125,7 +136,7 @@ adam_device_step = elementwise(
 
 
 @replaces(Adam, "_adam_step", on_gpu)
-def adam_step_on_gpu(optimizer, param, grad, m, v, beta1, beta2, eps, lr, t, scratch):
+def adam_step_on_gpu(optimizer, param, grad, m, v, beta1, beta2, eps, lr, t, work_buffer):
     if backend.is_gpu_array(t):  # capturable: t and the corrections stay on the GPU
         adam_device_step(grad, beta1, beta2, eps, lr, t, param, m, v)
     else:
@@ -192,7 +203,7 @@ def bce_backward_on_gpu(op, grad):
             gy = grad / op.count(x) * (backend.array_module(x).log(1 - x) - backend.array_module(x).log(x))
         if weight is not None:
             gy = gy * weight
-    return g, gy
+    return g, gy, None
 
 
 # --- kernels written in CUDA C (a RawModule per source and element types) -----------------

@@ -7,10 +7,10 @@ backward with a one-hot gradient.  They must agree to ``atol + rtol·|numerical|
 ``gradgradcheck`` does the same for the function that *computes the gradients*
 (``autograd.grad`` with ``create_graph=True``), which checks second derivatives.
 """
-import warnings
 
 import numpy as np
 
+from .. import user_warnings
 from . import engine
 from . import function
 
@@ -74,9 +74,9 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     for i, t in _differentiable(inputs):
         if t.dtype != np.float64:
-            warnings.warn(f"Input #{i} requires gradient and is not a double precision floating point. "
+            user_warnings.warn(f"Input #{i} requires gradient and is not a double precision floating point. "
                           "This check will likely fail if all the inputs are not of double precision "
-                          "floating point.", stacklevel=2)
+                          "floating point.")
     numerical = numerical_jacobian(func, inputs, eps)
     analytical = analytical_jacobian(func, inputs)
     for (i, _), num_rows, ana_rows in zip(_differentiable(inputs), numerical, analytical):

@@ -1,11 +1,10 @@
 """``minigrad.nn.functional``: the layers and losses as functions (PyTorch's names)."""
-import warnings
 
 import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, user_warnings
 from ..ops import convolution, elementwise, linalg, loss, normalization, pooling
 from ..dtypes import scalar_name
 from ..tensor import Tensor, check_same_device
@@ -147,8 +146,8 @@ def log_softmax(input, dim=None):
 def _softmax_dim(name, ndim):
     """PyTorch's choice when no ``dim`` is given, with its warning: dimension 1 (the classes
     of an (N, C) batch, the channels of (N, C, H, W) images), but 0 for 0-, 1- and 3-d inputs."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
-                  "dim=X as an argument.", stacklevel=3)
+    user_warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  "dim=X as an argument.")
     return 0 if ndim in (0, 1, 3) else 1
 
 

@@ -1,10 +1,9 @@
 """Loss functions, each one node, with PyTorch's numerics and ``reduction`` argument."""
 import math
-import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, user_warnings
 from ..autograd import Function, run
 from ..tensor import broadcast_error
 from .elementwise import Sigmoid
@@ -47,9 +46,9 @@ class MSELoss(Loss):
 
     def forward(self, input, target):
         if input.shape != target.shape:  # PyTorch warns, then broadcasts (BCE refuses instead)
-            warnings.warn(f"Using a target size (minigrad.Size({list(target.shape)})) that is different to the "
+            user_warnings.warn(f"Using a target size (minigrad.Size({list(target.shape)})) that is different to the "
                           f"input size (minigrad.Size({list(input.shape)})). This will likely lead to incorrect "
-                          "results due to broadcasting. Please ensure they have the same size.", stacklevel=4)
+                          "results due to broadcasting. Please ensure they have the same size.")
             try:
                 shape = np.broadcast_shapes(input.shape, target.shape)
             except ValueError:

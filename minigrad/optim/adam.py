@@ -42,8 +42,7 @@ class Adam(Optimizer):
                 m, v = bucket.state_buffer("exp_avg")[0], bucket.state_buffer("exp_avg_sq")[0]
                 largest = bucket.state_buffer("max_exp_avg_sq")[0] if group["amsgrad"] else None
                 bucket.bump_versions()  # changed in place below, as PyTorch counts it
-                scratch = bucket.work_buffer()
-                self._update(group, bucket.param, bucket.grad, m, v, largest, t, scratch)
+                self._update(group, bucket.param, bucket.grad, m, v, largest, t, bucket.work_buffer)
             for p in single:
                 state = self.state.get(p)
                 if not state:
@@ -52,13 +51,14 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = Tensor._make(backend.array_module(p.array).zeros_like(p.array))
                 t = self._advance(state)
                 p._bump_version()  # changed in place below, as PyTorch counts it
-                scratch = self._scratch(p)
                 self._update(group, p.array, p.grad.array, state["exp_avg"].array, state["exp_avg_sq"].array,
-                             state["max_exp_avg_sq"].array if group["amsgrad"] else None, t, scratch)
+                             state["max_exp_avg_sq"].array if group["amsgrad"] else None, t,
+                             lambda p=p: self._scratch(p))
 
-    def _update(self, group, param, grad, m, v, largest, t, scratch):
+    def _update(self, group, param, grad, m, v, largest, t, work_buffer):
         """One update in place of ``param`` (a parameter, or a bucket of them as flat arrays)
-        and its moments m, v (and ``largest``, amsgrad's maximum of v) at step t."""
+        and its moments m, v (and ``largest``, amsgrad's maximum of v) at step t;
+        ``work_buffer()`` gives an array of the parameter's shape to compute in."""
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         g = -grad if group["maximize"] else grad
         if wd and self.decoupled_weight_decay:
@@ -69,9 +69,9 @@ class Adam(Optimizer):
             step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
             self._amsgrad_step(param, g, m, v, largest, beta1, beta2, eps, step_size, correction2)
             return
-        self._adam_step(param, g, m, v, beta1, beta2, eps, lr, t, scratch)
+        self._adam_step(param, g, m, v, beta1, beta2, eps, lr, t, work_buffer)
 
-    def _adam_step(self, param, grad, m, v, beta1, beta2, eps, lr, t, scratch):
+    def _adam_step(self, param, grad, m, v, beta1, beta2, eps, lr, t, work_buffer):
         """PyTorch's single-tensor Adam, in place: m.lerp_(g, 1 − β₁); v·β₂ + (1 − β₂)·g·g;
         p.addcdiv_(m, √v / √(1 − β₂ᵗ) + eps, value=−lr / (1 − β₁ᵗ)).  Written through a
         scratch array of the parameter's shape so that no expression makes a temporary
@@ -79,7 +79,7 @@ class Adam(Optimizer):
         step_size, correction2 = -lr / (1 - beta1 ** t), (1 - beta2 ** t) ** 0.5
         if hasattr(step_size, "astype"):  # a step kept as an array: scalars of the parameter's dtype
             step_size, correction2 = step_size.astype(param.dtype), correction2.astype(param.dtype)
-        xp = backend.array_module(v)
+        xp, scratch = backend.array_module(v), work_buffer()
         xp.subtract(grad, m, out=scratch)
         scratch *= 1 - beta1
         m += scratch                                   # m.lerp_(g, 1 - β₁)

@@ -56,5 +56,10 @@ class SGD(Optimizer):
                 buffer *= momentum
                 buffer += (1 - group["dampening"]) * d
             d = d + momentum * buffer if group["nesterov"] else buffer
-        param -= lr * d
+        SGD._descend(param, d, lr)
         return buffer
+
+    @staticmethod
+    def _descend(param, d, lr):
+        """p ← p − lr·d, in place."""
+        param -= lr * d

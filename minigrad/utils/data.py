@@ -9,9 +9,10 @@ keeps the structure of tuples and dicts, as PyTorch's ``default_collate`` does.
 import collections.abc
 import math
 import numbers
-import warnings
 
 import numpy as np
+
+from .. import user_warnings
 
 
 class Dataset:
@@ -71,7 +72,7 @@ def random_split(dataset, lengths, generator=None):
             counts[i % len(counts)] += 1
         for i, count in enumerate(counts):
             if count == 0:
-                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.")
+                user_warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.")
         lengths = counts
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
@@ -239,7 +240,7 @@ class DataLoader:
     def _say_once(cls, key, message):
         if key not in cls._said:
             cls._said.add(key)
-            warnings.warn(message, stacklevel=3)
+            user_warnings.warn(message)
 
     def __iter__(self):
         if self.batch_sampler is None:  # batch_size=None: items one by one
