@@ -42,12 +42,35 @@ def test_replaces_keeps_a_static_method_static():
     assert Update.descend(5, 0) == ("fast" if accel.ENABLED else 5)
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 1.0, 1.5, -0.3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_leaky_relus_select_without_a_branch_gives_the_engines_numbers(slope, dtype):
+    from minigrad.ops.elementwise import LeakyRelu
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal(500) * 3).astype(dtype)
+    a[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, np.finfo(dtype).max]
+    grad = rng.standard_normal(500).astype(dtype)
+    grad[8:12] = [np.nan, -0.0, np.inf, 0.0]
+    results = []
+    for forward, backward in ((accel.plain(LeakyRelu, "forward"), accel.plain(LeakyRelu, "backward")),
+                              (LeakyRelu.forward, LeakyRelu.backward)):
+        op = LeakyRelu(slope)
+        op.needs_grad = (True,)
+        with np.errstate(invalid="ignore", over="ignore"):  # ∞·0, and the largest number times a slope
+            results.append((forward(op, a), backward(op, grad)))
+    for engine, fast in zip(*results):
+        assert engine.dtype == fast.dtype
+        np.testing.assert_array_equal(engine, fast)
+        assert (np.signbit(engine) == np.signbit(fast)).all()  # zeros keep their sign too
+
+
 def test_what_is_attached_on_the_cpu():
     attached = accel.replacements()
     if not accel.ENABLED:
         assert attached == [] or all("test_accel" in name for name in attached)
         return
-    assert "minigrad.ops.convolution.windows" in attached and "Optimizer._plan" in attached
+    for name in ("minigrad.ops.convolution.windows", "Optimizer._plan", "LeakyRelu.forward", "LeakyRelu.backward"):
+        assert name in attached
 
 
 TRAIN = """

@@ -13,6 +13,7 @@ package makes the same numbers come faster where plain array expressions are slo
   that make im2col one gather and col2im one fixed-order sum).
 - ``flat``: an optimiser's parameters and state as views into one buffer, so that an
   update is one expression for all parameters (PyTorch's ``foreach``/``fused``).
+- ``selects``: LeakyReLU's choice between x and slope·x without a branch per element.
 - ``graphs``: a training step captured once as a CUDA graph and replayed
   (``minigrad.cuda.graphed``), with the cuBLAS calls a capture needs.
 
@@ -72,7 +73,7 @@ def plain(owner, name):
 
 def _attach_all():
     from .. import backend
-    from . import convolution, flat  # noqa: F401  (they attach on import)
+    from . import convolution, flat, selects  # noqa: F401  (they attach on import)
     if backend.gpu_module_installed():
         from . import graphs, kernels  # noqa: F401
 
