@@ -542,8 +542,8 @@ class Tensor:
 
     def _extreme(self, dim, keepdim, largest):
         if dim is None:
-            return reduction.Extreme(largest)(self)
-        fn = reduction.ExtremeAlongDim(dim, keepdim, largest)
+            return reduction.MaxOrMin(largest)(self)
+        fn = reduction.MaxOrMinAlongDim(dim, keepdim, largest)
         values = fn(self)
         indices = fn.indices if keepdim or self.array.ndim == 0 else fn.indices.squeeze(fn.axis)
         return ValuesIndices(values, Tensor._make(indices))

@@ -65,7 +65,7 @@ class Mean(Function):
         return _expand_back(grad / self.count, self.axes, self.keepdim, self.shape)
 
 
-class Extreme(Function):
+class MaxOrMin(Function):
     """max or min over all elements: the gradient is shared evenly among ties (as PyTorch)."""
 
     def __init__(self, largest):
@@ -86,7 +86,7 @@ class Extreme(Function):
         return hit * (grad / hit.sum())
 
 
-class ExtremeAlongDim(Function):
+class MaxOrMinAlongDim(Function):
     """Values of max/min along ``dim``; the gradient flows to the selected index."""
 
     def __init__(self, dim, keepdim, largest):
