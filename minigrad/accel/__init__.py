@@ -8,9 +8,10 @@ package makes the same numbers come faster where plain array expressions are slo
 - ``kernels``: fused CUDA kernels for the book's layers, losses and optimisers.  On a GPU
   each array expression is a kernel launch, and at the book's batch sizes the launches,
   not the arithmetic, are the cost: one kernel per formula instead of one per expression.
-- ``convolution``: faster lowerings of a convolution than the op's im2col (products per
-  phase that copy nothing when the image side has many channels; on a GPU, index plans
-  that make im2col one gather and col2im one fixed-order sum).
+- ``convolution``: faster lowerings of a convolution than the op's im2col (im2col from the
+  image split into phases, whose windows lie contiguous; products per phase that copy
+  nothing when the image side has many channels; on a GPU, index plans that make im2col
+  one gather and col2im one fixed-order sum).
 - ``flat``: an optimiser's parameters and state as views into one buffer, so that an
   update is one expression for all parameters (PyTorch's ``foreach``/``fused``).
 - ``selects``: LeakyReLU's choice between x and slope·x without a branch per element.
@@ -37,9 +38,9 @@ _attached = []  # (owner, name, the engine's own version)
 
 def replaces(owner, name, when=None):
     """Decorator: the function computes ``owner.name`` (a method, taking ``self`` first, a
-    static method, or a module's function) faster.  With ``when``, a predicate on the same arguments, it
-    runs only where ``when`` holds and the engine's version everywhere else.  (Switched
-    off, it attaches nothing: importing a module of this package changes nothing then.)"""
+    static method, or a module's function) faster.  With ``when``, a predicate on the same
+    arguments, it runs only where ``when`` holds, and the engine's version everywhere else.
+    (Switched off, it attaches nothing: importing a module of this package changes nothing.)"""
     def attach(fast):
         if not ENABLED:
             return fast
