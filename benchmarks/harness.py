@@ -47,6 +47,7 @@ def machine():
     except ImportError:
         pass
     import minigrad
+    info["minigrad_accel"] = minigrad.accel.ENABLED  # its speed machinery attached (MINIGRAD_ACCEL=0: not)
     if minigrad.cuda.is_available():
         info["cupy"] = minigrad.backend.module_for("cuda").__version__
         info["gpu"] = minigrad.cuda.get_device_name()
@@ -229,7 +230,8 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
     info["threads"] = threads
     echo(f"machine: {info['cpu']}, {info['cores']} cores, {threads or 'default'} thread(s) per engine, "
          f"numpy {info['numpy']}, torch {info.get('torch', '-')}"
-         + (f", GPU {info['gpu']}" if "gpu" in info else ""))
+         + (f", GPU {info['gpu']}" if "gpu" in info else "")
+         + ("" if info["minigrad_accel"] else ", minigrad without minigrad.accel (MINIGRAD_ACCEL=0)"))
     records = []
     for name in names:
         try:

@@ -75,7 +75,9 @@ def summary(report, top=8):
     if report.rounding_noise:
         lines.append(f"  not counted (exact gradient is zero, both engines return rounding noise, e.g. a bias "
                      f"before BatchNorm): {', '.join(report.rounding_noise)}")
-    lines.append(f"  timings below: each engine with {report.threads} thread(s), steps interleaved")
+    import minigrad
+    lines.append(f"  timings below: each engine with {report.threads} thread(s), steps interleaved"
+                 + ("" if minigrad.accel.ENABLED else "; minigrad without minigrad.accel (MINIGRAD_ACCEL=0)"))
     for engine, seconds in report.seconds_per_step.items():
         lines.append(f"  {'seconds per step, ' + engine:<36}{seconds * 1e3:.3f} ms"
                      + (" (after the first)" if report.steps > 1 else ""))

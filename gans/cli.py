@@ -291,8 +291,10 @@ def resume_command(args, out):
 
 def training_summary(m):
     """A few lines on a finished run: what ran, how fast, the final numbers, where the files are."""
-    lines = [f"{m['experiment']} on {m['engine']} ({m['device']}, {m['dtype']}, {m['threads']} thread(s) per engine): "
-             f"{m['steps']} steps, {1000 * m['seconds_per_step']:.3g} ms/step"]
+    plain = m["engine"] == "minigrad" and not m.get("minigrad_accel", True)
+    lines = [f"{m['experiment']} on {m['engine']} ({m['device']}, {m['dtype']}, {m['threads']} thread(s) per engine"
+             f"{', without minigrad.accel' if plain else ''}): {m['steps']} steps, "
+             f"{1000 * m['seconds_per_step']:.3g} ms/step"]
     finals = [f"{k[len('final_'):]} {v:.4g}" for k, v in m.items() if k.startswith("final_")]
     if finals:
         lines.append(f"  final (last logged step): {', '.join(finals)}")

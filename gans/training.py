@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+import minigrad
 from . import checkpoint, experiments, grad_stats, plots, run_folder
 from .csvlog import CsvLog
 from .data import centre_crop, load_mnist, open_celeba
@@ -281,7 +282,8 @@ def _train_loop(experiment, m, e, run, config, schedule, rng, fixed, dataset, te
                    dtype=config.dtype, threads=config.threads, steps=steps, epochs=config.epochs,
                    data=dataset.source, synthetic_data=dataset.synthetic, resumed_at_step=start_step if resumed else None,
                    seconds_per_step=training_seconds / (steps_done - 1) if steps_done > 1 else first_step_seconds,
-                   first_step_seconds=first_step_seconds, **saver.report(), book=experiment.book)
+                   first_step_seconds=first_step_seconds, minigrad_accel=minigrad.accel.ENABLED, **saver.report(),
+                   book=experiment.book)
     if log.last is not None:
         metrics.update({f"final_{k}": float(log.last[k]) for k in columns})
     if not experiment.is_gan:
