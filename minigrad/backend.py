@@ -116,7 +116,7 @@ def scatter_add(xp, target, index, values):
     """``target[index] += values`` with repeated indices summed (NumPy's ``add.at``)."""
     if xp is np:
         np.add.at(target, index, values)
-    else:  # checked on the GPU; CuPy 14 also offers cupy.add.at (and warns that this is deprecated)
+    else:  # checked on the GPU (newer CuPy also offers cupy.add.at, and warns that this is deprecated)
         import cupyx
         cupyx.scatter_add(target, index, values)
 

@@ -1,7 +1,7 @@
 """Capture a whole training step once as a CUDA graph and replay it (``minigrad.cuda.graphed``).
 
 At the book's batch size of one a GPU mostly waits for kernel launches: a training
-step is tens to a couple of hundred tiny kernels, each costing ~10 µs to launch from Python.  CUDA
+step is tens to a couple of hundred tiny kernels, each costing microseconds to launch from Python.  CUDA
 graphs record those launches once and replay them with one call.
 
     step = minigrad.cuda.graphed(train_step, x, target)   # captures train_step(x, target)

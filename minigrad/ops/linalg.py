@@ -84,7 +84,7 @@ class Linear(Function):
         if self.needs_grad[1]:
             g2, x2 = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
             if g2.shape[0] == 1:  # one example (the book's batch size): an outer product,
-                gw = g2.T * x2    # 4x faster than a k=1 matrix product, same bits
+                gw = g2.T * x2    # faster than a k=1 matrix product, same bits
             else:
                 gw = backend.matmul(g2.T, x2)
         if len(self.needs_grad) > 2 and self.needs_grad[2]:
