@@ -23,3 +23,14 @@ def test_minigrad_trains_without_torch():
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) < 0.1  # XOR learned
+
+
+def test_the_demo_learns_two_moons_and_says_what_engine_ran():
+    """``python -m minigrad``, as the README gives it, with and without minigrad.accel."""
+    import os
+    for accel, says in (("1", "replacement(s) attached"), ("0", "the plain engine")):
+        result = subprocess.run([sys.executable, "-m", "minigrad"], capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, MINIGRAD_ACCEL=accel))
+        assert result.returncode == 0, result.stderr
+        accuracy = next(line for line in result.stdout.splitlines() if line.startswith("accuracy"))
+        assert float(accuracy.split()[1].rstrip("%")) > 95 and says in result.stdout
