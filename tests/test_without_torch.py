@@ -1,4 +1,5 @@
 """minigrad needs only NumPy: it imports and trains with PyTorch made unimportable."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -27,7 +28,6 @@ def test_minigrad_trains_without_torch():
 
 def test_the_demo_learns_two_moons_and_says_what_engine_ran():
     """``python -m minigrad``, as the README gives it, with and without minigrad.accel."""
-    import os
     for accel, says in (("1", "replacement(s) attached"), ("0", "the plain engine")):
         result = subprocess.run([sys.executable, "-m", "minigrad"], capture_output=True, text=True, timeout=120,
                                 env=dict(os.environ, MINIGRAD_ACCEL=accel))
