@@ -86,7 +86,7 @@ class EagerStep:
         self.step = step
         if not EagerStep._warned:
             user_warnings.warn("minigrad.cuda.graphed: the inputs are not on CUDA, so the step runs eagerly "
-                          "(no CUDA graph)")
+                               "(no CUDA graph)")
             EagerStep._warned = True
 
     def __call__(self, *inputs):

@@ -445,7 +445,6 @@ class Tensor:
         from . import random
         return inplace.modify(self, shape_ops.overwrite, random.normal(mean, std, self.array.shape, self.array.dtype))
 
-
     # comparisons give boolean tensors outside the graph
     def __eq__(self, other):
         return _outside_graph(self.array == _raw(other))

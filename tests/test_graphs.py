@@ -10,7 +10,6 @@ import minigrad.nn as nn
 from gans.experiments import EXPERIMENTS
 
 
-
 def on_gpu_with_accel(test):
     """A test of capture on the GPU: CUDA graphs are minigrad.accel's (without it, graphed runs
     every step eagerly, on any device)."""

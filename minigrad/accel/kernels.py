@@ -118,7 +118,6 @@ def descend_on_gpu(param, d, lr):
     sgd(d, lr, param)
 
 
-
 # PyTorch's single-tensor Adam, as ``Adam._adam_step`` computes it
 _ADAM = """
     m += (grad - m) * (T)(1 - beta1);
@@ -236,8 +235,6 @@ def _raw_kernel(cp, source, name, **types):
 # two passes, no cancellation), then writes the output.  NumPy needs ~12 expressions for a
 # layer norm forward and batch norm's per-channel sums another 2 each, every one of them a
 # launch on the GPU.
-
-
 
 
 # Flags of the CUDA kernels below (C bit masks, defined once here)
@@ -442,8 +439,6 @@ def _normalize_kernels(cp):
 
     return {"layer_norm": layer_norm, "layer_norm_backward": layer_norm_backward, "batch_norm": batch_norm,
             "batch_norm_backward": batch_norm_backward}
-
-
 
 
 def _cuda_normalization(name):

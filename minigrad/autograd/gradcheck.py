@@ -75,8 +75,8 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     for i, t in _differentiable(inputs):
         if t.dtype != np.float64:
             user_warnings.warn(f"Input #{i} requires gradient and is not a double precision floating point. "
-                          "This check will likely fail if all the inputs are not of double precision "
-                          "floating point.")
+                               "This check will likely fail if all the inputs are not of double precision "
+                               "floating point.")
     numerical = numerical_jacobian(func, inputs, eps)
     analytical = analytical_jacobian(func, inputs)
     for (i, _), num_rows, ana_rows in zip(_differentiable(inputs), numerical, analytical):

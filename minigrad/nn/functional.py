@@ -147,7 +147,7 @@ def _softmax_dim(name, ndim):
     """PyTorch's choice when no ``dim`` is given, with its warning: dimension 1 (the classes
     of an (N, C) batch, the channels of (N, C, H, W) images), but 0 for 0-, 1- and 3-d inputs."""
     user_warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
-                  "dim=X as an argument.")
+                       "dim=X as an argument.")
     return 0 if ndim in (0, 1, 3) else 1
 
 

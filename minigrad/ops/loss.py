@@ -47,8 +47,8 @@ class MSELoss(Loss):
     def forward(self, input, target):
         if input.shape != target.shape:  # PyTorch warns, then broadcasts (BCE refuses instead)
             user_warnings.warn(f"Using a target size (minigrad.Size({list(target.shape)})) that is different to the "
-                          f"input size (minigrad.Size({list(input.shape)})). This will likely lead to incorrect "
-                          "results due to broadcasting. Please ensure they have the same size.")
+                               f"input size (minigrad.Size({list(input.shape)})). This will likely lead to incorrect "
+                               "results due to broadcasting. Please ensure they have the same size.")
             try:
                 shape = np.broadcast_shapes(input.shape, target.shape)
             except ValueError:
@@ -85,8 +85,7 @@ class BCELoss(Loss):
         check_same_shape("binary_cross_entropy", input, target)
         self.save_for_backward(input, target, weight)
         # PyTorch's CPU kernel checks both (NaN fails too); its CUDA kernel the input only
-        checked = ((input, BCE_RANGE),) if backend.is_gpu_array(input) else ((input, BCE_RANGE),
-                                                                            (target, BCE_TARGET_RANGE))
+        checked = [(input, BCE_RANGE)] + ([] if backend.is_gpu_array(input) else [(target, BCE_TARGET_RANGE)])
         for values, message in checked:
             if values.size and not (values.min() >= 0 and values.max() <= 1):
                 raise RuntimeError(message)

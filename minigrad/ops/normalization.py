@@ -40,8 +40,8 @@ class LayerNorm(Function):
         mean, rstd = self.mean, self.rstd
         if is_tensor(grad):  # recorded: the statistics are functions of x, computed again in the graph
             _, mean, rstd = layer_norm(self._rows(x), None, None, self.eps)
-        gx, gw, gb = layer_norm_backward(self._rows(grad), self._rows(x), _flat(weight),
-                                                 mean, rstd, self.needs_grad)
+        gx, gw, gb = layer_norm_backward(self._rows(grad), self._rows(x), _flat(weight), mean, rstd,
+                                         self.needs_grad)
         shape = self.normalized_shape
         return (None if gx is None else gx.reshape(self.x_shape), None if gw is None else gw.reshape(shape),
                 None if gb is None else gb.reshape(shape))
@@ -78,8 +78,8 @@ class BatchNorm(Function):
             raise ValueError("Expected more than 1 value per channel when training, got input size "
                              f"minigrad.Size({list(x.shape)})")
         self.save_for_backward(x, weight)
-        out, self.mean, self.rstd = batch_norm(x, weight, bias, self.eps, self.running_mean,
-                                                       self.running_var, self.momentum, self.training)
+        out, self.mean, self.rstd = batch_norm(x, weight, bias, self.eps, self.running_mean, self.running_var,
+                                               self.momentum, self.training)
         return out
 
     def backward(self, grad):
@@ -87,8 +87,7 @@ class BatchNorm(Function):
         mean, rstd = self.mean, self.rstd
         if is_tensor(grad) and self.training:  # recorded: the batch statistics are functions of x
             _, mean, rstd = batch_norm(x, None, None, self.eps, None, None, 0.0, True)
-        gx, gw, gb = batch_norm_backward(grad, x, weight, mean, rstd, self.training,
-                                                 self.needs_grad[0])
+        gx, gw, gb = batch_norm_backward(grad, x, weight, mean, rstd, self.training, self.needs_grad[0])
         return gx, (gw if self.needs_grad[1] else None), (gb if self.needs_grad[2] else None)
 
 
