@@ -8,6 +8,7 @@ Data is drawn and turned into tensors in advance, so only training is timed.  Af
 warm-up the engines run in interleaved rounds (A B, then B A, …): drifts of a shared machine
 hit both alike, and the ratio minigrad/torch is taken within each round.
 """
+import contextlib
 import json
 import os
 import platform
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gans import experiments
+from minigrad import accel
 from gans.progress import progress
 from gans.training import build, load_data, make_step
 
@@ -108,6 +110,27 @@ class ByHandWorkload:
 
 
 FLOOR = "numpy-by-hand"
+PLAIN = "minigrad-plain"  # minigrad without minigrad.accel: what the speed machinery buys, side by side
+
+
+class WithoutAccel:
+    """A minigrad workload made and run with minigrad.accel detached (``accel.detached``)."""
+
+    def __init__(self, make):
+        with accel.detached():
+            self.load = make()
+
+    def run(self, iterations):
+        with accel.detached():
+            return self.load.run(iterations)
+
+
+def make_workload(name, label, device="cpu", dtype="float32", data=None):
+    """The workload of experiment or example program ``name`` on engine ``label``."""
+    kind = ProgramWorkload if name in PROGRAMS else Workload
+    if label == PLAIN:
+        return WithoutAccel(lambda: kind(name, "minigrad", device, dtype, data=data))
+    return kind(name, label, device, dtype, data=data)
 
 
 def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", seconds=3.0, data=None):
@@ -115,13 +138,13 @@ def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", se
     loads, failures = {}, []
     for e in engines:
         try:
-            workload = ProgramWorkload if name in PROGRAMS else Workload
-            loads[e] = workload(name, e, device, dtype, data=data)
+            loads[e] = make_workload(name, e, device, dtype, data)
             loads[e].run(3)  # warm-up: caches, allocator, lazy imports, kernel compilation, capture
         except Exception as err:  # e.g. a step that cannot be captured: reported, the others still run
             loads.pop(e, None)
             failures.append({"experiment": name, "engine": e, "error": f"{type(err).__name__}: {err}"})
-    if name == "classifier-refined" and device == "cpu" and dtype == "float32" and "minigrad" in loads:
+    if name == "classifier-refined" and device == "cpu" and dtype == "float32" and \
+            ("minigrad" in loads or PLAIN in loads):
         loads[FLOOR] = ByHandWorkload(data)
         loads[FLOOR].run(3)
     engines = tuple(loads)
@@ -142,6 +165,7 @@ def bench(name, engines=("minigrad", "torch"), device="cpu", dtype="float32", se
                   "ratio_to_torch": None}
         if e == "minigrad":
             record["peak_traced_mb"] = loads[e].peak_traced_bytes() / 2 ** 20
+        if e in ("minigrad", PLAIN):
             if FLOOR in times:
                 record["ratio_to_numpy_by_hand"] = float(statistics.median(
                     [a / b for a, b in zip(times[e], times[FLOOR])]))

@@ -193,7 +193,8 @@ def build_parser():
 def add_bench_arguments(p):
     """The options of ``gans bench`` (shared with ``python -m benchmarks``)."""
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments (default: all)")
-    p.add_argument("--engine", default="minigrad,torch", help="comma-separated engines")
+    p.add_argument("--engine", default="minigrad,torch", help="comma-separated engines: minigrad, torch, and "
+                   "minigrad-plain (minigrad without its speed machinery, minigrad.accel)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both engines run")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="both engines' dtype")
     p.add_argument("--seconds", type=positive_float, default=3.0, help="time budget per experiment")
@@ -216,12 +217,12 @@ def bench_engines(args):
     if args.json:
         check_output(args.json, "--json", [".json"])
     for e in engines:
-        if e not in ("minigrad", "torch"):
-            raise ValueError(f"unknown engine {e!r} in --engine; use minigrad,torch")
+        if e not in ("minigrad", "torch", "minigrad-plain"):
+            raise ValueError(f"unknown engine {e!r} in --engine; use minigrad,torch (or minigrad-plain)")
     if args.cuda_graph and args.device != "cuda":
         raise ValueError("--cuda-graph times CUDA graph replays; it needs --device cuda")
     if args.device == "cuda":
-        if "minigrad" in engines:
+        if "minigrad" in engines or "minigrad-plain" in engines:
             try:
                 from minigrad import backend
                 backend.require_cuda()
@@ -232,8 +233,8 @@ def bench_engines(args):
             if not torch.cuda.is_available():
                 raise ValueError("CUDA was requested but PyTorch sees no CUDA GPU (torch.cuda.is_available() "
                                  "is False)")
-    if args.cuda_graph:  # each engine eager and replaying its captured step
-        engines = [label for e in engines for label in (e, e + "+graph")]
+    if args.cuda_graph:  # each engine eager and replaying its captured step (capture is minigrad.accel's)
+        engines = [label for e in engines for label in ((e,) if e == "minigrad-plain" else (e, e + "+graph"))]
     return engines
 
 

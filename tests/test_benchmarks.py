@@ -84,3 +84,25 @@ def test_calls_per_step_are_counted_not_timed():
     assert gan == calls_per_step("pattern-1010", "minigrad", steps=10)  # the same count every time
     # a GAN step is three passes (D on real, D on fake, G through D) of the classifier's one
     assert calls_per_step("classifier", "minigrad", steps=10) < gan
+
+
+def test_minigrad_plain_is_timed_without_accel_and_with_it_again_after():
+    """``--engine minigrad-plain``: made and run with minigrad.accel detached, side by side."""
+    from benchmarks.harness import WithoutAccel
+    from minigrad import accel
+    from minigrad.optim.optimizer import Optimizer
+
+    class Probe:
+        def __init__(self):
+            self.seen = [Optimizer._plan is accel.plain(Optimizer, "_plan")]
+
+        def run(self, iterations):
+            self.seen.append(Optimizer._plan is accel.plain(Optimizer, "_plan"))
+            return 1.0
+    load = WithoutAccel(Probe)
+    load.run(1)
+    assert load.load.seen == [True, True]
+    assert (Optimizer._plan is accel.plain(Optimizer, "_plan")) is not accel.ENABLED  # attached again
+    records = bench("pattern-1010", engines=("minigrad", "minigrad-plain"), seconds=0.3)
+    assert [r["engine"] for r in records] == ["minigrad", "minigrad-plain"]
+    assert all(r["median_us"] > 0 for r in records)

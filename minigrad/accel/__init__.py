@@ -27,13 +27,14 @@ other input the engine's own version runs.  The engine never calls into this pac
 minigrad then runs its plain formulas alone, and every CPU test passes with the same
 numbers, which CI checks.
 """
+import contextlib
 import functools
 import inspect
 import os
 
 ENABLED = os.environ.get("MINIGRAD_ACCEL", "1") != "0"
 
-_attached = []  # (owner, name, the engine's own version)
+_attached = []  # (owner, name, the engine's own version, and that version as the owner holds it)
 
 
 def replaces(owner, name, when=None):
@@ -44,32 +45,47 @@ def replaces(owner, name, when=None):
     def attach(fast):
         if not ENABLED:
             return fast
-        plain = getattr(owner, name)
+        plain, held = getattr(owner, name), inspect.getattr_static(owner, name)
         if when is None:
             method = fast
         else:
             @functools.wraps(fast)
             def method(*args, **kwargs):
                 return (fast if when(*args, **kwargs) else plain)(*args, **kwargs)
-        if isinstance(inspect.getattr_static(owner, name), staticmethod):
+        if isinstance(held, staticmethod):
             method = staticmethod(method)
         setattr(owner, name, method)
-        _attached.append((owner, name, plain))
+        _attached.append((owner, name, plain, held))
         return fast
     return attach
 
 
 def replacements():
     """What is attached: 'owner.name' for each replaced method or function."""
-    return [f"{getattr(owner, '__qualname__', owner.__name__)}.{name}" for owner, name, _ in _attached]
+    return [f"{getattr(owner, '__qualname__', owner.__name__)}.{name}" for owner, name, _, _ in _attached]
 
 
 def plain(owner, name):
     """The engine's own version of ``owner.name``, attached or not (tests compare the two)."""
-    for attached_owner, attached_name, version in _attached:
+    for attached_owner, attached_name, version, _ in _attached:
         if attached_owner is owner and attached_name == name:
             return version
     return getattr(owner, name)
+
+
+@contextlib.contextmanager
+def detached():
+    """The engine alone for the duration: everything attached is put back as the engine
+    had it, and attached again after (``gans bench --engine minigrad-plain`` times the two
+    side by side in one process)."""
+    current = [(owner, name, inspect.getattr_static(owner, name)) for owner, name, _, _ in _attached]
+    for owner, name, _, held in reversed(_attached):
+        setattr(owner, name, held)
+    try:
+        yield
+    finally:
+        for owner, name, held in current:
+            setattr(owner, name, held)
 
 
 def _attach_all():
