@@ -114,3 +114,17 @@ def test_the_engine_without_accel_trains_to_the_same_numbers(name, steps, exact,
 def _kind(key):
     """'model/G/3.bias.npy' → 'bias', 'optim/D/1/exp_avg.npy' → 'exp_avg'."""
     return key.removesuffix(".npy").rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+
+
+def test_products_per_phase_only_where_they_copy_fewer_numbers_than_im2col():
+    """The CelebA CNNs' 256-to-3 layers (C ≫ M) take products per phase; DCGAN's first
+    transposed convolution, a 1×1 input to 7×7 with 32 channels against 16, does not
+    (there the shifted copies of the 16-channel side would dwarf im2col's)."""
+    from minigrad.accel.convolution import Gathered, PhaseProducts, PhaseWindows, lowering
+    celeba_d_last = ((3, 256, 8, 8), (27, 27), (2, 2), (1, 1), (10, 10))
+    celeba_g_first = ((3, 256, 8, 8), (28, 28), (2, 2), (1, 1), (11, 11))   # ConvTranspose2d(3, 256): its conv
+    dcgan_g_first = ((16, 32, 7, 7), (7, 7), (1, 1), (1, 1), (1, 1))
+    celeba_256 = ((256, 256, 8, 8), (61, 61), (2, 2), (1, 1), (27, 27))
+    assert lowering(*celeba_d_last, "cpu") is PhaseProducts and lowering(*celeba_g_first, "cpu") is PhaseProducts
+    assert lowering(*dcgan_g_first, "cpu") is PhaseWindows and lowering(*celeba_256, "cpu") is PhaseWindows
+    assert lowering(*celeba_d_last, "cuda") is Gathered

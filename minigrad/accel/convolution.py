@@ -5,9 +5,10 @@ tests run every convolution through each); ``windows`` picks one per geometry an
 
 * ``PhaseWindows`` on the CPU: the op's im2col and col2im, copying each window as a block
   of the image split into phases, where its rows lie contiguous.
-* ``PhaseProducts`` where the image side has more channels than the other (C > M, the
+* ``PhaseProducts`` where the image side has many more channels than the other (the
   book's Conv2d(256, 3, 8, 2) and ConvTranspose2d(3, 256, 8, 2)): copying the C side
-  kH·kW times, as im2col does, would be most of the work, so it is not copied at all.
+  kH·kW times, as im2col does, would be most of the work, so it is not copied at all
+  (``lowering`` compares the numbers each way copies).
 * ``Gathered`` on a GPU, where every copy per offset is a kernel launch: im2col as one
   indexed read through an index plan, col2im as one fixed-order sum per pixel through
   another, both made once per geometry and kept on the device.
@@ -293,22 +294,28 @@ LOWERINGS = {"im2col": Windows, "phase-windows": PhaseWindows, "phase-products":
 forced = None  # a name of LOWERINGS to use for every convolution (the tests try each)
 
 
-def lowering(channels, others, device_type):
-    """The lowering for a geometry: on a GPU gather, on the CPU products per phase where C > M,
-    else im2col from the phases."""
-    if forced is not None:
-        return LOWERINGS[forced]
+def lowering(weight_shape, image_size, stride, dilation, out_size, device_type):
+    """The lowering for a geometry: on a GPU gather; on the CPU products per phase where the
+    copies they make of the M side (each offset's shifted copy of a phase image's worth of
+    gradient, M·phase_size numbers per image and offset) are fewer than im2col's of the C
+    side (C·Ho·Wo), else im2col from the phases."""
     if device_type == "cuda":
         return Gathered
-    return PhaseProducts if channels > others else PhaseWindows
+    (others, channels), (kh, kw), (sh, sw), (dh, dw), (ho, wo) = (weight_shape[:2], weight_shape[2:], stride,
+                                                                  dilation, out_size)
+    phase_size = ((dh * (kh - 1)) // sh + ho + 1) * ((dw * (kw - 1)) // sw + wo)
+    return PhaseProducts if others * phase_size < channels * ho * wo else PhaseWindows
 
 
 @replaces(convolution, "windows")
 def windows(weight_shape, image_size, stride, padding, dilation, out_size, device_type):
-    return _made(lowering(weight_shape[1], weight_shape[0], device_type), weight_shape, image_size, stride,
-                 padding, dilation, out_size)
+    return _made(forced, weight_shape, image_size, stride, padding, dilation, out_size, device_type)
 
 
 @functools.lru_cache(maxsize=128)
-def _made(kind, *geometry):
-    return kind(*geometry)  # (they hold no data: a training step asks for the same few every time)
+def _made(forced_kind, weight_shape, image_size, stride, padding, dilation, out_size, device_type):
+    """The lowering of one geometry, made once (they hold no data: a training step asks for the
+    same few every time)."""
+    kind = LOWERINGS[forced_kind] if forced_kind else lowering(weight_shape, image_size, stride, dilation,
+                                                                out_size, device_type)
+    return kind(weight_shape, image_size, stride, padding, dilation, out_size)
