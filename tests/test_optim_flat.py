@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not minigrad.accel.ENABLED, reason="minigrad.acc
                                 "parameters alone, tested with every optimiser")
 
 CONFIGS = {
-    "SGD": ("SGD", dict(lr=0.1)),
+    "SGD weight_decay": ("SGD", dict(lr=0.1, weight_decay=0.01)),
     "SGD momentum dampening weight_decay": ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
     "SGD nesterov maximize": ("SGD", dict(lr=0.01, momentum=0.8, nesterov=True, maximize=True)),
     "Adam": ("Adam", dict(lr=0.01)),
@@ -364,7 +364,7 @@ def test_a_gradient_of_another_shape_is_refused_as_in_the_loop():
     """A hand-made gradient of another shape but as many values must not be read as the
     parameter's (the flat buffer would take it): the update one by one refuses it."""
     model = nn.Linear(4, 3).double()
-    optimiser = minigrad.optim.SGD(model.parameters(), lr=0.1)
+    optimiser = minigrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
     for shape in [(3, 4), (4, 3)]:
         model.weight.grad = minigrad.ones(*shape, dtype=minigrad.float64)
         model.bias.grad = minigrad.ones(3, dtype=minigrad.float64)
@@ -391,12 +391,13 @@ def test_capturable_adam_with_missing_gradients():
 
 @pytest.mark.parametrize("name", ["SGD", "Adam"])
 def test_a_large_tensor_keeps_its_own_update_on_the_cpu(name):
+    kwargs = dict(momentum=0.9) if name == "SGD" else {}  # (plain SGD is one expression: see below)
     """Copying a large gradient costs more than the calls a shared update saves."""
     def train(**kw):
         minigrad.manual_seed(0)
         model = nn.Sequential(nn.Linear(100, 100), nn.LayerNorm(100), nn.Linear(100, 2)).double()
         assert model[0].weight.array.nbytes >= flat.OWN_UPDATE_BYTES > model[2].weight.array.nbytes
-        optimiser = getattr(minigrad.optim, name)(model.parameters(), lr=0.01, **kw)
+        optimiser = getattr(minigrad.optim, name)(model.parameters(), lr=0.01, **kwargs, **kw)
         for i in range(3):
             optimiser.zero_grad()
             (model(minigrad.ones(2, 100, dtype=minigrad.float64) * i).sigmoid() ** 2).sum().backward()
@@ -407,6 +408,21 @@ def test_a_large_tensor_keeps_its_own_update_on_the_cpu(name):
     assert model[0].weight.array.base is None and model[0].bias.array.base is not None
     for p, q in zip(model.parameters(), loop.parameters()):
         np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+def test_plain_sgd_on_the_cpu_updates_one_by_one():
+    """p −= lr·g is one expression per parameter already: on the CPU a buffer would add its
+    checks and the gather and save nothing, so the loop does it (momentum makes it flat)."""
+    for kwargs, expected in ((dict(), {"flat": 0, "per_parameter": 4 * 3}),
+                             (dict(momentum=0.9), {"flat": 3, "per_parameter": 0})):
+        minigrad.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+        optimiser = minigrad.optim.SGD(model.parameters(), lr=0.1, **kwargs)
+        for _ in range(3):
+            optimiser.zero_grad()
+            model(minigrad.ones(2, 3)).sum().backward()
+            optimiser.step()
+        assert counts(optimiser) == expected, kwargs
 
 
 def test_module_to_another_dtype_with_state_keeps_the_loops_numbers():

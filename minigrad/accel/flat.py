@@ -43,6 +43,7 @@ import numpy as np
 
 from .. import backend
 from ..optim.optimizer import Optimizer
+from ..optim.sgd import SGD
 from ..tensor import Tensor
 from . import plain, replaces
 
@@ -340,7 +341,15 @@ def capturing():
 
 
 def _flat_group(optimizer, group):
-    return optimizer.flat and group.get("foreach") is not False
+    """Flatten this group?  Where the optimiser can and was not told otherwise (``foreach=False``),
+    except on the CPU where the update is one expression per parameter already (SGD without
+    momentum, weight decay or maximize: p −= lr·g): there a buffer would only add its checks and
+    the gather."""
+    if not optimizer.flat or group.get("foreach") is False:
+        return False
+    one_expression = isinstance(optimizer, SGD) and not (group["momentum"] or group["weight_decay"]
+                                                          or group["maximize"])
+    return not one_expression or backend.is_gpu_array(group["params"][0].array)
 
 
 @replaces(Optimizer, "_plan", _flat_group)
