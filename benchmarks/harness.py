@@ -270,7 +270,8 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
         for r in demo:
             echo(f"{r['experiment']:<22}{r['engine']:<14}{r['median_us']:>14,.0f} µs  {r.get('note', '')}")
     document = {"machine": info, "date": date.today().isoformat(), "device": device, "dtype": dtype,
-                "command": "gans bench " + " ".join(names) + f" --device {device} --seconds {seconds}"
+                "command": "gans bench " + " ".join(names) + f" --engine {','.join(e for e in engines if not e.endswith(GRAPH))}"
+                           + f" --device {device} --seconds {seconds}"
                            + (f" --threads {threads}" if threads else "") + (" --cuda-graph" if graphs else "") + ("" if matmul else " --no-matmul"),
                 "records": records}
     if save:
