@@ -48,7 +48,9 @@ if stage parity; then
 fi
 
 if stage bench; then
-    timeout ${BENCH_SECONDS:-240} $PY -m benchmarks ${BENCH_NAMES:-} --device cuda --cuda-graph \
+    # BENCH_ENGINES=minigrad,minigrad-plain,torch also times minigrad without minigrad.accel
+    timeout ${BENCH_SECONDS:-240} $PY -m benchmarks ${BENCH_NAMES:-} --engine ${BENCH_ENGINES:-minigrad,torch} \
+        --device cuda --cuda-graph \
         --seconds ${BENCH_BUDGET:-2.0} --no-matmul --json "$OUT/bench-records.json" 2>&1 | tee "$LOGS/bench.log"
     cp benchmarks/results/cuda-* "$OUT/" 2>/dev/null
 fi
