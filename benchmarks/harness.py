@@ -8,7 +8,6 @@ Data is drawn and turned into tensors in advance, so only training is timed.  Af
 warm-up the engines run in interleaved rounds (A B, then B A, …): drifts of a shared machine
 hit both alike, and the ratio minigrad/torch is taken within each round.
 """
-import contextlib
 import json
 import os
 import platform

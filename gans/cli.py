@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import checkpoint, experiments
 from .interrupt import Interrupted
-from .options import (add_threads_argument, check_output, digit, non_negative_int, path, positive_float,
+from .options import (add_threads_argument, check_output, non_negative_int, path, positive_float,
                       positive_int, seed)
 from .threads import use_threads
 
@@ -221,6 +221,11 @@ def bench_engines(args):
             raise ValueError(f"unknown engine {e!r} in --engine; use minigrad,torch (or minigrad-plain)")
     if args.cuda_graph and args.device != "cuda":
         raise ValueError("--cuda-graph times CUDA graph replays; it needs --device cuda")
+    if args.cuda_graph and "minigrad" in engines:
+        from minigrad import accel
+        if not accel.ENABLED:
+            raise ValueError("--cuda-graph: minigrad captures CUDA graphs with minigrad.accel, which is off "
+                             "(MINIGRAD_ACCEL=0)")
     if args.device == "cuda":
         if "minigrad" in engines or "minigrad-plain" in engines:
             try:

@@ -37,14 +37,6 @@ def positive_float(text):
     return value
 
 
-def digit(text):
-    """A class label of MNIST: 0 to 9."""
-    value = _int_at_least(text, 0)
-    if value > 9:
-        raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {value}")
-    return value
-
-
 def _int_at_least(text, low):
     try:
         value = int(text)

@@ -194,8 +194,9 @@ def train(name, engine="minigrad", device="cpu", dtype=None, epochs=None, limit=
                        data=str(data) if data else None, log_every=log_every, options=options or {},
                        cuda_graph=cuda_graph, threads=threads, epochs=epochs, data_source=dataset.source,
                        synthetic_data=dataset.synthetic, steps=steps)
-    schedule = Schedule(checkpoint_every, checkpoint_minutes, sample_every, stop_after, eval_samples,
-                        grad_stats_every, progress)
+    schedule = Schedule(checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
+                        sample_every=sample_every, stop_after=stop_after, eval_samples=eval_samples,
+                        grad_stats_every=grad_stats_every, progress=progress)
     rng = np.random.default_rng(seed)
     fixed = fixed_inputs(experiment, np.random.default_rng(seed + 1))
     if meta is not None:

@@ -85,8 +85,8 @@ class EagerStep:
     def __init__(self, step):
         self.step = step
         if not EagerStep._warned:
-            user_warnings.warn("minigrad.cuda.graphed: the inputs are not on CUDA, so the step runs eagerly "
-                               "(no CUDA graph)")
+            user_warnings.warn("minigrad.cuda.graphed: no CUDA graph (the inputs are not on CUDA, or "
+                               "minigrad.accel, which captures graphs, is off), so the step runs eagerly")
             EagerStep._warned = True
 
     def __call__(self, *inputs):

@@ -910,3 +910,13 @@ def test_a_training_csv_file_never_serves_as_its_own_test_split(tmp_path):
     assert test.source == str(tmp_path / "mnist_test.csv")
     np.testing.assert_array_equal(test.labels, test_labels)
     np.testing.assert_array_equal(load_mnist("train", path=tmp_path / "mnist_train.csv").labels, train_labels)
+
+
+def test_a_gzipped_csv_file_loads_and_an_hdf5_file_is_named_as_not_mnist(tmp_path):
+    images, labels = fake_mnist(3)
+    with gzip.open(tmp_path / "mnist_train.csv.gz", "wt") as f:
+        f.write(csv_text(images, labels))
+    np.testing.assert_array_equal(load_mnist("train", path=tmp_path / "mnist_train.csv.gz").labels, labels)
+    (tmp_path / "faces.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(DataError, match="faces.h5: not MNIST data"):
+        load_mnist("train", path=tmp_path / "faces.h5")

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(not minigrad.accel.ENABLED, reason="minigrad.acc
                                 "parameters alone, tested with every optimiser")
 
 CONFIGS = {
+    "SGD": ("SGD", dict(lr=0.1)),  # one expression per parameter: the loop on the CPU, flat on a GPU
     "SGD weight_decay": ("SGD", dict(lr=0.1, weight_decay=0.01)),
     "SGD momentum dampening weight_decay": ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
     "SGD nesterov maximize": ("SGD", dict(lr=0.01, momentum=0.8, nesterov=True, maximize=True)),
@@ -107,6 +108,9 @@ def test_groups_of_several_modules_match_pytorch(label, device):
     twins = Twins(lambda modules, optim: two_groups(modules, optim, name, kwargs), device)
     for _ in range(15):
         twins.step()
+    if label == "SGD" and device == "cpu":
+        assert twins.counts == {"flat": 0, "per_parameter": 15 * 8}
+        return
     assert twins.counts == {"flat": 30, "per_parameter": 0}  # one update per group and step
     for group in twins.ours[1].param_groups:
         assert len(buffers_of(group)) == 1 and None not in buffers_of(group)
@@ -391,8 +395,8 @@ def test_capturable_adam_with_missing_gradients():
 
 @pytest.mark.parametrize("name", ["SGD", "Adam"])
 def test_a_large_tensor_keeps_its_own_update_on_the_cpu(name):
-    kwargs = dict(momentum=0.9) if name == "SGD" else {}  # (plain SGD is one expression: see below)
     """Copying a large gradient costs more than the calls a shared update saves."""
+    kwargs = dict(momentum=0.9) if name == "SGD" else {}  # (plain SGD is one expression: see below)
     def train(**kw):
         minigrad.manual_seed(0)
         model = nn.Sequential(nn.Linear(100, 100), nn.LayerNorm(100), nn.Linear(100, 2)).double()
@@ -448,3 +452,13 @@ def test_every_flat_update_bumps_each_parameters_version():
     assert [p._version for p in model.parameters()] == [v + 1 for v in versions]
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_an_empty_parameter_group_is_skipped(name):
+    model = nn.Linear(3, 2)
+    optimiser = getattr(minigrad.optim, name)(model.parameters(), lr=0.1)
+    optimiser.add_param_group({"params": []})
+    model(minigrad.ones(3)).sum().backward()
+    optimiser.step()
+    assert counts(optimiser)["flat" if name == "Adam" else "per_parameter"] > 0

@@ -171,7 +171,7 @@ DISTANCE_CHUNK = 1000
 
 def _squared_distances(a, b, b_squared_norms):
     """‖aᵢ − bⱼ‖² for all pairs, as ‖aᵢ‖² + ‖bⱼ‖² − 2 aᵢ·bⱼ: one matrix product, then in-place
-    updates of that one m×n block (with a temporary per term it took 1.5–2× longer), clipped
+    updates of that one m×n block (a temporary per term would be slower), clipped
     at 0 because rounding can make a tiny distance negative."""
     d = a @ b.T
     d *= -2

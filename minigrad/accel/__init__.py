@@ -9,9 +9,9 @@ package makes the same numbers come faster where plain array expressions are slo
   each array expression is a kernel launch, and at the book's batch sizes the launches,
   not the arithmetic, are the cost: one kernel per formula instead of one per expression.
 - ``convolution``: faster lowerings of a convolution than the op's im2col (im2col from the
-  image split into phases, whose windows lie contiguous; products per phase that copy
-  nothing when the image side has many channels; on a GPU, index plans that make im2col
-  one gather and col2im one fixed-order sum).
+  image split into phases, whose windows lie contiguous; products per phase, which copy the
+  other side instead of the image, where that copies fewer numbers; on a GPU, index plans
+  that make im2col one gather and col2im one fixed-order sum).
 - ``flat``: an optimiser's parameters and state as views into one buffer, so that an
   update is one expression for all parameters (PyTorch's ``foreach``/``fused``).
 - ``selects``: LeakyReLU's choice between x and slope·x without a branch per element.
@@ -49,9 +49,10 @@ def replaces(owner, name, when=None):
         if when is None:
             method = fast
         else:
-            @functools.wraps(fast)
+            @functools.wraps(plain)  # (its name, docstring and source stay the engine's formula)
             def method(*args, **kwargs):
                 return (fast if when(*args, **kwargs) else plain)(*args, **kwargs)
+            method.fast = fast
         if isinstance(held, staticmethod):
             method = staticmethod(method)
         setattr(owner, name, method)
@@ -62,7 +63,12 @@ def replaces(owner, name, when=None):
 
 def replacements():
     """What is attached: 'owner.name' for each replaced method or function."""
-    return [f"{getattr(owner, '__qualname__', owner.__name__)}.{name}" for owner, name, _, _ in _attached]
+    return [f"{_qualified(owner)}.{name}" for owner, name, _, _ in _attached]
+
+
+def _qualified(owner):
+    """'minigrad.ops.elementwise.Sigmoid' for a class, 'minigrad.backend' for a module."""
+    return owner.__name__ if inspect.ismodule(owner) else f"{owner.__module__}.{owner.__qualname__}"
 
 
 def plain(owner, name):

@@ -5,10 +5,9 @@ tests run every convolution through each); ``windows`` picks one per geometry an
 
 * ``PhaseWindows`` on the CPU: the op's im2col and col2im, copying each window as a block
   of the image split into phases, where its rows lie contiguous.
-* ``PhaseProducts`` where the image side has many more channels than the other (the
-  book's Conv2d(256, 3, 8, 2) and ConvTranspose2d(3, 256, 8, 2)): copying the C side
-  kH·kW times, as im2col does, would be most of the work, so it is not copied at all
-  (``lowering`` compares the numbers each way copies).
+* ``PhaseProducts`` where copying the image side kH·kW times, as im2col does, would copy
+  more numbers than shifted copies of the other side (``lowering`` compares the two; the
+  book's Conv2d(256, 3, 8, 2) and ConvTranspose2d(3, 256, 8, 2)): the image is not copied.
 * ``Gathered`` on a GPU, where every copy per offset is a kernel launch: im2col as one
   indexed read through an index plan, col2im as one fixed-order sum per pixel through
   another, both made once per geometry and kept on the device.

@@ -34,7 +34,8 @@ cannot be flattened is updated one parameter at a time, as before:
   dtype or shape): the parameters that have one are updated one by one.
 
 Parameters whose state differs (a step count, whether SGD's momentum has started) go to
-different buckets, each updated at once.
+different buckets, each updated at once.  Plain SGD on the CPU (p −= lr·g, one expression per
+parameter already) is left to the loop: a buffer would only add its checks and the gather.
 """
 import sys
 import weakref
@@ -345,7 +346,7 @@ def _flat_group(optimizer, group):
     except on the CPU where the update is one expression per parameter already (SGD without
     momentum, weight decay or maximize: p −= lr·g): there a buffer would only add its checks and
     the gather."""
-    if not optimizer.flat or group.get("foreach") is False:
+    if not optimizer.flat or group.get("foreach") is False or not group["params"]:
         return False
     one_expression = isinstance(optimizer, SGD) and not (group["momentum"] or group["weight_decay"]
                                                           or group["maximize"])

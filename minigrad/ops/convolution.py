@@ -199,8 +199,9 @@ class Windows:
 
 @functools.lru_cache(maxsize=128)
 def windows(weight_shape, image_size, stride, padding, dilation, out_size, device_type):
-    """The :class:`Windows` of one geometry on 'cpu' or 'cuda', made once (they hold no data):
-    a training step asks for the same few every time."""
+    """The :class:`Windows` of one geometry, made once (they hold no data): a training step asks
+    for the same few every time.  (``device_type``, 'cpu' or 'cuda', is part of the key because
+    ``minigrad.accel`` chooses other lowerings by it.)"""
     return Windows(weight_shape, image_size, stride, padding, dilation, out_size)
 
 
@@ -245,7 +246,7 @@ class Conv2d(Function):
         if is_tensor(grad):  # recorded: the same gradients as convolutions of tensors
             return self.backward_recorded(grad, x, weight)
         windows = self.windows
-        g = windows.widen(grad)                             # (O, N·Ho·Wo)
+        g = windows.widen(grad)                             # (O, columns): lined up with the windows
         gx = gw = gb = None
         if self.needs_grad[0]:                              # a transposed convolution of g
             gx = windows.scatter(weight, g, grad.shape[0])
@@ -318,7 +319,7 @@ class ConvTranspose2d(Function):
         # the convolution whose input gradient this is: from the output image to x's (h, w) grid
         self.windows = windows(weight.shape, out_size, self.stride, self.padding, self.dilation, (h, w),
                                backend.device_type_of(x))
-        self.x_columns = self.windows.widen(x)                 # (C_in, N·H·W), kept for dW
+        self.x_columns = self.windows.widen(x)              # lined up with the windows' columns, kept for dW
         out = self.windows.scatter(weight, self.x_columns, n)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)

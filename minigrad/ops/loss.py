@@ -68,7 +68,7 @@ class MSELoss(Loss):
 
 
 def _common_dtype(input, target):
-    """The two dtypes promoted, as PyTorch computes the loss (and the fused kernels take one)."""
+    """The two dtypes promoted, as PyTorch computes the loss."""
     if input.dtype == target.dtype:
         return input, target
     dtype = np.result_type(input, target)

@@ -13,7 +13,8 @@ class Adam(Optimizer):
         v ← β₂·v + (1 - β₂)·g²
         p ← p - (lr / (1 - β₁ᵗ)) · m / (√v / √(1 - β₂ᵗ) + eps)
 
-    All parameters of a group are updated at once (see ``Optimizer``): on a GPU one kernel.
+    With ``minigrad.accel``, a group's parameters are updated at once (see ``Optimizer``),
+    on a GPU in one kernel; the engine alone updates them one by one.
     """
 
     flat = True
@@ -37,7 +38,7 @@ class Adam(Optimizer):
     def step(self):
         for group in self.param_groups:
             buckets, single = self._plan(group)
-            for bucket in buckets:  # every parameter of the bucket in one update
+            for bucket in buckets:  # every parameter of the bucket in one update (accel.flat's; none without)
                 t = bucket.advance(group["capturable"])
                 m, v = bucket.state_buffer("exp_avg")[0], bucket.state_buffer("exp_avg_sq")[0]
                 largest = bucket.state_buffer("max_exp_avg_sq")[0] if group["amsgrad"] else None

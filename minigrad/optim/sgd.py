@@ -7,7 +7,8 @@ from .optimizer import Optimizer
 class SGD(Optimizer):
     """p ← p - lr·d, where d = g + weight_decay·p (g negated with ``maximize``), and with
     momentum μ: b ← μ·b + (1 - dampening)·d (b = d on the first step), d = b (or d + μ·b
-    for Nesterov).  All parameters of a group are updated at once (see ``Optimizer``)."""
+    for Nesterov).  With ``minigrad.accel``, a group's parameters are updated at once (see
+    ``Optimizer``); the engine alone, and plain SGD on the CPU, update them one by one."""
 
     flat = True
 
@@ -26,7 +27,7 @@ class SGD(Optimizer):
     def step(self):
         for group in self.param_groups:
             buckets, single = self._plan(group)
-            for bucket in buckets:  # every parameter of the bucket in one update
+            for bucket in buckets:  # every parameter of the bucket in one update (accel.flat's; none without)
                 buffer, first = bucket.state_buffer("momentum_buffer") if group["momentum"] else (None, False)
                 self._update(group, bucket.param, bucket.grad, buffer, first)
                 bucket.bump_versions()
