@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 import minigrad
 import minigrad.nn.functional as F
@@ -194,6 +194,11 @@ def test_layer_norm(data, lead, norm, dtype, device):
     # a ramp in every group: a (nearly) constant group has no spread, and normalising it
     # only amplifies rounding noise, differently in each engine
     x = x + np.arange(int(np.prod(norm))).reshape(norm) * 0.3
+    # ... which drawn values can still cancel: in float32, a group whose variance is not well
+    # above eps (1e-5) has an input gradient made of rounding (for two values it is exactly
+    # eps-driven, ~eps/var of terms ~rstd), differently in each engine
+    groups = x.reshape(-1, int(np.prod(norm)))
+    assume(dtype == np.float64 or int(np.prod(norm)) == 1 or bool(np.all(groups.var(axis=1) >= 1e-2)))
     w, b = data.draw(values(norm)), data.draw(values(norm))
     check(lambda x, w, b: F.layer_norm(x, norm, w, b), x, w, b,
           torch_fn=lambda x, w, b: TF.layer_norm(x, norm, w, b), dtype=dtype, scale=10)
