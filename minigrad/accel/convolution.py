@@ -22,12 +22,14 @@ from ..ops.convolution import Windows
 from . import replaces
 
 
-class Phases(Windows):
-    """The padded image split into sH·sW sub-images (space-to-depth), phase (r, t) holding
+class PhaseWindows(Windows):
+    """im2col and col2im as the engine's, reading each offset's window from the padded image
+    split into sH·sW sub-images (space-to-depth), phase (r, t) holding
     pixels (Y·sH + r, X·sW + t).  Offset (i, j) then reads phase (i·dH mod sH, j·dW mod sW)
     from row ⌊i·dH/sH⌋ and column ⌊j·dW/sW⌋ on, with stride 1: its window is an (Ho, Wo)
     block of a phase image, whose rows lie contiguous in memory (in the padded image, with a
-    stride above 1, a window's row reads every other number)."""
+    stride above 1, a window's row reads every other number).  Only the layout differs from
+    the engine's (``layout``, ``blank_layout``, ``image_of``, ``window``)."""
 
     def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size):
         super().__init__(weight_shape, image_size, stride, padding, dilation, out_size)
@@ -45,17 +47,20 @@ class Phases(Windows):
                              for r, phase_rows, image_rows in _phase_lines(h, ph, sh, self.rows)
                              for t, phase_cols, image_cols in _phase_lines(w, pw, sw, self.phase_width)]
 
-    def to_phases(self, image):
+    def layout(self, image):
         """(N, C, H, W) → (N, C, phases, rows + 1, phase_width): padded and split into phases."""
-        xp = backend.array_module(image)
         n, c = image.shape[:2]
-        phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=image.dtype)
+        phases = self.blank_layout(n, image.dtype, image)
         for phase, phase_rows, phase_cols, image_rows, image_cols in self.phase_slices:
             phases[:, :, phase, phase_rows, phase_cols] = image[:, :, image_rows, image_cols]
         return phases
 
-    def from_phases(self, phases):
-        """The inverse of ``to_phases``, dropping the padding: → (N, C, H, W)."""
+    def blank_layout(self, n, dtype, like):
+        return backend.array_module(like).zeros((n, self.channels, self.phase_count, self.rows + 1,
+                                                  self.phase_width), dtype=dtype)
+
+    def image_of(self, phases):
+        """The inverse of ``layout``, dropping the padding: → (N, C, H, W)."""
         xp = backend.array_module(phases)
         n, c = phases.shape[:2]
         phases = phases.reshape(n, c, self.phase_count, self.rows + 1, self.phase_width)
@@ -64,35 +69,13 @@ class Phases(Windows):
             image[:, :, image_rows, image_cols] = phases[:, :, phase, phase_rows, phase_cols]
         return image
 
-    def phase_window(self, phases, k):
+    def window(self, phases, k):
         """What offset k reads for every output pixel: an (N, C, Ho, Wo) block of the phases."""
         (phase, row, col), (ho, wo) = self.phase_offsets[k], self.out_size
         return phases[:, :, phase, row:row + ho, col:col + wo]
 
 
-class PhaseWindows(Phases):
-    """im2col and col2im as the engine's, copying each offset's window as a block of the phases."""
-
-    def lower(self, image):
-        xp = backend.array_module(image)
-        phases = self.to_phases(image)
-        n, c = image.shape[:2]
-        cols = xp.empty((c, len(self.offsets), n) + self.out_size, dtype=image.dtype)
-        for k in range(len(self.offsets)):
-            cols[:, k] = self.phase_window(phases, k).transpose(1, 0, 2, 3)
-        return cols.reshape(c * len(self.offsets), -1)
-
-    def scatter(self, weight, b, n):
-        xp = backend.array_module(b)
-        m, c = weight.shape[0], self.channels
-        blocks = backend.matmul(weight.reshape(m, -1).T, b).reshape((c, len(self.offsets), n) + self.out_size)
-        phases = xp.zeros((n, c, self.phase_count, self.rows + 1, self.phase_width), dtype=b.dtype)
-        for k in range(len(self.offsets)):
-            self.phase_window(phases, k)[...] += blocks[:, k].transpose(1, 0, 2, 3)
-        return self.from_phases(phases)
-
-
-class PhaseProducts(Phases):
+class PhaseProducts(PhaseWindows):
     """Products per phase that read the image's windows where they lie, for C > M.
 
     With *wide rows* (every output row computed ``phase_width`` = ⌊dW·(kW−1)/sW⌋ + Wo
@@ -135,7 +118,7 @@ class PhaseProducts(Phases):
 
     def lower(self, image):  # the products read the windows where they lie
         n, c = image.shape[:2]
-        return self.to_phases(image).reshape(n, c, self.phase_count, self.phase_size)
+        return self.layout(image).reshape(n, c, self.phase_count, self.phase_size)
 
     def correlate(self, phases, weight):
         """Per phase p: Z = W_p @ phase_p, every offset's M rows of it over the whole phase
@@ -163,7 +146,7 @@ class PhaseProducts(Phases):
         phases = xp.zeros((n, self.channels, self.phase_count, self.phase_size), dtype=b.dtype)
         for (p, ks), w, moved in zip(self.by_phase, self._weights_by_phase(weight), self._moved(b, n)):
             phases[:, :, p] = backend.matmul(w.T, moved)                                    # (N, C, phase_size)
-        return self.from_phases(phases)
+        return self.image_of(phases)
 
     def _weights_by_phase(self, weight):
         """For each phase, its offsets' W[:, :, k] stacked: (|offsets|·M, C), rows (k, m)."""

@@ -147,6 +147,18 @@ class Windows:
         (h, w), (ph, pw) = self.image_size, self.padding
         return padded[:, :, ph:ph + h, pw:pw + w]
 
+    def layout(self, image):
+        """The (N, C, H, W) image laid out for ``window`` to read: here with its padding."""
+        return self.padded(image)
+
+    def blank_layout(self, n, dtype, like):
+        """Zeros in ``layout``'s layout for n images, on ``like``'s device (col2im adds into it)."""
+        return backend.array_module(like).zeros((n, self.channels) + self.padded_size, dtype=dtype)
+
+    def image_of(self, laid_out):
+        """The (N, C, H, W) image back out of ``layout``'s layout."""
+        return backend.array_module(laid_out).ascontiguousarray(self.unpad(laid_out))
+
     def window(self, padded, k):
         """What offset k reads for every output pixel: an (N, C, Ho, Wo) view of the padded image."""
         (row, col), (ho, wo), (sh, sw) = self.offsets[k], self.out_size, self.stride
@@ -167,11 +179,11 @@ class Windows:
         """What ``correlate`` and ``weight_grad`` need from an (N, C, H, W) image: its im2col
         matrix (C·kH·kW, N·Ho·Wo), one block copied per offset."""
         xp = backend.array_module(image)
-        padded = self.padded(image)
+        laid_out = self.layout(image)
         n, c = image.shape[:2]
         cols = xp.empty((c, len(self.offsets), n) + self.out_size, dtype=image.dtype)
         for k in range(len(self.offsets)):
-            cols[:, k] = self.window(padded, k).transpose(1, 0, 2, 3)
+            cols[:, k] = self.window(laid_out, k).transpose(1, 0, 2, 3)
         return cols.reshape(c * len(self.offsets), -1)
 
     def correlate(self, lowered, weight):
@@ -186,13 +198,12 @@ class Windows:
     def scatter(self, weight, b, n):
         """col2im(W₂ᵀ @ b) for b of shape (M, N·Ho·Wo): the (N, C, H, W) image onto which
         every output pixel's window receives Σ_m W[m, :, k]·b[m] (overlaps summed)."""
-        xp = backend.array_module(b)
         m, c = weight.shape[0], self.channels
         blocks = backend.matmul(weight.reshape(m, -1).T, b).reshape((c, len(self.offsets), n) + self.out_size)
-        padded = xp.zeros((n, c) + self.padded_size, dtype=b.dtype)
+        laid_out = self.blank_layout(n, b.dtype, b)
         for k in range(len(self.offsets)):
-            self.window(padded, k)[...] += blocks[:, k].transpose(1, 0, 2, 3)
-        return xp.ascontiguousarray(self.unpad(padded))
+            self.window(laid_out, k)[...] += blocks[:, k].transpose(1, 0, 2, 3)
+        return self.image_of(laid_out)
 
 
 # --- the two operations ------------------------------------------------------------------------
