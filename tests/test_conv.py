@@ -101,6 +101,39 @@ def test_conv_transpose2d_against_pytorch(device, way, data, geometry, batch, ch
               torch_fn=lambda *t: TF.conv_transpose2d(*t, **kwargs), dtype=dtype)
 
 
+@pytest.mark.parametrize("way", ["im2col", pytest.param("phase-windows", marks=pytest.mark.skipif(
+    not minigrad.accel.ENABLED, reason="minigrad.accel is off"))])
+def test_col2im_in_chunks_of_channels_gives_the_same_numbers(way, monkeypatch):
+    """col2im works a few channels at a time (``SCATTER_CHUNK_NUMBERS``); the book's small
+    images fit in one chunk, so here every channel is a chunk of its own: the same bits as
+    one chunk for all, and PyTorch's values."""
+    from minigrad.ops import convolution
+    rng = np.random.default_rng(1)
+    cases = [(F.conv2d, TF.conv2d, rng.standard_normal((2, 5, 9, 8)), rng.standard_normal((4, 5, 3, 3))),
+             (F.conv_transpose2d, TF.conv_transpose2d, rng.standard_normal((2, 5, 4, 5)),
+              rng.standard_normal((5, 4, 3, 3)))]
+
+    def run(op, x, w):
+        x, w = minigrad.tensor(x, requires_grad=True), minigrad.tensor(w, requires_grad=True)
+        with lowering(way):
+            y = op(x, w, stride=2, padding=1)
+            (y * y).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    for op, torch_op, x, w in cases:
+        whole = run(op, x, w)
+        monkeypatch.setattr(convolution, "SCATTER_CHUNK_NUMBERS", 1)  # one channel per chunk
+        chunked = run(op, x, w)
+        monkeypatch.undo()
+        for a, b in zip(whole, chunked):
+            np.testing.assert_array_equal(a, b)
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        ty = torch_op(tx, tw, stride=2, padding=1)
+        (ty * ty).sum().backward()
+        for ours, theirs in zip(chunked, (ty, tx.grad, tw.grad)):
+            assert_close(ours, theirs.detach())
+
+
 def test_gradient_of_one_input_only():
     """Weight frozen (or input constant): only the gradients asked for are computed."""
     rng = np.random.default_rng(0)

@@ -107,6 +107,10 @@ def _check_inputs(op, x, weight, bias, transposed):
 
 # --- the lowering -------------------------------------------------------------------------------
 
+# col2im's products are made this many numbers at a time (a few MB: see ``Windows.scatter``)
+SCATTER_CHUNK_NUMBERS = 1 << 20
+
+
 class Windows:
     """The kernel windows of one convolution, and the three products it is made of.
 
@@ -197,12 +201,20 @@ class Windows:
 
     def scatter(self, weight, b, n):
         """col2im(W₂ᵀ @ b) for b of shape (M, N·Ho·Wo): the (N, C, H, W) image onto which
-        every output pixel's window receives Σ_m W[m, :, k]·b[m] (overlaps summed)."""
-        m, c = weight.shape[0], self.channels
-        blocks = backend.matmul(weight.reshape(m, -1).T, b).reshape((c, len(self.offsets), n) + self.out_size)
+        every output pixel's window receives Σ_m W[m, :, k]·b[m] (overlaps summed).
+
+        On the CPU a few channels at a time: W₂ᵀ @ b is kH·kW times the image, and a chunk
+        of it is still in the cache when col2im adds it up (each number is the same either
+        way; on a GPU each add is a kernel launch, so there is one chunk)."""
+        m, c, offsets = weight.shape[0], self.channels, len(self.offsets)
         laid_out = self.blank_layout(n, b.dtype, b)
-        for k in range(len(self.offsets)):
-            self.window(laid_out, k)[...] += blocks[:, k].transpose(1, 0, 2, 3)
+        chunk = c if backend.is_gpu_array(b) else max(1, SCATTER_CHUNK_NUMBERS // (offsets * b.shape[1]))
+        for start in range(0, c, chunk):
+            stop = min(start + chunk, c)
+            blocks = backend.matmul(weight[:, start:stop].reshape(m, -1).T, b)
+            blocks = blocks.reshape((stop - start, offsets, n) + self.out_size)
+            for k in range(offsets):
+                self.window(laid_out, k)[:, start:stop] += blocks[:, k].transpose(1, 0, 2, 3)
         return self.image_of(laid_out)
 
 
