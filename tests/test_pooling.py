@@ -76,3 +76,19 @@ def test_pooling_modules_and_errors_like_pytorch():
         F.max_pool2d(minigrad.ones(1, 1, 1, 1), 2)
     with pytest.raises(RuntimeError, match="Expected 3D or 4D"):
         F.avg_pool2d(minigrad.ones(4, 4), 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d_ties_nan_infinities_and_signed_zeros_like_pytorch(dtype):
+    """PyTorch's rule, window by window: a value takes over if it is larger or NaN, so ties keep
+    the first position (and its zero's sign), and with several NaNs the last one is chosen."""
+    nan, inf = np.nan, np.inf
+    windows = [[1.0, 1.0, 0.5, 1.0], [-0.0, 0.0, -1.0, -1.0], [0.0, -0.0, -1.0, -2.0], [nan, 2.0, nan, 1.0],
+               [3.0, nan, 5.0, 4.0], [-inf, -inf, -inf, -inf], [inf, 1.0, inf, nan], [-1.0, -2.0, -3.0, -0.5]]
+    # each window a 2×2 block of a (1, 2, 4, 4) image
+    x = np.array(windows, dtype=dtype).reshape(2, 2, 2, 2, 2).transpose(0, 1, 3, 2, 4).reshape(1, 2, 4, 4)
+    ours, ours_index = F.max_pool2d(minigrad.tensor(x), 2, return_indices=True)
+    theirs, their_index = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(ours_index.numpy(), their_index.numpy())
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(np.signbit(ours.numpy()), np.signbit(theirs.numpy()))

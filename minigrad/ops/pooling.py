@@ -48,7 +48,7 @@ class Windows:
         # padded size: enough for every window (ceil_mode may read past the right padding)
         self.padded = tuple(max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1)
                             for n, p, o, s, d, k in zip((h, w), padding, out, stride, dilation, kernel))
-        self.shape = tuple(shape)
+        self.shape, self.stride, self.dilation = tuple(shape), stride, dilation
         (ho, wo), (kh, kw), (sh, sw), (dh, dw) = out, kernel, stride, dilation
         # rows and columns read by window (i, j) at kernel offset (a, b): shape (Ho, Wo, kh·kw)
         a, b = np.divmod(np.arange(kh * kw), kw)
@@ -59,9 +59,26 @@ class Windows:
         xp = backend.array_module(x)
         (ph, pw), (hp, wp) = self.padding, self.padded
         h, w = x.shape[-2:]
+        if (hp, wp) == (h, w):  # no padding, and no window reaches past the input
+            return x
         out = xp.full(x.shape[:-2] + (hp, wp), value, dtype=x.dtype)
         out[..., ph:ph + h, pw:pw + w] = x
         return out
+
+    def views(self, padded):
+        """For each kernel offset, in the order of ``rows`` and ``cols``, the pixel it reads in
+        every window: a strided view (…, Ho, Wo) of the padded input."""
+        (ho, wo), (kh, kw), (sh, sw), (dh, dw) = self.out, self.kernel, self.stride, self.dilation
+        return [padded[..., a * dh:a * dh + sh * (ho - 1) + 1:sh, b * dw:b * dw + sw * (wo - 1) + 1:sw]
+                for a in range(kh) for b in range(kw)]
+
+    def position(self, k):
+        """The padded (rows, columns) that kernel offset k, an array with one entry per window
+        (…, Ho, Wo), reads in each window."""
+        xp = backend.array_module(k)
+        (ho, wo), kw, (sh, sw), (dh, dw) = self.out, self.kernel[1], self.stride, self.dilation
+        a, b = xp.divmod(k, kw)
+        return xp.arange(ho)[:, None] * sh + a * dh, xp.arange(wo) * sw + b * dw
 
     def on(self, x):
         """The windows' rows and columns on x's device."""
@@ -90,13 +107,15 @@ class MaxPool2d(Function):
         _check_image("max_pool2d", x)
         xp = backend.array_module(x)
         windows = self.windows = Windows("max_pool2d", x.shape, *self.args)
-        rows, cols = windows.on(x)
-        values = windows.pad(x, -np.inf)[..., rows, cols]                # (…, Ho, Wo, kh·kw)
-        chosen = values.argmax(axis=-1)[..., None]
-        # the position each maximum came from, in padded coordinates
-        self.rows = xp.take_along_axis(xp.broadcast_to(rows, values.shape), chosen, -1)[..., 0]
-        self.cols = xp.take_along_axis(xp.broadcast_to(cols, values.shape), chosen, -1)[..., 0]
-        return xp.take_along_axis(values, chosen, -1)[..., 0]
+        # stacked, so that each offset's values are contiguous and the loop runs on whole arrays
+        first, *others = xp.stack(windows.views(windows.pad(x, -np.inf)))
+        largest, chosen = first, xp.zeros(first.shape, dtype=np.int64)  # per window: value, offset
+        for k, value in enumerate(others, 1):
+            takes = (value > largest) | xp.isnan(value)  # PyTorch's rule: larger, or NaN
+            largest = xp.maximum(value, largest)         # (NaN wins; a tie returns the second, earlier one)
+            chosen += takes * (k - chosen)               # where(takes, k, chosen), without a branch per window
+        self.rows, self.cols = windows.position(chosen)  # where each maximum came from, padded
+        return largest
 
     def backward(self, grad):
         windows = self.windows
@@ -121,8 +140,10 @@ class AvgPool2d(Function):
     def forward(self, x):
         _check_image("avg_pool2d", x)
         windows = self.windows = Windows("avg_pool2d", x.shape, *self.args)
-        rows, cols = windows.on(x)
-        total = windows.pad(x, 0)[..., rows, cols].sum(axis=-1)
+        first, *others = windows.views(windows.pad(x, 0))
+        total = first.copy()
+        for value in others:
+            total += value
         self.divisor = backend.move(self._divisor(windows, x.dtype), backend.device_type_of(x))
         return total / self.divisor
 
