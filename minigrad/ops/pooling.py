@@ -73,12 +73,13 @@ class Windows:
                 for a in range(kh) for b in range(kw)]
 
     def position(self, k):
-        """The padded (rows, columns) that kernel offset k, an array with one entry per window
-        (…, Ho, Wo), reads in each window."""
+        """Where kernel offset k, an array with one entry per window (…, Ho, Wo), reads in each
+        window: an index into the padded plane, flattened (row·Wp + column)."""
         xp = backend.array_module(k)
-        (ho, wo), kw, (sh, sw), (dh, dw) = self.out, self.kernel[1], self.stride, self.dilation
-        a, b = xp.divmod(k, kw)
-        return xp.arange(ho)[:, None] * sh + a * dh, xp.arange(wo) * sw + b * dw
+        (ho, wo), (kh, kw), (sh, sw), (dh, dw), wp = self.out, self.kernel, self.stride, self.dilation, self.padded[1]
+        window_start = xp.arange(ho)[:, None] * (sh * wp) + xp.arange(wo) * sw
+        offset_step = xp.asarray([a * dh * wp + b * dw for a in range(kh) for b in range(kw)])
+        return window_start + offset_step[k]
 
     def on(self, x):
         """The windows' rows and columns on x's device."""
@@ -114,18 +115,21 @@ class MaxPool2d(Function):
             takes = (value > largest) | xp.isnan(value)  # PyTorch's rule: larger, or NaN
             largest = xp.maximum(value, largest)         # (NaN wins; a tie returns the second, earlier one)
             chosen += takes * (k - chosen)               # where(takes, k, chosen), without a branch per window
-        self.rows, self.cols = windows.position(chosen)  # where each maximum came from, padded
+        self.positions = windows.position(chosen)  # where each maximum came from, in the flat padded plane
         return largest
 
     def backward(self, grad):
         windows = self.windows
-        index = windows.lead(backend.array_module(self.rows), 2) + (self.rows, self.cols)
-        return windows.unpad(run(Scatter(index, windows.shape[:-2] + windows.padded, windows.disjoint), grad))
+        batch, plane = windows.shape[:-2], windows.padded[0] * windows.padded[1]
+        index = windows.lead(backend.array_module(self.positions), 2) + (self.positions,)
+        spread = run(Scatter(index, batch + (plane,), windows.disjoint), grad)
+        return windows.unpad(spread.reshape(batch + windows.padded))
 
     def indices(self):
         """PyTorch's ``return_indices``: the position of each maximum in its (unpadded) plane."""
-        (ph, pw), w = self.windows.padding, self.windows.shape[-1]
-        return (self.rows - ph) * w + (self.cols - pw)
+        (ph, pw), (_, wp), w = self.windows.padding, self.windows.padded, self.windows.shape[-1]
+        rows = self.positions // wp
+        return (rows - ph) * w + (self.positions - rows * wp - pw)
 
 
 class AvgPool2d(Function):
