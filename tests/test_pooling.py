@@ -78,7 +78,7 @@ def test_pooling_modules_and_errors_like_pytorch():
         F.avg_pool2d(minigrad.ones(4, 4), 2)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_max_pool2d_ties_nan_infinities_and_signed_zeros_like_pytorch(dtype):
     """PyTorch's rule, window by window: a value takes over if it is larger or NaN, so ties keep
     the first position (and its zero's sign), and with several NaNs the last one is chosen."""

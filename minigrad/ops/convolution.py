@@ -203,12 +203,16 @@ class Windows:
         """col2im(W₂ᵀ @ b) for b of shape (M, N·Ho·Wo): the (N, C, H, W) image onto which
         every output pixel's window receives Σ_m W[m, :, k]·b[m] (overlaps summed).
 
-        On the CPU a few channels at a time: W₂ᵀ @ b is kH·kW times the image, and a chunk
-        of it is still in the cache when col2im adds it up (each number is the same either
-        way; on a GPU each add is a kernel launch, so there is one chunk)."""
+        On the CPU a few channels at a time: W₂ᵀ @ b has kH·kW numbers per output pixel and
+        input channel, and a chunk of it is still in the cache when col2im adds it up (the same
+        sums; BLAS may round a smaller product differently in the last bit.  On a GPU each add
+        is a kernel launch, so there is one chunk)."""
         m, c, offsets = weight.shape[0], self.channels, len(self.offsets)
         laid_out = self.blank_layout(n, b.dtype, b)
-        chunk = c if backend.is_gpu_array(b) else max(1, SCATTER_CHUNK_NUMBERS // (offsets * b.shape[1]))
+        if backend.is_gpu_array(b):
+            chunk = max(1, c)
+        else:
+            chunk = max(1, SCATTER_CHUNK_NUMBERS // max(1, offsets * b.shape[1]))  # (b.shape[1] is 0 for no images)
         for start in range(0, c, chunk):
             stop = min(start + chunk, c)
             blocks = backend.matmul(weight[:, start:stop].reshape(m, -1).T, b)

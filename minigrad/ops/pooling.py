@@ -113,8 +113,8 @@ class MaxPool2d(Function):
         largest, chosen = first, xp.zeros(first.shape, dtype=np.int64)  # per window: value, offset
         for k, value in enumerate(others, 1):
             takes = (value > largest) | xp.isnan(value)  # PyTorch's rule: larger, or NaN
-            largest = xp.maximum(value, largest)         # (NaN wins; a tie returns the second, earlier one)
-            chosen += takes * (k - chosen)               # where(takes, k, chosen), without a branch per window
+            largest = xp.where(takes, value, largest)
+            chosen += takes * (k - chosen)               # where(takes, k, chosen) in integer arithmetic: faster
         self.positions = windows.position(chosen)  # where each maximum came from, in the flat padded plane
         return largest
 
