@@ -128,12 +128,16 @@ def _kind(key):
 def test_products_per_phase_only_where_they_copy_fewer_numbers_than_im2col():
     """The CelebA CNNs' 256-to-3 layers (C ≫ M) take products per phase; DCGAN's first
     transposed convolution, a 1×1 input to 7×7 with 32 channels against 16, does not
-    (there the shifted copies of the 16-channel side would dwarf im2col's)."""
+    (there the shifted copies of the 16-channel side would dwarf im2col's); without a stride
+    (it, and PyTorch's MNIST example) the engine's own im2col, with one the phases'."""
     from minigrad.accel.convolution import Gathered, PhaseProducts, PhaseWindows, lowering
+    from minigrad.ops.convolution import Windows
     celeba_d_last = ((3, 256, 8, 8), (27, 27), (2, 2), (1, 1), (10, 10))
     celeba_g_first = ((3, 256, 8, 8), (28, 28), (2, 2), (1, 1), (11, 11))   # ConvTranspose2d(3, 256): its conv
     dcgan_g_first = ((16, 32, 7, 7), (7, 7), (1, 1), (1, 1), (1, 1))
     celeba_256 = ((256, 256, 8, 8), (61, 61), (2, 2), (1, 1), (27, 27))
     assert lowering(*celeba_d_last, "cpu") is PhaseProducts and lowering(*celeba_g_first, "cpu") is PhaseProducts
-    assert lowering(*dcgan_g_first, "cpu") is PhaseWindows and lowering(*celeba_256, "cpu") is PhaseWindows
+    example_conv2 = ((16, 8, 3, 3), (26, 26), (1, 1), (1, 1), (24, 24))
+    assert lowering(*dcgan_g_first, "cpu") is Windows and lowering(*example_conv2, "cpu") is Windows
+    assert lowering(*celeba_256, "cpu") is PhaseWindows
     assert lowering(*celeba_d_last, "cuda") is Gathered

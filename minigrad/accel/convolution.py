@@ -3,8 +3,9 @@
 Each is a subclass of ``Windows`` with the same three products and the same numbers (the
 tests run every convolution through each); ``windows`` picks one per geometry and device:
 
-* ``PhaseWindows`` on the CPU: the op's im2col and col2im, copying each window as a block
-  of the image split into phases, where its rows lie contiguous.
+* ``PhaseWindows`` on the CPU, for a convolution with a stride: the op's im2col and col2im,
+  copying each window as a block of the image split into phases, where its rows lie
+  contiguous, the batch last.
 * ``PhaseProducts`` where copying the image side kH·kW times, as im2col does, would copy
   more numbers than shifted copies of the other side (``lowering`` compares the two; the
   book's Conv2d(256, 3, 8, 2) and ConvTranspose2d(3, 256, 8, 2)): the image is not copied.
@@ -28,8 +29,11 @@ class PhaseWindows(Windows):
     pixels (Y·sH + r, X·sW + t).  Offset (i, j) then reads phase (i·dH mod sH, j·dW mod sW)
     from row ⌊i·dH/sH⌋ and column ⌊j·dW/sW⌋ on, with stride 1: its window is an (Ho, Wo)
     block of a phase image, whose rows lie contiguous in memory (in the padded image, with a
-    stride above 1, a window's row reads every other number).  Only the layout differs from
-    the engine's (``layout``, ``blank_layout``, ``image_of``, ``window``)."""
+    stride above 1, a window's row reads every other number).  The batch goes last, in the
+    phase images and in im2col's columns (Ho, Wo, N): with a batch of small images the copies
+    then move runs of N numbers rather than of Wo (with one image nothing moves differently).
+    Only the layouts differ from the engine's (``layout``, ``blank_layout``, ``image_of``,
+    ``window``, ``columns``, ``widen``, ``narrow``)."""
 
     def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size):
         super().__init__(weight_shape, image_size, stride, padding, dilation, out_size)
@@ -48,31 +52,42 @@ class PhaseWindows(Windows):
                              for t, phase_cols, image_cols in _phase_lines(w, pw, sw, self.phase_width)]
 
     def layout(self, image):
-        """(N, C, H, W) → (N, C, phases, rows + 1, phase_width): padded and split into phases."""
+        """(N, C, H, W) → (C, phases, rows + 1, phase_width, N): padded, split into phases, the
+        batch last."""
         n, c = image.shape[:2]
         phases = self.blank_layout(n, image.dtype, image)
         for phase, phase_rows, phase_cols, image_rows, image_cols in self.phase_slices:
-            phases[:, :, phase, phase_rows, phase_cols] = image[:, :, image_rows, image_cols]
+            phases[:, phase, phase_rows, phase_cols] = image[:, :, image_rows, image_cols].transpose(1, 2, 3, 0)
         return phases
 
     def blank_layout(self, n, dtype, like):
-        return backend.array_module(like).zeros((n, self.channels, self.phase_count, self.rows + 1,
-                                                  self.phase_width), dtype=dtype)
+        return backend.array_module(like).zeros((self.channels, self.phase_count, self.rows + 1, self.phase_width, n),
+                                                dtype=dtype)
 
     def image_of(self, phases):
         """The inverse of ``layout``, dropping the padding: → (N, C, H, W)."""
         xp = backend.array_module(phases)
-        n, c = phases.shape[:2]
-        phases = phases.reshape(n, c, self.phase_count, self.rows + 1, self.phase_width)
-        image = xp.zeros((n, c) + self.image_size, dtype=phases.dtype)
+        image = xp.zeros((self.channels,) + self.image_size + (phases.shape[-1],), dtype=phases.dtype)
         for phase, phase_rows, phase_cols, image_rows, image_cols in self.phase_slices:
-            image[:, :, image_rows, image_cols] = phases[:, :, phase, phase_rows, phase_cols]
-        return image
+            image[:, image_rows, image_cols] = phases[:, phase, phase_rows, phase_cols]
+        return xp.ascontiguousarray(image.transpose(3, 0, 1, 2))
 
     def window(self, phases, k):
-        """What offset k reads for every output pixel: an (N, C, Ho, Wo) block of the phases."""
+        """What offset k reads for every output pixel: a (C, Ho, Wo, N) block of the phases."""
         (phase, row, col), (ho, wo) = self.phase_offsets[k], self.out_size
-        return phases[:, :, phase, row:row + ho, col:col + wo]
+        return phases[:, phase, row:row + ho, col:col + wo]
+
+    def columns(self, n):
+        return self.out_size + (n,)
+
+    def widen(self, a):
+        """(N, M, Ho, Wo) → (M, Ho·Wo·N), lined up with the columns."""
+        return a.transpose(1, 2, 3, 0).reshape(a.shape[1], -1)
+
+    def narrow(self, b, n):
+        """(M, Ho·Wo·N) → (N, M, Ho, Wo)."""
+        xp = backend.array_module(b)
+        return xp.ascontiguousarray(b.reshape((b.shape[0],) + self.out_size + (n,)).transpose(3, 0, 1, 2))
 
 
 class PhaseProducts(PhaseWindows):
@@ -115,6 +130,14 @@ class PhaseProducts(PhaseWindows):
         ho, wo = self.out_size
         m = wide.shape[0]
         return xp.ascontiguousarray(wide.reshape(m, n, ho, self.phase_width)[:, :, :, :wo].transpose(1, 0, 2, 3))
+
+    def layout(self, image):  # the products read whole phase images, image by image: the batch first
+        return super().layout(image).transpose(4, 0, 1, 2, 3)
+
+    def image_of(self, phases):
+        n, c = phases.shape[:2]
+        return super().image_of(phases.reshape(n, c, self.phase_count, self.rows + 1, self.phase_width)
+                                .transpose(1, 2, 3, 4, 0))
 
     def lower(self, image):  # the products read the windows where they lie
         n, c = image.shape[:2]
@@ -280,13 +303,17 @@ def lowering(weight_shape, image_size, stride, dilation, out_size, device_type):
     """The lowering for a geometry: on a GPU gather; on the CPU products per phase where the
     copies they make of the M side (each offset's shifted copy of a phase image's worth of
     gradient, M·phase_size numbers per image and offset) are fewer than im2col's of the C
-    side (C·Ho·Wo), else im2col from the phases."""
+    side (C·Ho·Wo); else, with a stride, im2col from the phases; with none the engine's
+    im2col (its windows' rows are contiguous already, and its batch-first columns spare a
+    batch the transposes that the phases' batch-last ones need)."""
     if device_type == "cuda":
         return Gathered
     (others, channels), (kh, kw), (sh, sw), (dh, dw), (ho, wo) = (weight_shape[:2], weight_shape[2:], stride,
                                                                   dilation, out_size)
     phase_size = ((dh * (kh - 1)) // sh + ho + 1) * ((dw * (kw - 1)) // sw + wo)
-    return PhaseProducts if others * phase_size < channels * ho * wo else PhaseWindows
+    if others * phase_size < channels * ho * wo:
+        return PhaseProducts
+    return Windows if (sh, sw) == (1, 1) else PhaseWindows
 
 
 @replaces(convolution, "windows")

@@ -164,9 +164,14 @@ class Windows:
         return backend.array_module(laid_out).ascontiguousarray(self.unpad(laid_out))
 
     def window(self, padded, k):
-        """What offset k reads for every output pixel: an (N, C, Ho, Wo) view of the padded image."""
+        """What offset k reads for every output pixel: a (C, N, Ho, Wo) view of the padded image,
+        its channels, then im2col's columns (``columns``)."""
         (row, col), (ho, wo), (sh, sw) = self.offsets[k], self.out_size, self.stride
-        return padded[:, :, row:row + sh * (ho - 1) + 1:sh, col:col + sw * (wo - 1) + 1:sw]
+        return padded[:, :, row:row + sh * (ho - 1) + 1:sh, col:col + sw * (wo - 1) + 1:sw].transpose(1, 0, 2, 3)
+
+    def columns(self, n):
+        """im2col's columns for n images, as a shape: (N, Ho, Wo), one per output pixel."""
+        return (n,) + self.out_size
 
     def widen(self, a):
         """(N, M, Ho, Wo) → (M, N·Ho·Wo): a gradient (or a transposed convolution's input)
@@ -185,9 +190,9 @@ class Windows:
         xp = backend.array_module(image)
         laid_out = self.layout(image)
         n, c = image.shape[:2]
-        cols = xp.empty((c, len(self.offsets), n) + self.out_size, dtype=image.dtype)
+        cols = xp.empty((c, len(self.offsets)) + self.columns(n), dtype=image.dtype)
         for k in range(len(self.offsets)):
-            cols[:, k] = self.window(laid_out, k).transpose(1, 0, 2, 3)
+            cols[:, k] = self.window(laid_out, k)
         return cols.reshape(c * len(self.offsets), -1)
 
     def correlate(self, lowered, weight):
@@ -216,9 +221,9 @@ class Windows:
         for start in range(0, c, chunk):
             stop = min(start + chunk, c)
             blocks = backend.matmul(weight[:, start:stop].reshape(m, -1).T, b)
-            blocks = blocks.reshape((stop - start, offsets, n) + self.out_size)
+            blocks = blocks.reshape((stop - start, offsets) + self.columns(n))
             for k in range(offsets):
-                self.window(laid_out, k)[:, start:stop] += blocks[:, k].transpose(1, 0, 2, 3)
+                self.window(laid_out, k)[start:stop] += blocks[:, k]
         return self.image_of(laid_out)
 
 
