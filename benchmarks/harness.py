@@ -49,6 +49,8 @@ def machine():
         pass
     import minigrad
     info["minigrad_accel"] = minigrad.accel.ENABLED  # its speed machinery attached (MINIGRAD_ACCEL=0: not)
+    # glibc keeps freed memory for reuse (minigrad.accel.memory): for both engines, one process
+    info["malloc_keeps_freed_memory"] = minigrad.accel.ENABLED and minigrad.accel.memory.APPLIED
     if minigrad.cuda.is_available():
         info["cupy"] = minigrad.backend.module_for("cuda").__version__
         info["gpu"] = minigrad.cuda.get_device_name()
@@ -254,7 +256,9 @@ def run(names=None, engines=("minigrad", "torch"), device="cpu", dtype="float32"
     echo(f"machine: {info['cpu']}, {info['cores']} cores, {threads or 'default'} thread(s) per engine, "
          f"numpy {info['numpy']}, torch {info.get('torch', '-')}"
          + (f", GPU {info['gpu']}" if "gpu" in info else "")
-         + ("" if info["minigrad_accel"] else ", minigrad without minigrad.accel (MINIGRAD_ACCEL=0)"))
+         + ("" if info["minigrad_accel"] else ", minigrad without minigrad.accel (MINIGRAD_ACCEL=0)")
+         + (", glibc keeps freed memory for both engines (minigrad.accel.memory)"
+            if info["malloc_keeps_freed_memory"] else ""))
     records = []
     for name in names:
         try:

@@ -1,6 +1,7 @@
 """minigrad.accel, the speed machinery: how it attaches (``replaces``), and that the engine
 without it (``MINIGRAD_ACCEL=0``) trains the book's models to the same numbers."""
 import os
+import platform
 import subprocess
 import sys
 import zipfile
@@ -141,3 +142,32 @@ def test_products_per_phase_only_where_they_copy_fewer_numbers_than_im2col():
     assert lowering(*dcgan_g_first, "cpu") is Windows and lowering(*example_conv2, "cpu") is Windows
     assert lowering(*celeba_256, "cpu") is PhaseWindows
     assert lowering(*celeba_d_last, "cuda") is Gathered
+
+
+FAULTS = """
+import resource, numpy as np, minigrad
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+counts = []
+for _ in range(2):  # a 3 MB array made, filled and freed twice, as a training step's arrays are
+    before = faults()
+    a = np.ones(3 * 1024 * 1024 // 4, dtype=np.float32)
+    counts.append(faults() - before)
+    del a
+print(counts[1])
+"""
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"),
+                    reason="settings of glibc's malloc")
+def test_freed_memory_comes_back_without_fresh_pages():
+    """accel.memory: an array freed and made again reuses the same pages (no page faults the
+    second time); without accel glibc hands the first back to the operating system and the
+    second comes as fresh, zero-filled pages (hundreds of faults)."""
+    def second_faults(accel_on):
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        environment.update(MINIGRAD_ACCEL="1" if accel_on else "0", PYTHONPATH=str(ROOT))
+        out = subprocess.run([sys.executable, "-c", FAULTS], env=environment, check=True, capture_output=True, text=True)
+        return int(out.stdout.split()[-1])
+    assert second_faults(True) == 0
+    assert second_faults(False) > 100

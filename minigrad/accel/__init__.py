@@ -17,11 +17,13 @@ package makes the same numbers come faster where plain array expressions are slo
 - ``selects``: LeakyReLU's choice between x and slope·x without a branch per element.
 - ``graphs``: a training step captured once as a CUDA graph and replayed
   (``minigrad.cuda.graphed``), with the cuBLAS calls a capture needs.
+- ``memory``: glibc's malloc told to keep freed memory for the next step rather than hand
+  it back to the operating system and get it again as fresh, zero-filled pages.
 
-Each piece attaches in one way only: ``@replaces(owner, name, when)`` puts a faster version
-in place of a method or function of the engine, for the inputs ``when`` accepts; for any
-other input the engine's own version runs.  The engine never calls into this package;
-``replacements()`` lists what is attached.
+Each piece but ``memory`` (a setting of the process) attaches in one way only:
+``@replaces(owner, name, when)`` puts a faster version in place of a method or function of
+the engine, for the inputs ``when`` accepts; for any other input the engine's own version
+runs.  The engine never calls into this package; ``replacements()`` lists what is attached.
 
 ``MINIGRAD_ACCEL=0`` in the environment (before minigrad is imported) attaches nothing:
 minigrad then runs its plain formulas alone, and every CPU test passes with the same
@@ -96,7 +98,7 @@ def detached():
 
 def _attach_all():
     from .. import backend
-    from . import convolution, flat, selects  # noqa: F401  (they attach on import)
+    from . import convolution, flat, memory, selects  # noqa: F401  (they attach on import)
     if backend.gpu_module_installed():
         from . import graphs, kernels  # noqa: F401
 
