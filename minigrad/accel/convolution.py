@@ -51,26 +51,32 @@ class PhaseWindows(Windows):
                              for r, phase_rows, image_rows in _phase_lines(h, ph, sh, self.rows)
                              for t, phase_cols, image_cols in _phase_lines(w, pw, sw, self.phase_width)]
 
+    batch_last = True  # the phase images' layout: (C, phases, rows + 1, phase_width, N); else N first
+
     def layout(self, image):
-        """(N, C, H, W) → (C, phases, rows + 1, phase_width, N): padded, split into phases, the
-        batch last."""
-        n, c = image.shape[:2]
-        phases = self.blank_layout(n, image.dtype, image)
+        """(N, C, H, W) → phase images (C, phases, rows + 1, phase_width, N): padded, split into
+        phases, the batch last (or first: ``batch_last``)."""
+        phases = self.blank_layout(image.shape[0], image.dtype, image)
         for phase, phase_rows, phase_cols, image_rows, image_cols in self.phase_slices:
-            phases[:, phase, phase_rows, phase_cols] = image[:, :, image_rows, image_cols].transpose(1, 2, 3, 0)
+            self._batch_first(phases)[:, :, phase, phase_rows, phase_cols] = image[:, :, image_rows, image_cols]
         return phases
 
     def blank_layout(self, n, dtype, like):
-        return backend.array_module(like).zeros((self.channels, self.phase_count, self.rows + 1, self.phase_width, n),
-                                                dtype=dtype)
+        shape = (self.channels, self.phase_count, self.rows + 1, self.phase_width)
+        return backend.array_module(like).zeros(shape + (n,) if self.batch_last else (n,) + shape, dtype=dtype)
 
     def image_of(self, phases):
         """The inverse of ``layout``, dropping the padding: → (N, C, H, W)."""
         xp = backend.array_module(phases)
-        image = xp.zeros((self.channels,) + self.image_size + (phases.shape[-1],), dtype=phases.dtype)
+        phases = self._batch_first(phases)
+        image = xp.zeros(phases.shape[:2] + self.image_size, dtype=phases.dtype)
         for phase, phase_rows, phase_cols, image_rows, image_cols in self.phase_slices:
-            image[:, image_rows, image_cols] = phases[:, phase, phase_rows, phase_cols]
-        return xp.ascontiguousarray(image.transpose(3, 0, 1, 2))
+            image[:, :, image_rows, image_cols] = phases[:, :, phase, phase_rows, phase_cols]
+        return image
+
+    def _batch_first(self, phases):
+        """The phase images as an (N, C, phases, rows + 1, phase_width) view."""
+        return phases.transpose(4, 0, 1, 2, 3) if self.batch_last else phases
 
     def window(self, phases, k):
         """What offset k reads for every output pixel: a (C, Ho, Wo, N) block of the phases."""
@@ -104,8 +110,11 @@ class PhaseProducts(PhaseWindows):
     and the offsets of a phase stack into one product (``_weights_by_phase``, ``_moved``):
     sH·sW products instead of kH·kW.  The extra columns of each wide row are garbage:
     ``narrow`` drops them from results and ``widen`` pads operands with zeros there, so
-    that they add nothing.
+    that they add nothing.  The products read whole phase images, one image at a time: the
+    batch first (and ``window``, ``columns`` are not used).
     """
+
+    batch_last = False
 
     def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size):
         super().__init__(weight_shape, image_size, stride, padding, dilation, out_size)
@@ -130,14 +139,6 @@ class PhaseProducts(PhaseWindows):
         ho, wo = self.out_size
         m = wide.shape[0]
         return xp.ascontiguousarray(wide.reshape(m, n, ho, self.phase_width)[:, :, :, :wo].transpose(1, 0, 2, 3))
-
-    def layout(self, image):  # the products read whole phase images, image by image: the batch first
-        return super().layout(image).transpose(4, 0, 1, 2, 3)
-
-    def image_of(self, phases):
-        n, c = phases.shape[:2]
-        return super().image_of(phases.reshape(n, c, self.phase_count, self.rows + 1, self.phase_width)
-                                .transpose(1, 2, 3, 4, 0))
 
     def lower(self, image):  # the products read the windows where they lie
         n, c = image.shape[:2]
@@ -169,7 +170,7 @@ class PhaseProducts(PhaseWindows):
         phases = xp.zeros((n, self.channels, self.phase_count, self.phase_size), dtype=b.dtype)
         for (p, ks), w, moved in zip(self.by_phase, self._weights_by_phase(weight), self._moved(b, n)):
             phases[:, :, p] = backend.matmul(w.T, moved)                                    # (N, C, phase_size)
-        return self.image_of(phases)
+        return self.image_of(phases.reshape(n, self.channels, self.phase_count, self.rows + 1, self.phase_width))
 
     def _weights_by_phase(self, weight):
         """For each phase, its offsets' W[:, :, k] stacked: (|offsets|·M, C), rows (k, m)."""
