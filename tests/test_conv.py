@@ -101,16 +101,15 @@ def test_conv_transpose2d_against_pytorch(device, way, data, geometry, batch, ch
               torch_fn=lambda *t: TF.conv_transpose2d(*t, **kwargs), dtype=dtype)
 
 
-@pytest.mark.parametrize("way", ["im2col", pytest.param("phase-windows", marks=pytest.mark.skipif(
-    not minigrad.accel.ENABLED, reason="minigrad.accel is off"))])
+@pytest.mark.skipif(not minigrad.accel.ENABLED, reason="minigrad.accel is off")
 @pytest.mark.parametrize("numbers", [1, 720])
-def test_col2im_in_chunks_of_channels(way, numbers, monkeypatch):
-    """col2im works a few channels at a time (``SCATTER_CHUNK_NUMBERS``); the book's small
-    images fit in one chunk, so here chunks are made small: one channel each (``numbers`` = 1),
-    or two (720: the convolution's 5 channels as 2 + 2 + 1).  The same sums as one chunk for
-    all (BLAS may round the smaller products differently in the last bit), and PyTorch's values;
-    an empty batch too."""
-    from minigrad.ops import convolution
+def test_col2im_in_chunks_of_channels(numbers, monkeypatch):
+    """accel's phase lowering does col2im a few channels at a time (``SCATTER_CHUNK_NUMBERS``);
+    the book's small images fit in one chunk, so here chunks are made small: one channel each
+    (``numbers`` = 1), or two (720: the convolution's 5 channels as 2 + 2 + 1).  The same sums
+    as one chunk for all (BLAS may round the smaller products differently in the last bit),
+    and PyTorch's values; an empty batch too."""
+    from minigrad.accel import convolution
     rng = np.random.default_rng(1)
     cases = [(F.conv2d, TF.conv2d, rng.standard_normal((2, 5, 9, 8)), rng.standard_normal((4, 5, 3, 3))),
              (F.conv_transpose2d, TF.conv_transpose2d, rng.standard_normal((2, 5, 4, 5)),
@@ -119,7 +118,7 @@ def test_col2im_in_chunks_of_channels(way, numbers, monkeypatch):
 
     def run(op, x, w):
         x, w = minigrad.tensor(x, requires_grad=True), minigrad.tensor(w, requires_grad=True)
-        with lowering(way):
+        with lowering("phase-windows"):
             y = op(x, w, stride=2, padding=1)
             (y * y).sum().backward()
         return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()

@@ -23,6 +23,10 @@ from ..ops.convolution import Windows
 from . import replaces
 
 
+# col2im's products are made this many numbers at a time (a few MB: ``PhaseWindows.channel_chunks``)
+SCATTER_CHUNK_NUMBERS = 1 << 20
+
+
 class PhaseWindows(Windows):
     """im2col and col2im as the engine's, reading each offset's window from the padded image
     split into sH·sW sub-images (space-to-depth), phase (r, t) holding
@@ -33,7 +37,7 @@ class PhaseWindows(Windows):
     phase images and in im2col's columns (Ho, Wo, N): with a batch of small images the copies
     then move runs of N numbers rather than of Wo (with one image nothing moves differently).
     Only the layouts differ from the engine's (``layout``, ``blank_layout``, ``image_of``,
-    ``window``, ``columns``, ``widen``, ``narrow``)."""
+    ``window``, ``columns``, ``widen``, ``narrow``), and col2im works in ``channel_chunks``."""
 
     def __init__(self, weight_shape, image_size, stride, padding, dilation, out_size):
         super().__init__(weight_shape, image_size, stride, padding, dilation, out_size)
@@ -85,6 +89,17 @@ class PhaseWindows(Windows):
 
     def columns(self, n):
         return self.out_size + (n,)
+
+    def channel_chunks(self, b):
+        """A few channels at a time on the CPU: W₂ᵀ @ b has kH·kW numbers per output pixel and
+        input channel, and a chunk of it is still in the cache when col2im adds it up (the same
+        sums; BLAS may round a smaller product differently in the last bit).  On a GPU each add
+        is a kernel launch: all at once."""
+        c = self.channels
+        if backend.is_gpu_array(b):
+            return [(0, c)]
+        step = max(1, SCATTER_CHUNK_NUMBERS // max(1, len(self.offsets) * b.shape[1]))  # (b.shape[1]: 0 for no images)
+        return [(start, min(start + step, c)) for start in range(0, c, step)]
 
     def widen(self, a):
         """(N, M, Ho, Wo) → (M, Ho·Wo·N), lined up with the columns."""

@@ -107,10 +107,6 @@ def _check_inputs(op, x, weight, bias, transposed):
 
 # --- the lowering -------------------------------------------------------------------------------
 
-# col2im's products are made this many numbers at a time (a few MB: see ``Windows.scatter``)
-SCATTER_CHUNK_NUMBERS = 1 << 20
-
-
 class Windows:
     """The kernel windows of one convolution, and the three products it is made of.
 
@@ -173,6 +169,10 @@ class Windows:
         """im2col's columns for n images, as a shape: (N, Ho, Wo), one per output pixel."""
         return (n,) + self.out_size
 
+    def channel_chunks(self, b):
+        """(start, stop) of the input channels ``scatter`` works on at a time: here all at once."""
+        return [(0, self.channels)]
+
     def widen(self, a):
         """(N, M, Ho, Wo) → (M, N·Ho·Wo): a gradient (or a transposed convolution's input)
         lined up with the windows' columns."""
@@ -206,20 +206,11 @@ class Windows:
 
     def scatter(self, weight, b, n):
         """col2im(W₂ᵀ @ b) for b of shape (M, N·Ho·Wo): the (N, C, H, W) image onto which
-        every output pixel's window receives Σ_m W[m, :, k]·b[m] (overlaps summed).
-
-        On the CPU a few channels at a time: W₂ᵀ @ b has kH·kW numbers per output pixel and
-        input channel, and a chunk of it is still in the cache when col2im adds it up (the same
-        sums; BLAS may round a smaller product differently in the last bit.  On a GPU each add
-        is a kernel launch, so there is one chunk)."""
-        m, c, offsets = weight.shape[0], self.channels, len(self.offsets)
+        every output pixel's window receives Σ_m W[m, :, k]·b[m] (overlaps summed), for the
+        input channels of each of ``channel_chunks`` in turn."""
+        m, offsets = weight.shape[0], len(self.offsets)
         laid_out = self.blank_layout(n, b.dtype, b)
-        if backend.is_gpu_array(b):
-            chunk = max(1, c)
-        else:
-            chunk = max(1, SCATTER_CHUNK_NUMBERS // max(1, offsets * b.shape[1]))  # (b.shape[1] is 0 for no images)
-        for start in range(0, c, chunk):
-            stop = min(start + chunk, c)
+        for start, stop in self.channel_chunks(b):
             blocks = backend.matmul(weight[:, start:stop].reshape(m, -1).T, b)
             blocks = blocks.reshape((stop - start, offsets) + self.columns(n))
             for k in range(offsets):
