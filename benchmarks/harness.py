@@ -47,10 +47,10 @@ def machine():
             info["gpu"] = torch.cuda.get_device_name(0)
     except ImportError:
         pass
-    import minigrad
-    info["minigrad_accel"] = minigrad.accel.ENABLED  # its speed machinery attached (MINIGRAD_ACCEL=0: not)
+    info["minigrad_accel"] = accel.ENABLED  # its speed machinery attached (MINIGRAD_ACCEL=0: not)
     # glibc keeps freed memory for reuse (minigrad.accel.memory): for both engines, one process
-    info["malloc_keeps_freed_memory"] = minigrad.accel.ENABLED and minigrad.accel.memory.APPLIED
+    info["malloc_keeps_freed_memory"] = accel.memory.APPLIED
+    import minigrad
     if minigrad.cuda.is_available():
         info["cupy"] = minigrad.backend.module_for("cuda").__version__
         info["gpu"] = minigrad.cuda.get_device_name()
@@ -111,7 +111,9 @@ class ByHandWorkload:
 
 
 FLOOR = "numpy-by-hand"
-PLAIN = "minigrad-plain"  # minigrad without minigrad.accel: what the speed machinery buys, side by side
+# minigrad with minigrad.accel's replacements detached, side by side with it (malloc's settings,
+# accel.memory, stay: they belong to the process, both engines' too)
+PLAIN = "minigrad-plain"
 
 
 class WithoutAccel:

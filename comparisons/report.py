@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import minigrad  # noqa: E402
 from gans.checkpoint import write_json  # noqa: E402
 from gans.plots import _save, tile  # noqa: E402
 
@@ -75,7 +76,6 @@ def summary(report, top=8):
     if report.rounding_noise:
         lines.append(f"  not counted (exact gradient is zero, both engines return rounding noise, e.g. a bias "
                      f"before BatchNorm): {', '.join(report.rounding_noise)}")
-    import minigrad
     lines.append(f"  timings below: each engine with {report.threads} thread(s), steps interleaved"
                  + ("" if minigrad.accel.ENABLED else "; minigrad without minigrad.accel (MINIGRAD_ACCEL=0)"))
     for engine, seconds in report.seconds_per_step.items():

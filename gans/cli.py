@@ -194,7 +194,7 @@ def add_bench_arguments(p):
     """The options of ``gans bench`` (shared with ``python -m benchmarks``)."""
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments (default: all)")
     p.add_argument("--engine", default="minigrad,torch", help="comma-separated engines: minigrad, torch, and "
-                   "minigrad-plain (minigrad without its speed machinery, minigrad.accel)")
+                   "minigrad-plain (minigrad with minigrad.accel's replacements detached)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both engines run")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="both engines' dtype")
     p.add_argument("--seconds", type=positive_float, default=3.0, help="time budget per experiment")

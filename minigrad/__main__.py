@@ -40,7 +40,7 @@ def main():
         accuracy = ((model(x) > 0.5).numpy() == (y > 0.5).numpy()).mean()
     print(f"accuracy {accuracy:.1%} on two moons, {time.perf_counter() - start:.1f} s, minigrad {minigrad.__version__}")
     attached = len(minigrad.accel.replacements())
-    kept = ", glibc keeps freed memory for reuse" if minigrad.accel.ENABLED and minigrad.accel.memory.APPLIED else ""
+    kept = ", glibc keeps freed memory for reuse" if minigrad.accel.memory.APPLIED else ""
     print(f"speed machinery (minigrad.accel): {attached} replacement(s) attached{kept}; MINIGRAD_ACCEL=0 runs the plain "
           "engine" if minigrad.accel.ENABLED else "the plain engine: minigrad.accel is off (MINIGRAD_ACCEL=0)")
 

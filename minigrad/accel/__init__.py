@@ -98,10 +98,11 @@ def detached():
 
 def _attach_all():
     from .. import backend
-    from . import convolution, flat, memory, selects  # noqa: F401  (they attach on import)
+    from . import convolution, flat, selects  # noqa: F401  (they attach on import)
     if backend.gpu_module_installed():
         from . import graphs, kernels  # noqa: F401
 
 
 if ENABLED:
     _attach_all()
+from . import memory  # noqa: E402  (memory.APPLIED: whether malloc keeps freed memory)

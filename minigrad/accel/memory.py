@@ -3,8 +3,7 @@
 A training step allocates the same arrays every step and frees them again.  glibc gives a
 freed block of 128 KB or more straight back to the operating system (it raises that limit to
 the largest block freed so far, up to 32 MB), and the next step's block of the same size then
-comes back as fresh pages, which the kernel fills with zeros on first touch.  For a batch of
-64 MNIST images through PyTorch's example CNN that was about a quarter of minigrad's step.
+comes back as fresh pages, which the kernel fills with zeros on first touch, every step.
 Told to serve blocks below ``HEAP_BLOCK_BYTES`` from its heap and to keep up to
 ``KEPT_FREE_BYTES`` of it free before giving memory back, glibc reuses the same pages step
 after step.
@@ -19,6 +18,8 @@ malloc (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``glibc.malloc``
 import ctypes
 import os
 import platform
+
+from . import ENABLED
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (glibc's malloc.h)
 HEAP_BLOCK_BYTES = 32 * 1024 * 1024          # blocks below it from the heap (older glibc's largest)
@@ -36,4 +37,4 @@ def keep_freed_memory():
     return mallopt(M_MMAP_THRESHOLD, HEAP_BLOCK_BYTES) == 1 and mallopt(M_TRIM_THRESHOLD, KEPT_FREE_BYTES) == 1
 
 
-APPLIED = keep_freed_memory()
+APPLIED = ENABLED and keep_freed_memory()  # (switched off, importing this changes nothing)
