@@ -902,7 +902,7 @@ def test_a_training_csv_file_never_serves_as_its_own_test_split(tmp_path):
     """gans train --data mnist_train.csv scores on mnist_test.csv beside it, or says it can't."""
     train_images, train_labels = fake_mnist(4)
     (tmp_path / "mnist_train.csv").write_text(csv_text(train_images, train_labels))
-    with pytest.raises(DataError, match="for the test split put mnist_test.csv beside it"):
+    with pytest.raises(DataError, match=r"for the test split put mnist_test.csv\[.gz\] beside it"):
         load_mnist("test", path=tmp_path / "mnist_train.csv")
     test_images, test_labels = fake_mnist(3)
     (tmp_path / "mnist_test.csv").write_text(csv_text(test_images, test_labels))
@@ -920,3 +920,19 @@ def test_a_gzipped_csv_file_loads_and_an_hdf5_file_is_named_as_not_mnist(tmp_pat
     (tmp_path / "faces.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
     with pytest.raises(DataError, match="faces.h5: not MNIST data"):
         load_mnist("train", path=tmp_path / "faces.h5")
+
+
+def test_gzipped_csv_files_are_found_as_siblings_and_in_a_folder(tmp_path):
+    """mnist_train.csv.gz given as a file scores on mnist_test.csv.gz beside it; a folder of
+    gzipped CSVs serves both splits."""
+    (train_images, train_labels), (test_images, test_labels) = fake_mnist(4), fake_mnist(3)
+    for name, images, labels in (("mnist_train.csv.gz", train_images, train_labels),
+                                 ("mnist_test.csv.gz", test_images, test_labels)):
+        with gzip.open(tmp_path / name, "wt") as f:
+            f.write(csv_text(images, labels))
+    test = load_mnist("test", path=tmp_path / "mnist_train.csv.gz")
+    assert test.source == str(tmp_path / "mnist_test.csv.gz")
+    np.testing.assert_array_equal(test.images, test_images)
+    np.testing.assert_array_equal(load_mnist("test", path=tmp_path / "mnist_test.csv.gz").labels, test_labels)
+    for split, labels in (("train", train_labels), ("test", test_labels)):
+        np.testing.assert_array_equal(load_mnist(split, path=tmp_path).labels, labels)

@@ -7,7 +7,7 @@ what PyTorch's ``cross_entropy`` and ``one_hot`` expect for class indices).
 :func:`load_mnist` decides where the digits come from, first match wins:
 
 1. an explicit ``path``: a folder of IDX files (raw or ``.gz``), a folder holding
-   ``mnist_train.csv`` / ``mnist_test.csv``, or one CSV file;
+   ``mnist_train.csv`` / ``mnist_test.csv``, or one CSV file (CSVs may be gzipped: ``.csv.gz``);
 2. the cache folder ``data_home()/mnist``, once :func:`import_mnist` or
    :func:`~gans.data.download_mnist` has put the full data there;
 3. the subset shipped inside the package (5000 train / 1000 test digits), so that the
@@ -339,6 +339,12 @@ def _find_idx_file(folder: Path, stem: str) -> Path | None:
     return next((folder / name for name in candidates if (folder / name).is_file()), None)
 
 
+def _find_csv(folder: Path, split: str) -> Path | None:
+    """``mnist_train.csv`` / ``mnist_test.csv`` in ``folder``, or the same gzipped (``.csv.gz``)."""
+    name = CSV_NAMES[split]
+    return next((folder / n for n in (name, name + ".gz") if (folder / n).is_file()), None)
+
+
 def _find_idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
     """The (images, labels) IDX files of ``split`` in ``folder``, or None if either is missing."""
     images, labels = (_find_idx_file(folder, stem) for stem in IDX_NAMES[split])
@@ -353,11 +359,11 @@ def _read_split(path: Path, split: str) -> MnistData:
         if path.suffix.lower() in (".h5", ".hdf5", ".npy", ".npz", ".zip"):  # a file of another kind
             raise DataError(f"{path}: not MNIST data; give a folder of MNIST's IDX files or a CSV file "
                             f"({CSV_NAMES['train']})")
-        if split == "test" and path.name != CSV_NAMES["test"]:
-            test = path.with_name(CSV_NAMES["test"])
-            if not test.is_file():
+        if split == "test" and path.name not in (CSV_NAMES["test"], CSV_NAMES["test"] + ".gz"):
+            test = _find_csv(path.parent, "test")
+            if test is None:
                 raise DataError(f"{path}: one CSV file holds one split; for the test split put "
-                                f"{CSV_NAMES['test']} beside it, or give the folder that holds both")
+                                f"{CSV_NAMES['test']}[.gz] beside it, or give the folder that holds both")
             path = test
         images, labels = read_csv(path)
         return MnistData(images, labels, str(path))
@@ -366,8 +372,8 @@ def _read_split(path: Path, split: str) -> MnistData:
         if pair is not None:
             images, labels = read_mnist_idx(*pair)
             return MnistData(images, labels, f"{pair[0]}, {pair[1].name}")
-        csv = path / CSV_NAMES[split]
-        if csv.is_file():
+        csv = _find_csv(path, split)
+        if csv is not None:
             images, labels = read_csv(csv)
             return MnistData(images, labels, str(csv))
         images_name, labels_name = IDX_NAMES[split]
@@ -380,7 +386,7 @@ def _read_split(path: Path, split: str) -> MnistData:
             )
         raise DataError(
             f"{path}: no MNIST {split} data found; looked for {images_name}[.gz] with "
-            f"{labels_name}[.gz], or {CSV_NAMES[split]}"
+            f"{labels_name}[.gz], or {CSV_NAMES[split]}[.gz]"
         )
     raise DataError(f"{path}: no such file or folder")
 
@@ -395,7 +401,7 @@ def load_mnist(split: str = "train", path: str | os.PathLike | None = None) -> M
 
     ``path`` may be a folder of IDX files (raw or .gz), a folder holding ``mnist_train.csv``
     and ``mnist_test.csv``, or a single CSV file of training data (its test split is the
-    ``mnist_test.csv`` beside it).
+    ``mnist_test.csv`` beside it); each CSV may be gzipped (``.csv.gz``).
     The cache is ``data_home()/mnist`` (see :func:`import_mnist`, :func:`download_mnist`).
     ``.source`` on the result says which one was used.
     """
