@@ -429,6 +429,35 @@ def test_plain_sgd_on_the_cpu_updates_one_by_one():
         assert counts(optimiser) == expected, kwargs
 
 
+def test_sgd_settings_changed_mid_run_move_parameters_in_and_out_of_buffers():
+    """Momentum or weight decay switched on makes the group flat; switched off, each parameter
+    has its own update again: every step the same as the loop's."""
+    def train(**kw):
+        minigrad.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2)).double()
+        optimiser = minigrad.optim.SGD(model.parameters(), lr=0.1, **kw)
+        seen = []
+        for settings in (dict(), dict(momentum=0.9), dict(momentum=0), dict(weight_decay=0.1), dict(weight_decay=0)):
+            optimiser.param_groups[0].update(settings)
+            before = dict(optimiser.update_counts)
+            optimiser.zero_grad()
+            (model(minigrad.ones(2, 3, dtype=minigrad.float64)) ** 2).sum().backward()
+            optimiser.step()
+            seen.append({k: v - before.get(k, 0) for k, v in optimiser.update_counts.items() if v != before.get(k, 0)})
+        return model, seen
+    (model, seen), (loop, _) = train(), train(foreach=False)
+    assert seen == [{"per_parameter": 4}, {"flat": 1}, {"per_parameter": 4}, {"flat": 1}, {"per_parameter": 4}]
+    for p, q in zip(model.parameters(), loop.parameters()):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+
+
+def test_own_update_rule_per_parameter():
+    """On the CPU a one-expression update or a large tensor keeps its own update; otherwise the
+    parameter may share a buffer."""
+    small, large = np.zeros(4), np.zeros(flat.OWN_UPDATE_BYTES // 8)
+    assert [flat._own_update(a, one) for a in (small, large) for one in (False, True)] == [False, True, True, True]
+
+
 def test_module_to_another_dtype_with_state_keeps_the_loops_numbers():
     """After ``.to(float32)`` the moments stay float64 (as in the loop): never cast silently."""
     def to_float32(i, modules, optimiser):

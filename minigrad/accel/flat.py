@@ -26,7 +26,9 @@ cannot be flattened is updated one parameter at a time, as before:
 
 - on the CPU, a tensor of ``OWN_UPDATE_BYTES`` or more: for it, copying the gradient into
   the buffer costs more than the calls a shared update saves (one large weight and its
-  biases: two updates, the large one as the loop does it);
+  biases: two updates, the large one as the loop does it); and every tensor whose update
+  is one expression already (``Optimizer.update_is_one_expression``: plain SGD, p −= lr·g),
+  where a buffer would only add its checks and the gather;
 - a tensor whose array is also held elsewhere (a view of it, another tensor sharing it, a
   NumPy array the user kept): moving it into a buffer would silently end that sharing;
 - duplicate parameters in a group, unknown state entries;
@@ -34,8 +36,7 @@ cannot be flattened is updated one parameter at a time, as before:
   dtype or shape): the parameters that have one are updated one by one.
 
 Parameters whose state differs (a step count, whether SGD's momentum has started) go to
-different buckets, each updated at once.  Plain SGD on the CPU (p −= lr·g, one expression per
-parameter already) is left to the loop: a buffer would only add its checks and the gather.
+different buckets, each updated at once.
 """
 import sys
 import weakref
@@ -44,7 +45,6 @@ import numpy as np
 
 from .. import backend
 from ..optim.optimizer import Optimizer
-from ..optim.sgd import SGD
 from ..tensor import Tensor
 from . import plain, replaces
 
@@ -72,8 +72,11 @@ del _probe
 OWN_UPDATE_BYTES = 64 * 1024
 
 
-def _large(array):
-    return array.nbytes >= OWN_UPDATE_BYTES and not backend.is_gpu_array(array)
+def _own_update(array, one_expression):
+    """Does this parameter keep an update of its own, out of any buffer?  Only on the CPU (on
+    a GPU a copy is cheap and a kernel launch is not): where the update is one expression per
+    parameter anyway, or the tensor is large."""
+    return not backend.is_gpu_array(array) and (one_expression or array.nbytes >= OWN_UPDATE_BYTES)
 
 
 def _where(array):
@@ -243,8 +246,9 @@ class Bucket:
 class FlatLayout:
     """A parameter group in buckets, and the parameters left to be updated one by one."""
 
-    def __init__(self, group, optimizer_state):
+    def __init__(self, group, optimizer_state, one_expression):
         self.group, self.order, self.optimizer_state = group, list(group["params"]), optimizer_state
+        self.one_expression = one_expression  # the optimiser's update_is_one_expression(group)
         self.buckets, self.stale = [], False
         self.loose = []  # (parameter, id of its array, whether it only lacked a gradient)
         ours = _views_to_take_over()
@@ -253,7 +257,7 @@ class FlatLayout:
             return
         groups = {}
         for p in self.order:
-            key = self._key(p, optimizer_state, ours)
+            key = self._key(p, optimizer_state, ours, one_expression)
             if key is None or p.grad is None:
                 self.loose.append((p, id(p.array), key is not None))
             else:
@@ -262,10 +266,10 @@ class FlatLayout:
         _forget_empty_orphans()  # the buffers just emptied go
 
     @staticmethod
-    def _key(p, optimizer_state, ours):
+    def _key(p, optimizer_state, ours, one_expression):
         """What parameters must share to be updated at once (dtype, device, kinds of state and
-        step count), or None where ``p`` cannot move into a buffer."""
-        if not _movable(p, ours) or p.array.dtype.kind != "f" or _large(p.array):
+        step count), or None where ``p`` cannot move into a buffer or keeps its own update."""
+        if not _movable(p, ours) or p.array.dtype.kind != "f" or _own_update(p.array, one_expression):
             return None
         state = optimizer_state.get(p, {})
         kinds, step = [], None
@@ -284,8 +288,9 @@ class FlatLayout:
                 return None
         return p.array.dtype, _where(p.array), tuple(sorted(kinds)), step
 
-    def intact(self, group, optimizer_state):
-        if self.stale or group is not self.group or optimizer_state is not self.optimizer_state:
+    def intact(self, group, optimizer_state, one_expression):
+        if self.stale or group is not self.group or optimizer_state is not self.optimizer_state \
+                or one_expression != self.one_expression:
             return False
         params = group["params"]
         if len(params) != len(self.order) or any(a is not b for a, b in zip(params, self.order)):
@@ -342,15 +347,13 @@ def capturing():
 
 
 def _flat_group(optimizer, group):
-    """Flatten this group?  Where the optimiser can and was not told otherwise (``foreach=False``),
-    except on the CPU where the update is one expression per parameter already (SGD without
-    momentum, weight decay or maximize: p −= lr·g): there a buffer would only add its checks and
-    the gather."""
+    """Flatten this group?  Where the optimiser can, was not told otherwise (``foreach=False``)
+    and some parameter may share a buffer: with a one-expression update none on the CPU does,
+    and the loop is left alone, without a layout's checks."""
     if not optimizer.flat or group.get("foreach") is False or not group["params"]:
         return False
-    one_expression = isinstance(optimizer, SGD) and not (group["momentum"] or group["weight_decay"]
-                                                          or group["maximize"])
-    return not one_expression or backend.is_gpu_array(group["params"][0].array)
+    return not optimizer.update_is_one_expression(group) or \
+        any(backend.is_gpu_array(p.array) for p in group["params"])
 
 
 @replaces(Optimizer, "_plan", _flat_group)
@@ -358,9 +361,10 @@ def plan(optimizer, group):
     """The group's buckets (a layout made or checked before every step) and what is left."""
     layouts = optimizer.__dict__.setdefault("_layouts", {})  # id(group) -> its FlatLayout
     layout = layouts.get(id(group))
-    if layout is None or not layout.intact(group, optimizer.state):
+    one_expression = optimizer.update_is_one_expression(group)
+    if layout is None or not layout.intact(group, optimizer.state, one_expression):
         # (no new buffers inside a CUDA graph capture: its warm-up steps made them)
-        layout = None if capturing() else FlatLayout(group, optimizer.state)
+        layout = None if capturing() else FlatLayout(group, optimizer.state, one_expression)
         layouts[id(group)] = layout
     if layout is None:
         return plain(Optimizer, "_plan")(optimizer, group)

@@ -20,7 +20,8 @@ class Optimizer:
     ``minigrad.accel.flat`` keeps a group's parameters and their state as views into one
     flat buffer per dtype and device, so that each expression runs once for all of them (on
     the CPU a large tensor keeps an update of its own, where copying its gradient would cost
-    more than the calls saved).  ``foreach=False`` keeps the loop; ``update_counts``
+    more than the calls saved, and so does every tensor whose update is one expression
+    already: see ``update_is_one_expression``).  ``foreach=False`` keeps the loop; ``update_counts``
     counts the updates each way: 'flat' (one per buffer) and 'per_parameter'.
     """
 
@@ -51,6 +52,11 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self.param_groups.append(group)
+
+    def update_is_one_expression(self, group):
+        """Is the update of each of ``group``'s parameters a single array expression?  Then
+        a shared buffer saves no calls (on the CPU; on a GPU it still saves launches)."""
+        return False
 
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:

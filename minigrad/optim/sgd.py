@@ -23,6 +23,9 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize, foreach=foreach))
 
+    def update_is_one_expression(self, group):
+        return not (group["momentum"] or group["weight_decay"] or group["maximize"])  # p −= lr·g
+
     @no_grad()
     def step(self):
         for group in self.param_groups:
