@@ -38,6 +38,24 @@ def test_replaces_runs_the_fast_version_where_when_holds_and_the_engine_elsewher
     assert accel.plain(Op, "forward")(Op(), 1) == ("engine", 1)
     assert any(name.endswith("Op.forward") for name in accel.replacements())
     assert Op.forward.__doc__ == "The engine's formula."  # a reader who asks sees the engine's
+    assert Op.forward.fast is fast
+
+
+def test_replaces_without_when_runs_the_fast_version_under_the_engines_name(attached_here):
+    class Op:
+        def forward(self, x):
+            """The engine's formula."""
+            return ("engine", x)
+
+    def fast(self, x):
+        return ("fast", x)
+
+    accel.replaces(Op, "forward")(fast)
+    if not accel.ENABLED:
+        assert Op().forward(-1) == ("engine", -1)
+        return
+    assert Op().forward(-1) == ("fast", -1) and accel.plain(Op, "forward")(Op(), -1) == ("engine", -1)
+    assert (Op.forward.__name__, Op.forward.__doc__, Op.forward.fast) == ("forward", "The engine's formula.", fast)
 
 
 def test_replaces_keeps_a_static_method_static(attached_here):

@@ -43,18 +43,18 @@ def replaces(owner, name, when=None):
     """Decorator: the function computes ``owner.name`` (a method, taking ``self`` first, a
     static method, or a module's function) faster.  With ``when``, a predicate on the same
     arguments, it runs only where ``when`` holds, and the engine's version everywhere else.
-    (Switched off, it attaches nothing: importing a module of this package changes nothing.)"""
+    What is attached keeps the engine's name, docstring and source, with the faster version
+    as its ``.fast``.  (Switched off, it attaches nothing: importing a module of this package
+    changes nothing.)"""
     def attach(fast):
         if not ENABLED:
             return fast
         plain, held = getattr(owner, name), inspect.getattr_static(owner, name)
-        if when is None:
-            method = fast
-        else:
-            @functools.wraps(plain)  # (its name, docstring and source stay the engine's formula)
-            def method(*args, **kwargs):
-                return (fast if when(*args, **kwargs) else plain)(*args, **kwargs)
-            method.fast = fast
+
+        @functools.wraps(plain)  # (its name, docstring and source stay the engine's formula)
+        def method(*args, **kwargs):
+            return (fast if when is None or when(*args, **kwargs) else plain)(*args, **kwargs)
+        method.fast = fast
         if isinstance(held, staticmethod):
             method = staticmethod(method)
         setattr(owner, name, method)
