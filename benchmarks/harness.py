@@ -23,6 +23,7 @@ from minigrad import accel
 from gans.progress import progress
 from gans.training import build, load_data, make_step
 
+from . import FLOOR, GRAPH, PLAIN
 from .programs import PROGRAMS, ProgramWorkload, peak_traced_bytes
 
 RESULTS = Path(__file__).parent / "results"
@@ -55,9 +56,6 @@ def machine():
         info["cupy"] = minigrad.backend.module_for("cuda").__version__
         info["gpu"] = minigrad.cuda.get_device_name()
     return info
-
-
-GRAPH = "+graph"  # an engine label ending so ("minigrad+graph", "torch+graph") replays a CUDA graph
 
 
 class Workload:
@@ -108,12 +106,6 @@ class ByHandWorkload:
             self.model.step(*self.batches[(self.next + i) % n])
         self.next += iterations
         return time.perf_counter() - started
-
-
-FLOOR = "numpy-by-hand"
-# minigrad with minigrad.accel's replacements detached, side by side with it (malloc's settings,
-# accel.memory, stay: they belong to the process, both engines' too)
-PLAIN = "minigrad-plain"
 
 
 class WithoutAccel:

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks import GRAPH, PLAIN
+
 from . import checkpoint, experiments
 from .interrupt import Interrupted
 from .options import (add_threads_argument, check_output, non_negative_int, path, positive_float,
@@ -194,7 +196,7 @@ def add_bench_arguments(p):
     """The options of ``gans bench`` (shared with ``python -m benchmarks``)."""
     p.add_argument("names", nargs="*", metavar="NAME", help="experiments (default: all)")
     p.add_argument("--engine", default="minigrad,torch", help="comma-separated engines: minigrad, torch, and "
-                   "minigrad-plain (minigrad with minigrad.accel's replacements detached)")
+                   f"{PLAIN} (minigrad with minigrad.accel's replacements detached)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both engines run")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="both engines' dtype")
     p.add_argument("--seconds", type=positive_float, default=3.0, help="time budget per experiment")
@@ -217,8 +219,8 @@ def bench_engines(args):
     if args.json:
         check_output(args.json, "--json", [".json"])
     for e in engines:
-        if e not in ("minigrad", "torch", "minigrad-plain"):
-            raise ValueError(f"unknown engine {e!r} in --engine; use minigrad,torch (or minigrad-plain)")
+        if e not in ("minigrad", "torch", PLAIN):
+            raise ValueError(f"unknown engine {e!r} in --engine; use minigrad,torch (or {PLAIN})")
     if args.cuda_graph and args.device != "cuda":
         raise ValueError("--cuda-graph times CUDA graph replays; it needs --device cuda")
     if args.cuda_graph and "minigrad" in engines:
@@ -227,7 +229,7 @@ def bench_engines(args):
             raise ValueError("--cuda-graph: minigrad captures CUDA graphs with minigrad.accel, which is off "
                              "(MINIGRAD_ACCEL=0)")
     if args.device == "cuda":
-        if "minigrad" in engines or "minigrad-plain" in engines:
+        if "minigrad" in engines or PLAIN in engines:
             try:
                 from minigrad import backend
                 backend.require_cuda()
@@ -239,7 +241,7 @@ def bench_engines(args):
                 raise ValueError("CUDA was requested but PyTorch sees no CUDA GPU (torch.cuda.is_available() "
                                  "is False)")
     if args.cuda_graph:  # each engine eager and replaying its captured step (capture is minigrad.accel's)
-        engines = [label for e in engines for label in ((e,) if e == "minigrad-plain" else (e, e + "+graph"))]
+        engines = [label for e in engines for label in ((e,) if e == PLAIN else (e, e + GRAPH))]
     return engines
 
 

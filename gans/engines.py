@@ -164,7 +164,7 @@ def _torch_graphed(torch, step, example_inputs, state, warmup=3):
     """PyTorch's recipe for capturing a whole training step (warm up on a side stream,
     capture with ``torch.cuda.graph``), with the same warm-up undo as minigrad's."""
     if not all(t.is_cuda for t in example_inputs):
-        return EagerStep(step)
+        return EagerStep(step, "the inputs are not on CUDA")
     static_inputs = [t.detach().clone() for t in example_inputs]
     saved = {id(t): t.detach().clone() for t in _torch_state_tensors(torch, state)}
     side = torch.cuda.Stream()

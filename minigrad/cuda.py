@@ -75,18 +75,24 @@ def graphed(step, *example_inputs, warmup=3, state=()):
     replays it on new inputs (``minigrad.accel.graphs``, which says the rules).  Here, for
     inputs not on CUDA: a stand-in that runs the step eagerly, so that code using it stays
     portable."""
-    return EagerStep(step)
+    if all_on_cuda(example_inputs):  # (then only minigrad.accel could have captured it)
+        return EagerStep(step, "minigrad.accel, which captures graphs, is off")
+    return EagerStep(step, "the inputs are not on CUDA")
+
+
+def all_on_cuda(inputs):
+    """Are there inputs, and all of them tensors on a GPU?  (What a capture needs.)"""
+    return bool(inputs) and all(getattr(t, "is_cuda", False) for t in inputs)
 
 
 class EagerStep:
-    """The stand-in for a captured step: calls the step as it is."""
+    """The stand-in for a captured step: calls the step as it is, after saying once why."""
     _warned = False
 
-    def __init__(self, step):
+    def __init__(self, step, why):
         self.step = step
         if not EagerStep._warned:
-            user_warnings.warn("minigrad.cuda.graphed: no CUDA graph (the inputs are not on CUDA, or "
-                               "minigrad.accel, which captures graphs, is off), so the step runs eagerly")
+            user_warnings.warn(f"minigrad.cuda.graphed: no CUDA graph ({why}), so the step runs eagerly")
             EagerStep._warned = True
 
     def __call__(self, *inputs):

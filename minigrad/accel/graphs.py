@@ -54,7 +54,7 @@ def capturing():
 
 
 def _on_cuda(step, *example_inputs, **options):
-    return bool(example_inputs) and all(getattr(t, "is_cuda", False) for t in example_inputs)
+    return cuda.all_on_cuda(example_inputs)
 
 
 @replaces(cuda, "graphed", _on_cuda)
