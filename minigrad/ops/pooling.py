@@ -6,6 +6,7 @@ pixels, ``dilation`` apart, over the input padded by ``padding``.  Their gradien
 output's gradient back where its window read (``Scatter``, summing where windows overlap), so
 that they are linear in the gradient and differentiable again.
 """
+import functools
 import math
 
 import numpy as np
@@ -49,11 +50,15 @@ class Windows:
         self.padded = tuple(max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1)
                             for n, p, o, s, d, k in zip((h, w), padding, out, stride, dilation, kernel))
         self.shape, self.stride, self.dilation = tuple(shape), stride, dilation
-        (ho, wo), (kh, kw), (sh, sw), (dh, dw) = out, kernel, stride, dilation
-        # rows and columns read by window (i, j) at kernel offset (a, b): shape (Ho, Wo, kh·kw)
+
+    @functools.cached_property
+    def rows_and_cols(self):
+        """The rows and columns of the padded input read by window (i, j) at kernel offset
+        (a, b), on the host: two index arrays of shape (Ho, Wo, kh·kw)."""
+        (ho, wo), (kh, kw), (sh, sw), (dh, dw) = self.out, self.kernel, self.stride, self.dilation
         a, b = np.divmod(np.arange(kh * kw), kw)
-        self.rows = np.arange(ho)[:, None, None] * sh + a[None, None, :] * dh
-        self.cols = np.arange(wo)[None, :, None] * sw + b[None, None, :] * dw
+        return (np.arange(ho)[:, None, None] * sh + a[None, None, :] * dh,
+                np.arange(wo)[None, :, None] * sw + b[None, None, :] * dw)
 
     def pad(self, x, value):
         xp = backend.array_module(x)
@@ -66,7 +71,7 @@ class Windows:
         return out
 
     def views(self, padded):
-        """For each kernel offset, in the order of ``rows`` and ``cols``, the pixel it reads in
+        """For each kernel offset, in the order of ``rows_and_cols``, the pixel it reads in
         every window: a strided view (…, Ho, Wo) of the padded input."""
         (ho, wo), (kh, kw), (sh, sw), (dh, dw) = self.out, self.kernel, self.stride, self.dilation
         return [padded[..., a * dh:a * dh + sh * (ho - 1) + 1:sh, b * dw:b * dw + sw * (wo - 1) + 1:sw]
@@ -84,7 +89,7 @@ class Windows:
     def on(self, x):
         """The windows' rows and columns on x's device."""
         device = backend.device_type_of(x)
-        return backend.move(self.rows, device), backend.move(self.cols, device)
+        return tuple(backend.move(index, device) for index in self.rows_and_cols)
 
     def lead(self, xp, extra):
         """Index arrays for the batch and channel dimensions, to stand before rows and columns
@@ -154,17 +159,18 @@ class AvgPool2d(Function):
     def _divisor(self, windows, dtype):
         if self.divisor_override:
             return np.asarray(self.divisor_override, dtype=dtype)
-        (ph, pw), (h, w) = windows.padding, windows.shape[-2:]
-        inside = (windows.rows >= ph) & (windows.rows < ph + h) & (windows.cols >= pw) & (windows.cols < pw + w)
+        (ph, pw), (h, w), (rows, cols) = windows.padding, windows.shape[-2:], windows.rows_and_cols
+        inside = (rows >= ph) & (rows < ph + h) & (cols >= pw) & (cols < pw + w)
         if self.count_include_pad:  # the padding counts, what lies beyond it (ceil_mode) does not
-            inside = (windows.rows < h + 2 * ph) & (windows.cols < w + 2 * pw)
+            inside = (rows < h + 2 * ph) & (cols < w + 2 * pw)
         return inside.sum(axis=-1).astype(dtype)
 
     def backward(self, grad):
         """Each window's gradient, divided by its divisor, goes to every pixel it read."""
         windows = self.windows
         xp = backend.array_module(grad)
-        share = xp.broadcast_to(xp.expand_dims(grad / self.divisor, -1), tuple(grad.shape) + windows.rows.shape[-1:])
+        share = xp.broadcast_to(xp.expand_dims(grad / self.divisor, -1),
+                                tuple(grad.shape) + windows.rows_and_cols[0].shape[-1:])
         rows, cols = windows.on(self.divisor)
         index = windows.lead(backend.array_module(rows), 3) + (rows, cols)
         return windows.unpad(run(Scatter(index, windows.shape[:-2] + windows.padded, windows.disjoint), share))
