@@ -8,6 +8,8 @@
 
 NumPy does the arithmetic on the CPU and CuPy on CUDA (``device="cuda"``).
 """
+import builtins as _builtins
+
 import numpy as _np
 
 from . import cuda, nn, optim, utils
@@ -81,8 +83,12 @@ def relu(x): return x.relu()
 def clamp(x, min=None, max=None): return x.clamp(min, max)
 def sum(x, dim=None, keepdim=False): return x.sum(dim, keepdim)
 def mean(x, dim=None, keepdim=False): return x.mean(dim, keepdim)
-def max(x, dim=None, keepdim=False): return x.max(dim, keepdim)
+def max(x, dim=None, keepdim=False): return x.max(dim, keepdim)  # (max(a, b): the larger elementwise)
 def min(x, dim=None, keepdim=False): return x.min(dim, keepdim)
+def maximum(a, b): return a.maximum(b)
+def minimum(a, b): return a.minimum(b)
+def floor_divide(a, b): return a // b
+def remainder(a, b): return a % b
 def argmax(x, dim=None, keepdim=False): return x.argmax(dim, keepdim)
 def matmul(a, b): return a @ b
 def mm(a, b): return a @ b
@@ -122,4 +128,5 @@ def bmm(a, b):
     return a @ b
 
 
-def allclose(a, b, rtol=1e-5, atol=1e-8): return bool(_np.allclose(_np.asarray(a), _np.asarray(b), rtol, atol))
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return _builtins.bool(_np.allclose(_np.asarray(a), _np.asarray(b), rtol, atol, equal_nan))  # (bool: the dtype)

@@ -103,12 +103,21 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
     """Uniform random numbers in [0, 1)."""
+    _check_floating("rand", dtype)
     return _new(random.uniform(0.0, 1.0, _shape(size), np.float64), dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
     """Standard normal random numbers."""
+    _check_floating("randn", dtype)
     return _new(random.normal(0.0, 1.0, _shape(size), np.float64), dtype, device, requires_grad)
+
+
+def _check_floating(name, dtype):
+    """Draws in [0, 1) or from N(0, 1) cast to integers would be zeros, not random: refused."""
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise NotImplementedError(f"{name}: random floats can't be drawn in dtype {np.dtype(dtype)}; "
+                                  "use randint for integers")
 
 
 def rand_like(t, dtype=None, device=None):

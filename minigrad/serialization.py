@@ -71,7 +71,7 @@ def save(obj, f):
         archive.writestr(FORMAT, json.dumps(structure))
         for k, array in enumerate(arrays):
             member = io.BytesIO()
-            np.save(member, np.ascontiguousarray(array), allow_pickle=False)
+            np.save(member, np.asarray(array, order="C"), allow_pickle=False)  # (0-d stays 0-d)
             archive.writestr(f"tensors/{k}.npy", member.getvalue())
     _write(f, buffer.getvalue())
 

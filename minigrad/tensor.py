@@ -56,8 +56,17 @@ class Tensor:
     # _meta: what only some tensors need (view of which base, hooks, output number)
     __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_version_counter", "_meta", "__weakref__")
 
-    def __init__(self, data=(), requires_grad=False, dtype=None, device=None):
-        array = as_array(data, dtype, device_type(device) if device is not None else None)
+    def __init__(self, *data, requires_grad=False, dtype=None, device=None):
+        """``Tensor(data)`` from data; ``Tensor(2, 3)`` or ``Tensor(size)``: zeros of that shape
+        (PyTorch leaves that memory uninitialised); ``Tensor()``: empty."""
+        sizes = all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in data)
+        if len(data) == 1 and isinstance(data[0], Size):
+            data, sizes = tuple(data[0]), True
+        values = np.zeros(data or (0,), defaults.dtype) if sizes else data[0] if len(data) == 1 else None
+        if values is None:
+            raise TypeError(f"Tensor() takes data or sizes (ints), got {len(data)} arguments of types "
+                            f"{', '.join(type(d).__name__ for d in data)}")
+        array = as_array(values, dtype, device_type(device) if device is not None else None)
         if dtype is None and array.dtype.kind != "f":
             array = array.astype(defaults.dtype)
         self._wrap(array)
@@ -263,6 +272,12 @@ class Tensor:
     def __float__(self):
         return float(self.item())
 
+    def __format__(self, spec):
+        """``f"{loss:.4f}"``: a one-element tensor formats as its number, as in PyTorch."""
+        if self.array.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
     def __int__(self):
         return int(self.item())
 
@@ -348,6 +363,26 @@ class Tensor:
 
     def __rpow__(self, other):
         return binary(elementwise.Pow, other, self)
+
+    def __floordiv__(self, other):
+        return binary(elementwise.FloorDivide, self, other)
+
+    def __rfloordiv__(self, other):
+        return binary(elementwise.FloorDivide, other, self)
+
+    def __mod__(self, other):
+        return binary(elementwise.Remainder, self, other)
+
+    def __rmod__(self, other):
+        return binary(elementwise.Remainder, other, self)
+
+    floor_divide, remainder = __floordiv__, __mod__
+
+    def maximum(self, other):
+        return binary(elementwise.Maximum, self, other)
+
+    def minimum(self, other):
+        return binary(elementwise.Minimum, self, other)
 
     def __matmul__(self, other):
         return linalg.MatMul()(self, _check_device(self, other))
@@ -488,19 +523,19 @@ class Tensor:
 
     # --- elementwise functions -------------------------------------------------------
     def exp(self):
-        return elementwise.Exp()(self)
+        return elementwise.Exp()(self._floating())
 
     def log(self):
-        return elementwise.Log()(self)
+        return elementwise.Log()(self._floating())
 
     def sqrt(self):
-        return elementwise.Sqrt()(self)
+        return elementwise.Sqrt()(self._floating())
 
     def sin(self):
-        return elementwise.Sin()(self)
+        return elementwise.Sin()(self._floating())
 
     def cos(self):
-        return elementwise.Cos()(self)
+        return elementwise.Cos()(self._floating())
 
     def abs(self):
         return elementwise.Abs()(self)
@@ -508,15 +543,21 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        return elementwise.Clamp(min, max)(self)
+        bounded = self._floating() if isinstance(min, float) or isinstance(max, float) else self  # (promotion)
+        return elementwise.Clamp(min, max)(bounded)
+
+    def _floating(self):
+        """Integers and booleans in the default float dtype: what PyTorch computes exp, log,
+        sigmoid … of them in."""
+        return self if self.array.dtype.kind in "fc" else self.to(defaults.dtype)
 
     clip = clamp
 
     def sigmoid(self):
-        return elementwise.Sigmoid()(self)
+        return elementwise.Sigmoid()(self._floating())
 
     def tanh(self):
-        return elementwise.Tanh()(self)
+        return elementwise.Tanh()(self._floating())
 
     def relu(self):
         return elementwise.Relu()(self)
@@ -533,10 +574,15 @@ class Tensor:
         return reduction.Mean(dim, keepdim)(self)
 
     def max(self, dim=None, keepdim=False):
-        """The largest value, or with ``dim`` the pair (values, indices) along it."""
+        """The largest value, or with ``dim`` the pair (values, indices) along it; with a
+        tensor instead of ``dim``, the larger of the two elementwise (``maximum``)."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
         return self._extreme(dim, keepdim, largest=True)
 
     def min(self, dim=None, keepdim=False):
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
         return self._extreme(dim, keepdim, largest=False)
 
     def _extreme(self, dim, keepdim, largest):
@@ -673,7 +719,14 @@ class Tensor:
 
     # --- shape -----------------------------------------------------------------------
     def view(self, *shape):
-        return self.reshape(*shape)
+        """The same storage in another shape: PyTorch's error where the layout allows no view
+        (a transposed tensor made contiguous in the new shape would be a copy: ``reshape``)."""
+        out = self.reshape(*shape)
+        if out is not self and out.array.size and \
+                not backend.array_module(out.array).may_share_memory(out.array, self.array):
+            raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                               "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+        return out
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -800,6 +853,9 @@ def _raw(value):
 
 
 def _raw_index(index):
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, slice) and i.step is not None and i.step <= 0:
+            raise ValueError("step must be greater than zero")  # PyTorch has no reversed views: flip
     if isinstance(index, tuple):
         return tuple(_raw(i) for i in index)
     return _raw(index)
@@ -832,9 +888,13 @@ def binary(op, a, b, true_division=False):
     a, b = (_as_dtype(x, dtype) for x in (a, b))
     try:
         return op()(a, b)
-    except ValueError:
+    except ValueError as err:  # NumPy's: the shapes, or a value it refuses (an integer to a negative power)
         shape_a, shape_b = np.shape(_raw(a)), np.shape(_raw(b))
-        raise RuntimeError(broadcast_error(shape_a, shape_b)) from None
+        try:
+            np.broadcast_shapes(shape_a, shape_b)
+        except ValueError:
+            raise RuntimeError(broadcast_error(shape_a, shape_b)) from None
+        raise RuntimeError(str(err)) from None
 
 
 def _as_dtype(x, dtype):

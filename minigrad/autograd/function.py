@@ -118,6 +118,8 @@ class Function:
             if True in needs:
                 self.inputs, self.needs_grad, self.stamp = inputs, needs, changes
                 out = self.forward(*arrays)
+                if out.dtype.kind not in "fc":  # only floating-point results have gradients (PyTorch's rule)
+                    return Tensor._make(np.asarray(out) if isinstance(out, np.generic) else out)
                 result = Tensor._make(np.asarray(out) if isinstance(out, np.generic) else out, True, self)
                 for array in self.saved:
                     if array is out:  # forward saved its output: later in-place changes must be seen
@@ -380,7 +382,7 @@ class CustomFunctionNode(Function):
         self.output_shapes = [(o.shape, o.dtype, o.array_module) for o in outputs]
         wrapped = []
         for i, out in enumerate(outputs):
-            if any(out is t for t in self.non_differentiable):
+            if any(out is t for t in self.non_differentiable) or out.dtype.kind not in "fc":  # (integers: no gradient)
                 wrapped.append(out)
                 continue
             if any(out is d for d in self.dirty):  # the input itself now comes from this node
@@ -413,7 +415,7 @@ class CustomFunctionNode(Function):
             if not isinstance(g, Tensor):
                 raise TypeError(f"function {self.name()} returned a gradient of type {type(g).__name__} "
                                 f"at index {i}; expected a Tensor or None")
-            if g.numel() != x.numel() and not _broadcastable(g.shape, x.shape):
+            if g.shape != x.shape and not _broadcastable(x.shape, g.shape):  # (x's shape expanded: summed back)
                 raise RuntimeError(f"Function {self.name()} returned an invalid gradient at index {i} - got "
                                    f"{list(g.shape)} but expected shape compatible with {list(x.shape)}")
             grads_out.append(g.array if as_arrays else g)

@@ -38,6 +38,8 @@ def modify(target, op, *args):
             target._bump_version()
         return target
     base = target._base
+    if base is not None and base.requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of " + LEAF_IN_PLACE)
     if base is not None and (base.requires_grad or target.grad_fn is not None):
         return _modify_view(target, base, op, args)
     previous, stamp = _previous(target), function.changes

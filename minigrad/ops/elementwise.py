@@ -58,7 +58,7 @@ class Pow(Function):
     """a ** b; d/da = b·a^(b-1), d/db = a^b·log(a)."""
 
     def forward(self, a, b):
-        out = a ** b
+        out = _integer_power(a, b) if hasattr(b, "dtype") and b.dtype.kind in "iu" else a ** b
         self.save_for_backward(a, b, out if self.wants(1) else None)
         return out
 
@@ -71,6 +71,83 @@ class Pow(Function):
             xp = backend.array_module(out)
             gb = grad * out * xp.log(a)
         return ga, gb
+
+
+class FloorDivide(Function):
+    """a // b rounded down, as Python's ``//`` (PyTorch's too); not differentiable."""
+
+    def forward(self, a, b):
+        xp = backend.array_module(a)
+        _refuse_integer_division_by_zero(a, b)
+        with backend.quiet(xp):  # x // 0 is ±inf or nan for floats, as in PyTorch
+            return xp.floor_divide(a, b)
+
+    def backward(self, grad):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
+class Remainder(Function):
+    """a % b with the sign of b, as Python's ``%``: a − b·⌊a/b⌋; d/da = 1, d/db = −⌊a/b⌋."""
+
+    def forward(self, a, b):
+        xp = backend.array_module(a)
+        _refuse_integer_division_by_zero(a, b)
+        self.save_for_backward(a, b)
+        with backend.quiet(xp):
+            return xp.remainder(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        gb = None
+        if self.needs_grad[1]:
+            xp = backend.array_module(grad)
+            with backend.quiet(xp):
+                gb = -grad * xp.floor_divide(a, b)
+        return grad, gb
+
+
+def _refuse_integer_division_by_zero(a, b):
+    """PyTorch refuses an integer division by zero (NumPy would give 0 and a warning).  The
+    operands come in the result's dtype, a Python number as it is."""
+    array = a if hasattr(a, "dtype") else b
+    if array.dtype.kind in "iub" and bool((b == 0).any() if hasattr(b, "dtype") else b == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
+class Maximum(Function):
+    """max(a, b) elementwise (NaN wins).  PyTorch's gradient: each operand gets it unless it
+    lost (a NaN beside the other loses to nothing: both get it), half of it on a tie."""
+
+    largest = True
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        xp = backend.array_module(a)
+        return xp.maximum(a, b) if self.largest else xp.minimum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        share = grad - grad * (a == b) / 2
+        a_lost, b_lost = (a < b, b < a) if self.largest else (a > b, b > a)
+        return (share * ~a_lost if self.needs_grad[0] else None,
+                share * ~b_lost if self.needs_grad[1] else None)
+
+
+class Minimum(Maximum):
+    """min(a, b) elementwise (NaN wins); the gradient goes to the smaller, split on a tie."""
+
+    largest = False
+
+
+def _integer_power(a, b):
+    """Integers to integer exponents, a tensor of them, as PyTorch: a negative exponent gives
+    1/aⁿ truncated toward zero, 0 unless a is ±1 (NumPy refuses them all).  (A Python number
+    as the exponent is refused by NumPy with PyTorch's own message.)"""
+    xp = backend.array_module(b)
+    if not (b < 0).any():
+        return a ** b
+    magnitude = a ** abs(b)
+    return xp.where(b >= 0, magnitude, xp.where(abs(xp.asarray(a)) == 1, magnitude, 0)).astype(magnitude.dtype)
 
 
 class Neg(Function):

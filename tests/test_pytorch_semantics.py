@@ -1,0 +1,187 @@
+"""Programs one step past a beginner's book, run on both engines: where minigrad once gave
+another answer than PyTorch (or a NumPy error from deep inside), it now gives PyTorch's."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+import minigrad
+from helpers import assert_close, check
+
+ENGINES = [minigrad, torch]
+
+
+def names(lib):
+    return "minigrad" if lib is minigrad else "torch"
+
+
+@pytest.mark.parametrize("cast", [lambda x: x.long(), lambda x: x.to(x.long().dtype), lambda x: x.type(x.long().dtype)])
+def test_a_cast_to_integers_has_no_gradient(cast):
+    """x.long() is a constant to autograd: (x.long()·x)' is x.long(), not 2x."""
+    grads = []
+    for lib in ENGINES:
+        x = lib.tensor([1.7, -2.3, 0.4], dtype=lib.float64, requires_grad=True)
+        y = cast(x)
+        assert not y.requires_grad and y.grad_fn is None, names(lib)
+        (y * x).sum().backward()
+        grads.append(x.grad)
+    assert_close(*grads)
+
+
+def test_a_custom_function_returning_integers_gives_them_no_gradient():
+    outputs = []
+    for lib in ENGINES:
+        class Rounded(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x.round().long() if lib is torch else x.long()
+
+            @staticmethod
+            def backward(ctx, grad):
+                return grad
+
+        out = Rounded.apply(lib.tensor([1.2, 2.7], requires_grad=True))
+        outputs.append((out.requires_grad, out.grad_fn is None))
+    assert outputs[0] == outputs[1] == (False, True)
+
+
+def test_a_custom_functions_gradient_of_the_wrong_shape_is_named():
+    class Square(minigrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad.sum(0)  # (4,) for an input of (3, 4)
+
+    x = minigrad.ones(3, 4, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Function SquareBackward returned an invalid gradient at index 0 - "
+                                           r"got \[4\] but expected shape compatible with \[3, 4\]"):
+        Square.apply(x).sum().backward()
+
+
+def test_save_and_load_keep_zero_dimensional_tensors(tmp_path):
+    """A BatchNorm's num_batches_tracked (0-d) survives the round trip, and a saved loss too."""
+    bn = minigrad.nn.BatchNorm1d(3)
+    bn(minigrad.randn(4, 3))
+    minigrad.save({"model": bn.state_dict(), "loss": minigrad.tensor(1.5)}, tmp_path / "c.pt")
+    loaded = minigrad.load(tmp_path / "c.pt")
+    assert loaded["loss"].shape == () and loaded["loss"].item() == 1.5
+    fresh = minigrad.nn.BatchNorm1d(3)
+    fresh.load_state_dict(loaded["model"])
+    assert fresh.num_batches_tracked.shape == () and fresh.num_batches_tracked.item() == 1
+    np.testing.assert_array_equal(fresh.running_mean.numpy(), bn.running_mean.numpy())
+
+
+@pytest.mark.parametrize("args", [(2, 3), (5,), (), (torch.Size([2, 3]),), ([2.0, 3.0],), ([[1, 2]],)])
+def test_the_tensor_constructor_takes_sizes_or_data(args):
+    theirs = torch.Tensor(*args)
+    ours = minigrad.Tensor(*(minigrad.Size(a) if isinstance(a, torch.Size) else a for a in args))
+    assert tuple(ours.shape) == tuple(theirs.shape) and ours.dtype == minigrad.float32
+    if args and not isinstance(args[0], int) and not isinstance(args[0], torch.Size):  # data: same values
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "sin", "cos", "sigmoid", "tanh"])
+def test_float_functions_of_integers_are_in_the_default_float_dtype(name):
+    ours, theirs = (getattr(lib.tensor([1, 2, 3]), name)() for lib in ENGINES)
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") == "float32"
+    assert_close(ours, theirs, np.float32)
+
+
+def test_clamp_of_integers_promotes_only_for_float_bounds():
+    for bounds in (dict(min=2.5), dict(max=1.5), dict(min=2)):
+        ours, theirs = (lib.tensor([1, 2, 3]).clamp(**bounds) for lib in ENGINES)
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch."), bounds
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_format_a_one_element_tensor_as_its_number():
+    for lib in ENGINES:
+        loss = lib.tensor(0.123456789, dtype=lib.float64)
+        assert f"loss {loss:.4f}" == "loss 0.1235", names(lib)
+        assert f"{loss}" == "0.123456789"
+    assert f"{minigrad.ones(2)}" == repr(minigrad.ones(2))
+
+
+def test_allclose_and_the_elementwise_max_and_min():
+    a, b = np.array([1.0, 5.0, 2.0, np.nan]), np.array([3.0, 2.0, 2.0, 1.0])
+    assert minigrad.allclose(minigrad.tensor(a[:3]), minigrad.tensor(a[:3] + 1e-9))
+    assert not minigrad.allclose(minigrad.tensor(a[:3]), minigrad.tensor(b[:3]))
+    assert minigrad.allclose(minigrad.tensor(a), minigrad.tensor(a), equal_nan=True)
+    for mine, theirs in ((lambda x, y: minigrad.max(x, y), lambda x, y: torch.max(x, y)),
+                         (lambda x, y: minigrad.min(x, y), lambda x, y: torch.min(x, y)),
+                         (minigrad.maximum, torch.maximum), (minigrad.minimum, torch.minimum),
+                         (lambda x, y: x.maximum(y) * x.minimum(y), lambda x, y: x.maximum(y) * x.minimum(y))):
+        check(mine, a, b, torch_fn=theirs)  # ties split the gradient in half, NaN wins
+
+
+@given(st.lists(st.sampled_from([-7.5, -3.0, -2.0, -0.5, 0.0, 0.5, 2.0, 3.0, 7.25]), min_size=4, max_size=4),
+       st.lists(st.sampled_from([-4.0, -2.0, -0.5, 0.5, 1.5, 2.0, 3.0]), min_size=4, max_size=4))
+def test_floor_division_and_remainder_like_python_and_pytorch(a, b):
+    a, b = np.array(a), np.array(b)
+    check(lambda x, y: x % y, a, b)
+    check(lambda x, y: x // y, a, b, grad=False)
+    check(lambda x, y: x % 2 + y % 1.5, a, b)
+    check(lambda x, y: 7.5 % y - 3 // x, a, b, grad=False)
+    for lib in ENGINES:
+        ints = lib.tensor([7, -7, 6, 0])
+        assert (ints // 2).tolist() == [3, -4, 3, 0] and (ints % 3).tolist() == [1, 2, 0, 0], names(lib)
+        assert (ints // 2.0).tolist() == [3.0, -4.0, 3.0, 0.0]
+        assert (-7 // lib.tensor([2, -2])).tolist() == [-4, 3]
+
+
+def test_division_errors_are_pytorchs():
+    for lib in ENGINES:
+        for divide in (lambda: lib.tensor([1, 2]) // 0, lambda: lib.tensor([1, 2]) % lib.tensor([1, 0])):
+            with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+                divide()
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
+            (x // 2).sum().backward()
+        with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+            lib.tensor([2, 3]) ** -1
+        powers = lib.tensor([0, 0, 2, -2, -1, -1, 1, 3]) ** lib.tensor([-1, -2, -2, -1, -2, -3, -5, 2])
+        assert powers.tolist() == [0, 0, 0, 0, 1, -1, 1, 9], names(lib)  # 1/aⁿ truncated
+        assert (2 ** lib.tensor([-1, 3])).tolist() == [0, 8]
+    with pytest.raises(RuntimeError, match="must match the size of tensor b"):  # a shape error stays one
+        minigrad.ones(2) ** minigrad.ones(3)
+
+
+def test_view_refuses_what_only_a_copy_could_give():
+    for lib in ENGINES:
+        with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
+            lib.ones(2, 3).t().view(6)
+        assert tuple(lib.ones(2, 3).t().reshape(6).shape) == (6,)
+        assert tuple(lib.ones(2, 3).view(3, 2).shape) == (3, 2)
+        assert tuple(lib.ones(2, 1, 3).transpose(0, 1).view(2, 3).shape) == (2, 3)  # a unit dimension moves
+
+
+def test_negative_steps_and_views_of_leaves_changed_in_place_are_refused():
+    for lib in ENGINES:
+        with pytest.raises(ValueError, match="step must be greater than zero"):
+            lib.arange(4)[::-1]
+        x = lib.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an "
+                                               "in-place operation"):
+            x[0].add_(1)
+        with lib.no_grad():
+            x[1:].mul_(3)  # how an update is written: allowed
+        assert x.tolist() == [1.0, 3.0, 3.0]
+
+
+def test_random_floats_are_not_drawn_as_integers():
+    for lib in ENGINES:
+        with pytest.raises(NotImplementedError):
+            lib.rand_like(lib.tensor([1, 2]))
+        with pytest.raises(NotImplementedError):
+            lib.randn(2, dtype=lib.int64)
+
+
+def test_utils_data_after_a_plain_import():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", "import minigrad; print(minigrad.utils.data.DataLoader.__name__)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "DataLoader"
