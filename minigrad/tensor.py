@@ -33,6 +33,8 @@ def as_array(data, dtype=None, device_type_=None):
     on_gpu = backend.is_gpu_array(data)
     if not on_gpu and not isinstance(data, np.ndarray):
         from_python = not hasattr(data, "__array__")  # lists and numbers, not torch tensors
+        if from_python and isinstance(_first_leaf(data), Tensor):
+            data = _tensors_as_numbers(data)
         data = np.asarray(data)
         if data.dtype.kind not in "biuf":
             raise TypeError(f"can't convert a value of dtype {data.dtype} to a tensor "
@@ -43,6 +45,24 @@ def as_array(data, dtype=None, device_type_=None):
         data = data.astype(np.dtype(dtype), copy=False)
     target = device_type_ or ("cuda" if on_gpu else defaults.device_type)
     return backend.move(data, target)
+
+
+def _first_leaf(data):
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
+
+
+def _tensors_as_numbers(data):
+    """Tensors inside a list are read as numbers, as PyTorch reads them (``item()``):
+    [tensor(1.), tensor([2.])] is [1., 2.]; a tensor of several elements is an error."""
+    if isinstance(data, Tensor):
+        if data.array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return data.item()
+    if isinstance(data, (list, tuple)):
+        return [_tensors_as_numbers(d) for d in data]
+    return data
 
 
 class Tensor:
@@ -894,6 +914,8 @@ def binary(op, a, b, true_division=False):
             np.broadcast_shapes(shape_a, shape_b)
         except ValueError:
             raise RuntimeError(broadcast_error(shape_a, shape_b)) from None
+        raise RuntimeError(str(err)) from None
+    except TypeError as err:  # an op NumPy has not for these dtypes (booleans subtracted): its message says why
         raise RuntimeError(str(err)) from None
 
 

@@ -185,3 +185,17 @@ def test_utils_data_after_a_plain_import():
     out = subprocess.run([sys.executable, "-c", "import minigrad; print(minigrad.utils.data.DataLoader.__name__)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "DataLoader"
+
+
+def test_tensors_inside_a_list_are_read_as_numbers():
+    for lib in ENGINES:
+        made = lib.tensor([lib.tensor(1.0), lib.tensor([2.0]), 3.0])
+        assert tuple(made.shape) == (3,) and made.tolist() == [1.0, 2.0, 3.0], names(lib)
+        with pytest.raises(ValueError, match="only one element tensors can be converted to Python scalars"):
+            lib.tensor([lib.tensor([1.0, 2.0]), lib.tensor([3.0, 4.0])])
+
+
+def test_booleans_subtracted_are_refused_with_a_runtime_error():
+    for lib in ENGINES:
+        with pytest.raises(RuntimeError, match="(?i)subtract.*the `-` operator"):
+            lib.tensor([True]) - lib.tensor([False])
