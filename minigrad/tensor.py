@@ -74,7 +74,7 @@ class Tensor:
 
     # _version_counter: bumped by every in-place change (shared with views; see autograd);
     # _meta: what only some tensors need (view of which base, hooks, output number)
-    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_version_counter", "_meta", "__weakref__")
+    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "_version_counter", "_meta", "__weakref__")
 
     def __init__(self, *data, requires_grad=False, dtype=None, device=None):
         """``Tensor(data)`` from data; ``Tensor(2, 3)`` or ``Tensor(size)``: zeros of that shape
@@ -93,7 +93,7 @@ class Tensor:
         self.requires_grad_(requires_grad)
 
     def _wrap(self, array, requires_grad=False, grad_fn=None):
-        self.array, self.grad, self.requires_grad, self.grad_fn = array, None, requires_grad, grad_fn
+        self.array, self._grad, self.requires_grad, self.grad_fn = array, None, requires_grad, grad_fn
         self._version_counter, self._meta = None, None
 
     @classmethod
@@ -114,6 +114,29 @@ class Tensor:
     @data.setter
     def data(self, value):
         self.array = value.array if isinstance(value, Tensor) else as_array(value)
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """An assigned gradient must fit (PyTorch's checks): an optimiser would otherwise
+        broadcast a gradient of another shape into the weights without a word."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value.array.shape != self.array.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of "
+                                   f"size '{list(self.shape)}'. Please ensure that the gradient and the tensor are "
+                                   "the same size")
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype '{scalar_name(value.dtype)}' to a "
+                                   f"tensor with dtype '{scalar_name(self.dtype)}'")
+            if type(value.array) is not type(self.array):
+                check_same_device(self, value)
+        self._grad = value
 
     @property
     def shape(self):

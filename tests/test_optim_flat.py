@@ -352,9 +352,9 @@ def test_gradients_of_another_dtype_and_duplicates_are_updated_one_by_one():
         optimiser = minigrad.optim.Adam(params, lr=0.01, **kw)
         step, steps = optimiser.step, []
 
-        def step_with_an_odd_gradient():  # on the fourth step one gradient is float32
+        def step_with_an_odd_gradient():  # on the fourth step one gradient is float32 (.grad = refuses it)
             if len(steps) == 3:
-                params[-1].grad = minigrad.tensor(params[-1].grad.numpy().astype(np.float32))
+                params[-1].grad.data = minigrad.tensor(params[-1].grad.numpy().astype(np.float32))
             steps.append(step())
         optimiser.step = step_with_an_odd_gradient
         return optimiser
@@ -370,7 +370,8 @@ def test_a_gradient_of_another_shape_is_refused_as_in_the_loop():
     model = nn.Linear(4, 3).double()
     optimiser = minigrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
     for shape in [(3, 4), (4, 3)]:
-        model.weight.grad = minigrad.ones(*shape, dtype=minigrad.float64)
+        model.weight.grad = minigrad.ones(3, 4, dtype=minigrad.float64)
+        model.weight.grad.data = minigrad.ones(*shape, dtype=minigrad.float64)  # (.grad = refuses it)
         model.bias.grad = minigrad.ones(3, dtype=minigrad.float64)
         if shape == (3, 4):
             optimiser.step()

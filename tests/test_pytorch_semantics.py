@@ -199,3 +199,21 @@ def test_booleans_subtracted_are_refused_with_a_runtime_error():
     for lib in ENGINES:
         with pytest.raises(RuntimeError, match="(?i)subtract.*the `-` operator"):
             lib.tensor([True]) - lib.tensor([False])
+
+
+def test_an_assigned_gradient_must_fit_its_tensor():
+    """An optimiser would broadcast a gradient of one element into every weight: refused."""
+    for lib in ENGINES:
+        x = lib.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match=r"attempting to assign a gradient of size '\[1\]' to a tensor of "
+                                               r"size '\[3\]'"):
+            x.grad = lib.ones(1)
+        with pytest.raises(RuntimeError, match="attempting to assign a gradient with dtype 'double'|'Double'"):
+            x.grad = lib.ones(3, dtype=lib.float64)
+        with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None but got grad of type list"):
+            x.grad = [1.0, 2.0, 3.0]
+        x.grad = lib.full((3,), 2.0)
+        lib.optim.SGD([x], lr=0.5).step()
+        assert x.tolist() == [0.0, 0.0, 0.0], names(lib)
+        x.grad = None
+        assert x.grad is None
