@@ -4,7 +4,7 @@ import numpy as np
 from . import backend, random
 from .ops import shape as shape_ops  # (shape: a common argument name)
 from .devices import defaults, device_type
-from .tensor import Tensor, as_array, check_same_device
+from .tensor import Tensor, as_array, check_same_device, data_or_sizes
 
 
 def _shape(size):
@@ -45,12 +45,13 @@ def from_numpy(array):
     return Tensor._make(np.asarray(array))
 
 
-def typed_tensor(dtype, data, device=None):
+def typed_tensor(dtype, args, device=None):
     """PyTorch's legacy constructors: ``FloatTensor([1, 2])`` from data, ``FloatTensor(2, 3)``
     zeros of that size."""
-    if len(data) == 1 and not isinstance(data[0], int):
-        return Tensor._make(as_array(data[0], dtype, device))
-    return zeros(*data, dtype=dtype, device=device)
+    values, shape = data_or_sizes(args)
+    if values is None:
+        return zeros(*shape, dtype=dtype, device=device)
+    return Tensor._make(as_array(values, dtype, device))
 
 
 def FloatTensor(*data):

@@ -34,7 +34,9 @@ def as_array(data, dtype=None, device_type_=None):
     if not on_gpu and not isinstance(data, np.ndarray):
         from_python = not hasattr(data, "__array__")  # lists and numbers, not torch tensors
         if from_python and isinstance(_first_leaf(data), Tensor):
-            data = _tensors_as_numbers(data)
+            kinds = []
+            data = _tensors_as_numbers(data, kinds)
+            dtype = _dtype_of_numbers(kinds) if dtype is None else dtype
         data = np.asarray(data)
         if data.dtype.kind not in "biuf":
             raise TypeError(f"can't convert a value of dtype {data.dtype} to a tensor "
@@ -47,22 +49,47 @@ def as_array(data, dtype=None, device_type_=None):
     return backend.move(data, target)
 
 
+def data_or_sizes(args):
+    """What PyTorch's legacy constructors (``Tensor(...)``, ``FloatTensor(...)``) were given:
+    (data, None), or (None, shape) for sizes (ints or one Size; none: an empty tensor)."""
+    if len(args) == 1 and isinstance(args[0], Size):
+        args = tuple(args[0])
+    if all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in args):
+        if any(n < 0 for n in args):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(args)}: {list(args)}")
+        return None, tuple(args) or (0,)
+    if len(args) == 1:
+        return args[0], None
+    raise TypeError(f"expected data or sizes (ints), but got {len(args)} arguments of types "
+                    f"{', '.join(type(a).__name__ for a in args)}")
+
+
 def _first_leaf(data):
     while isinstance(data, (list, tuple)) and data:
         data = data[0]
     return data
 
 
-def _tensors_as_numbers(data):
+def _tensors_as_numbers(data, dtypes):
     """Tensors inside a list are read as numbers, as PyTorch reads them (``item()``):
-    [tensor(1.), tensor([2.])] is [1., 2.]; a tensor of several elements is an error."""
+    [tensor(1.), tensor([2.])] is [1., 2.]; a tensor of several elements is an error.
+    Each number's dtype goes to ``dtypes``: a tensor's own, a Python number's as PyTorch reads it."""
     if isinstance(data, Tensor):
         if data.array.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
+        dtypes.append(data.array.dtype)
         return data.item()
     if isinstance(data, (list, tuple)):
-        return [_tensors_as_numbers(d) for d in data]
+        return [_tensors_as_numbers(d, dtypes) for d in data]
+    dtypes.append(np.dtype(bool) if isinstance(data, bool) else np.dtype(int64) if isinstance(data, int)
+                  else np.dtype(defaults.dtype))
     return data
+
+
+def _dtype_of_numbers(dtypes):
+    """The dtype of a list's numbers: the widest float among them, else the widest integer."""
+    floats = [d for d in dtypes if d.kind == "f"]
+    return np.result_type(*(floats or dtypes))
 
 
 class Tensor:
@@ -79,13 +106,9 @@ class Tensor:
     def __init__(self, *data, requires_grad=False, dtype=None, device=None):
         """``Tensor(data)`` from data; ``Tensor(2, 3)`` or ``Tensor(size)``: zeros of that shape
         (PyTorch leaves that memory uninitialised); ``Tensor()``: empty."""
-        sizes = all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in data)
-        if len(data) == 1 and isinstance(data[0], Size):
-            data, sizes = tuple(data[0]), True
-        values = np.zeros(data or (0,), defaults.dtype) if sizes else data[0] if len(data) == 1 else None
+        values, shape = data_or_sizes(data)
         if values is None:
-            raise TypeError(f"Tensor() takes data or sizes (ints), got {len(data)} arguments of types "
-                            f"{', '.join(type(d).__name__ for d in data)}")
+            values = np.zeros(shape, defaults.dtype)
         array = as_array(values, dtype, device_type(device) if device is not None else None)
         if dtype is None and array.dtype.kind != "f":
             array = array.astype(defaults.dtype)
@@ -100,7 +123,7 @@ class Tensor:
     def _make(cls, array, requires_grad=False, grad_fn=None):
         """Wrap an array without any checks (used by every operation)."""
         t = object.__new__(Tensor)
-        t.array, t.grad, t.requires_grad, t.grad_fn = array, None, requires_grad, grad_fn
+        t.array, t._grad, t.requires_grad, t.grad_fn = array, None, requires_grad, grad_fn
         t._version_counter, t._meta = None, None
         return t
 
@@ -127,13 +150,13 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                                 f"{type(value).__name__}")
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype '{scalar_name(value.dtype)}' to a "
+                                   f"tensor with dtype '{scalar_name(self.dtype)}'")
             if value.array.shape != self.array.shape:
                 raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of "
                                    f"size '{list(self.shape)}'. Please ensure that the gradient and the tensor are "
                                    "the same size")
-            if value.array.dtype != self.array.dtype:
-                raise RuntimeError(f"attempting to assign a gradient with dtype '{scalar_name(value.dtype)}' to a "
-                                   f"tensor with dtype '{scalar_name(self.dtype)}'")
             if type(value.array) is not type(self.array):
                 check_same_device(self, value)
         self._grad = value
@@ -316,10 +339,10 @@ class Tensor:
         return float(self.item())
 
     def __format__(self, spec):
-        """``f"{loss:.4f}"``: a one-element tensor formats as its number, as in PyTorch."""
+        """``f"{loss:.4f}"``: a 0-d tensor formats as its number, as in PyTorch."""
         if self.array.ndim == 0:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        return object.__format__(self, spec)  # (a format spec for many numbers: PyTorch's TypeError)
 
     def __int__(self):
         return int(self.item())
@@ -434,6 +457,9 @@ class Tensor:
         return linalg.MatMul()(_check_device(self, other), self)
 
     def __neg__(self):
+        if self.array.dtype.kind == "b":
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                               "invert a mask, use the `~` or `logical_not()` operator instead.")
         return elementwise.Neg()(self)
 
     def __pos__(self):
@@ -765,8 +791,7 @@ class Tensor:
         """The same storage in another shape: PyTorch's error where the layout allows no view
         (a transposed tensor made contiguous in the new shape would be a copy: ``reshape``)."""
         out = self.reshape(*shape)
-        if out is not self and out.array.size and \
-                not backend.array_module(out.array).may_share_memory(out.array, self.array):
+        if out is not self and out.array.size and out._base is None:
             raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                                "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
         return out
@@ -780,7 +805,7 @@ class Tensor:
         return shape_ops.Reshape(shape)(self)
 
     def view_as(self, other):
-        return self.reshape(other.shape)
+        return self.view(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
@@ -928,6 +953,9 @@ def binary(op, a, b, true_division=False):
     and PyTorch's error when the shapes do not fit."""
     check_same_device(a, b)
     dtype = result_dtype(a, b, true_division)
+    if op is elementwise.Sub and dtype.kind == "b":
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
     a, b = (_as_dtype(x, dtype) for x in (a, b))
     try:
         return op()(a, b)
@@ -937,8 +965,6 @@ def binary(op, a, b, true_division=False):
             np.broadcast_shapes(shape_a, shape_b)
         except ValueError:
             raise RuntimeError(broadcast_error(shape_a, shape_b)) from None
-        raise RuntimeError(str(err)) from None
-    except TypeError as err:  # an op NumPy has not for these dtypes (booleans subtracted): its message says why
         raise RuntimeError(str(err)) from None
 
 

@@ -339,10 +339,14 @@ def _find_idx_file(folder: Path, stem: str) -> Path | None:
     return next((folder / name for name in candidates if (folder / name).is_file()), None)
 
 
+def _csv_names(split: str) -> tuple[str, str]:
+    """The names a split's CSV file may have: ``mnist_test.csv``, or gzipped ``mnist_test.csv.gz``."""
+    return CSV_NAMES[split], CSV_NAMES[split] + ".gz"
+
+
 def _find_csv(folder: Path, split: str) -> Path | None:
-    """``mnist_train.csv`` / ``mnist_test.csv`` in ``folder``, or the same gzipped (``.csv.gz``)."""
-    name = CSV_NAMES[split]
-    return next((folder / n for n in (name, name + ".gz") if (folder / n).is_file()), None)
+    """The CSV file of ``split`` in ``folder``, or None."""
+    return next((folder / n for n in _csv_names(split) if (folder / n).is_file()), None)
 
 
 def _find_idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
@@ -359,7 +363,7 @@ def _read_split(path: Path, split: str) -> MnistData:
         if path.suffix.lower() in (".h5", ".hdf5", ".npy", ".npz", ".zip"):  # a file of another kind
             raise DataError(f"{path}: not MNIST data; give a folder of MNIST's IDX files or a CSV file "
                             f"({CSV_NAMES['train']})")
-        if split == "test" and path.name not in (CSV_NAMES["test"], CSV_NAMES["test"] + ".gz"):
+        if split == "test" and path.name not in _csv_names("test"):
             test = _find_csv(path.parent, "test")
             if test is None:
                 raise DataError(f"{path}: one CSV file holds one split; for the test split put "

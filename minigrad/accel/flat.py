@@ -348,8 +348,9 @@ def capturing():
 
 def _flat_group(optimizer, group):
     """Flatten this group?  Where the optimiser can, was not told otherwise (``foreach=False``)
-    and some parameter may share a buffer: with a one-expression update none on the CPU does,
-    and the loop is left alone, without a layout's checks."""
+    and some parameter may share a buffer.  With a one-expression update only parameters on a
+    GPU may (``_own_update``): a group with none there is left to the loop, without a layout's
+    checks."""
     if not optimizer.flat or group.get("foreach") is False or not group["params"]:
         return False
     return not optimizer.update_is_one_expression(group) or \

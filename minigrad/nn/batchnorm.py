@@ -1,5 +1,6 @@
 """Batch normalisation layers, as ``torch.nn.BatchNorm1d`` / ``BatchNorm2d``."""
 from .. import creation
+from ..autograd import no_grad
 from ..dtypes import int64
 from . import functional as F
 from .module import Module, Parameter
@@ -48,6 +49,7 @@ class _BatchNorm(Module):
             self.running_var.fill_(1)
             self.num_batches_tracked.zero_()
 
+    @no_grad()
     def reset_parameters(self):
         self.reset_running_stats()
         if self.affine:

@@ -187,6 +187,8 @@ class Module:
                 continue
             source = state_dict[key]
             source = source.array if isinstance(source, Tensor) else np.asarray(backend.to_host(source))
+            if target.ndim == 0 and source.shape == (1,):  # a number saved as [n] (PyTorch reads it the same)
+                source = source.reshape(())
             if tuple(source.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape {list(source.shape)} from "
                               f"checkpoint, the shape in current model is {list(target.shape)}.")

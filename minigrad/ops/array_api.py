@@ -53,6 +53,12 @@ def sign(x):
     return _tensor(x.array_module.sign(x.array))
 
 
+def floor_divide(a, b):
+    """⌊a/b⌋, piecewise constant: no gradient (PyTorch's floor-rounded division has none)."""
+    a, b = _tensor(a), _tensor(b)
+    return _tensor(a.array_module.floor_divide(a.array, b.array))
+
+
 def where(condition, a, b):
     condition = condition.array if isinstance(condition, function.Tensor) else condition
     return elementwise.Where(condition)(a, b)

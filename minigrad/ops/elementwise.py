@@ -77,7 +77,7 @@ class FloorDivide(Function):
     """a // b rounded down, as Python's ``//`` (PyTorch's too); not differentiable."""
 
     def forward(self, a, b):
-        xp = backend.array_module(a)
+        xp = backend.array_module(a if hasattr(a, "dtype") else b)
         _refuse_integer_division_by_zero(a, b)
         with backend.quiet(xp):  # x // 0 is ±inf or nan for floats, as in PyTorch
             return xp.floor_divide(a, b)
@@ -87,14 +87,16 @@ class FloorDivide(Function):
 
 
 class Remainder(Function):
-    """a % b with the sign of b, as Python's ``%``: a − b·⌊a/b⌋; d/da = 1, d/db = −⌊a/b⌋."""
+    """a % b = a − b·⌊a/b⌋, with the sign of b as Python's ``%`` (a zero takes a's sign, as in
+    PyTorch); d/da = 1, d/db = −⌊a/b⌋."""
 
     def forward(self, a, b):
-        xp = backend.array_module(a)
+        xp = backend.array_module(a if hasattr(a, "dtype") else b)
         _refuse_integer_division_by_zero(a, b)
         self.save_for_backward(a, b)
         with backend.quiet(xp):
-            return xp.remainder(a, b)
+            out = xp.remainder(a, b)
+            return xp.where(out == 0, xp.copysign(out, a), out) if out.dtype.kind == "f" else out
 
     def backward(self, grad):
         a, b = self.saved_tensors

@@ -169,8 +169,7 @@ class AvgPool2d(Function):
         """Each window's gradient, divided by its divisor, goes to every pixel it read."""
         windows = self.windows
         xp = backend.array_module(grad)
-        share = xp.broadcast_to(xp.expand_dims(grad / self.divisor, -1),
-                                tuple(grad.shape) + windows.rows_and_cols[0].shape[-1:])
+        share = xp.broadcast_to(xp.expand_dims(grad / self.divisor, -1), tuple(grad.shape) + (math.prod(windows.kernel),))
         rows, cols = windows.on(self.divisor)
         index = windows.lead(backend.array_module(rows), 3) + (rows, cols)
         return windows.unpad(run(Scatter(index, windows.shape[:-2] + windows.padded, windows.disjoint), share))

@@ -19,7 +19,9 @@ class View(Function):
 
     def __call__(self, a):
         out = super().__call__(a)
-        if getattr(out.array, "base", None) is not None and self.makes_view():
+        # (NumPy copies where the layout allows no view, e.g. a transposed array reshaped: not a view)
+        if self.makes_view() and out.array.size and backend.array_module(out.array).may_share_memory(out.array,
+                                                                                                      a.array):
             base = a._base if a._base is not None else a
             meta = out._autograd_meta()
             meta.base, meta.stamp = base, function.changes
