@@ -104,6 +104,7 @@ class Function:
     saved = ()             # what forward kept for backward (save_for_backward)
     stamp = -1             # the global count of in-place changes when this node was made
     output_counter = None  # the version counter of the output, in case forward saved it
+    saved_output = None    # and the output itself then
     n_outputs = 1
     freed = False
     hooks = None           # hooks on this node and its outputs, retain_grad's too: (kind, hook)
@@ -123,7 +124,7 @@ class Function:
                 result = Tensor._make(np.asarray(out) if isinstance(out, np.generic) else out, True, self)
                 for array in self.saved:
                     if array is out:  # forward saved its output: later in-place changes must be seen
-                        self.output_counter = result._counter()
+                        self.output_counter, self.saved_output = result._counter(), out
                 if anomaly is not None:
                     self.created_at = traceback.format_stack()[:-2]
                 return result
@@ -166,7 +167,10 @@ class Function:
         source = self.saved_input(array)
         if source is not None:
             return source
-        return Tensor._make(np.asarray(array) if isinstance(array, np.generic) else array, True, self)  # the output
+        value = np.asarray(array) if isinstance(array, np.generic) else array
+        if array is self.saved_output:
+            return Tensor._make(value, True, self)  # the output, in the graph
+        return Tensor._make(value)  # a constant (a NumPy number or array the op was given)
 
     def saved_input(self, array):
         """The input tensor whose array this is (None: the output)."""
@@ -182,6 +186,8 @@ class Function:
             if array is None or not hasattr(array, "shape"):
                 continue
             t = self.saved_input(array)
+            if t is None and array is not self.saved_output:  # a constant the op was given
+                continue
             counter = self.output_counter if t is None else t._counter()
             stale = 0 if counter is None else counter.changes_since(self.stamp)
             if not stale:
