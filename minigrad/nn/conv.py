@@ -21,11 +21,9 @@ class _ConvBase(Module):
         if padding_mode != "zeros":
             raise NotImplementedError(f"minigrad's convolutions support padding_mode='zeros' only, "
                                       f"got padding_mode='{padding_mode}'")
-        if isinstance(padding, str):
-            raise NotImplementedError(f"minigrad's convolutions take padding as numbers, got padding='{padding}'")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = pair(kernel_size), pair(stride, "stride")
-        self.padding, self.dilation = pair(padding, "padding"), pair(dilation, "dilation")
+        self.padding, self.dilation = self._padding(padding), pair(dilation, "dilation")
         self.output_padding, self.groups, self.padding_mode = pair(output_padding, "output_padding"), groups, padding_mode
         self.weight = Parameter(creation.empty(*weight_shape, *self.kernel_size, device=device, dtype=dtype))
         if bias:
@@ -33,6 +31,17 @@ class _ConvBase(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _padding(self, padding):
+        """Numbers as a pair; a string ('valid', or 'same' for stride 1) is kept as it is and
+        given to ``F.conv2d``, as in PyTorch."""
+        if not isinstance(padding, str):
+            return pair(padding, "padding")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        return padding
 
     def reset_parameters(self):
         """PyTorch's default: W ~ kaiming_uniform(a=√5) = U(±1/√fan_in), b ~ U(±1/√fan_in).
@@ -89,6 +98,11 @@ class ConvTranspose2d(_ConvBase):
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding,
                          groups, bias, padding_mode, (in_channels, out_channels), device, dtype)
+
+    def _padding(self, padding):
+        if isinstance(padding, str):  # (PyTorch fails later, in forward)
+            raise NotImplementedError(f"ConvTranspose2d takes padding as numbers, got padding='{padding}'")
+        return pair(padding, "padding")
 
     def forward(self, input, output_size=None):
         output_padding = self.output_padding if output_size is None else self._output_padding(input, output_size)

@@ -4,8 +4,11 @@ import math
 
 import numpy as np
 
-from .. import backend, user_warnings
+from .. import backend, creation, user_warnings
+from ..autograd import grad_mode
+from ..autograd.inplace import modify as modify_in_place
 from ..ops import convolution, elementwise, linalg, loss, normalization, pooling
+from ..ops.convolution import pair
 from ..dtypes import scalar_name
 from ..tensor import Tensor, check_same_device
 
@@ -38,6 +41,33 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace:
         return input.leaky_relu_(negative_slope)
     return elementwise.LeakyRelu(negative_slope)(input)
+
+
+def silu(input, inplace=False):
+    """SiLU(x) = x·σ(x) (swish)."""
+    return _activation(elementwise.Silu(), input, inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """ELU(x) = x for x > 0, α·(eˣ - 1) otherwise."""
+    return _activation(elementwise.Elu(alpha), input, inplace)
+
+
+def softplus(input, beta=1, threshold=20):
+    """softplus(x) = log(1 + e^(βx)) / β, and x where βx > threshold (as PyTorch)."""
+    return _activation(elementwise.Softplus(beta, threshold), input, False)
+
+
+def logsigmoid(input):
+    """log σ(x), without overflow."""
+    return _activation(elementwise.LogSigmoid(), input, False)
+
+
+def _activation(op, input, inplace):
+    """op(input); with ``inplace``, written into input (PyTorch's rules: not into a leaf
+    that requires grad)."""
+    _check_same_device(input)
+    return modify_in_place(input, op) if inplace else op(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -182,11 +212,48 @@ def mse_loss(input, target, reduction="mean"):
     return loss.MSELoss(reduction)(input, target)
 
 
+def l1_loss(input, target, reduction="mean"):
+    """mean(|input - target|) (or 'sum', or 'none')."""
+    _check_target(input, target)
+    return loss.L1Loss(reduction)(input, target)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """With d = input - target: 0.5·d²/β where |d| < β, |d| - 0.5·β elsewhere (a square near 0,
+    a straight line further out), then reduced; β = 0 is ``l1_loss``, as in PyTorch."""
+    _check_target(input, target)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    return loss.SmoothL1Loss(reduction, beta)(input, target)
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(y log x + (1-y) log(1-x)), each log clamped at -100 like PyTorch."""
     _check_target(input, target)
-    _check_same_dtype("binary_cross_entropy", input, target=target, weight=weight)  # PyTorch does not promote
+    _check_same_dtype("binary_cross_entropy", input, target=target)  # PyTorch does not promote the target
+    weight = _loss_weight("binary_cross_entropy", input, weight=weight)
     return loss.BCELoss(reduction)(input, target, weight)
+
+
+def _loss_weight(function, input, **weights):
+    """A loss's elementwise weight (or pos_weight), a constant: PyTorch multiplies the losses
+    by it in place, so it must broadcast to the input's shape, and any dtype is taken, the
+    result keeping the input's.  A weight whose values the input's dtype holds exactly
+    (float32 for float64) is kept as it is, since PyTorch computes pos_weight - 1 in
+    pos_weight's dtype; any other is converted."""
+    (name, weight), = weights.items()
+    if weight is None:
+        return None
+    _check_same_device(input, weight)
+    if weight.requires_grad and grad_mode.enabled:
+        raise RuntimeError(f"The function '{function}' is not differentiable with respect to argument '{name}'. "
+                           "This input cannot have requires_grad True.")
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(weight.shape))
+    if shape != tuple(input.shape):
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast shape {list(shape)}")
+    return weight if np.result_type(weight.dtype, input.dtype) == input.dtype else weight.to(input.dtype)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -203,17 +270,30 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if counted.any() and (labels[counted].min() < 0 or labels[counted].max() >= classes):
         bad = labels[counted][(labels[counted] < 0) | (labels[counted] >= classes)][0]
         raise IndexError(f"Target {int(bad)} is out of bounds.")
-    safe = np.where(counted, labels, 0)
-    xp = backend.array_module(rows.array)
-    picked = rows[xp.arange(len(safe)), backend.move(safe, backend.device_type_of(rows.array))]
     w = np.ones(classes) if weight is None else backend.to_host(weight.detach().array)
-    factors = Tensor._make(backend.move((w[safe] * counted).astype(input.dtype), backend.device_type_of(rows.array)))
-    losses = -(picked * factors)
-    if reduction == "none":
-        return losses.reshape(shape)
+    device = backend.device_type_of(rows.array)
+    if reduction == "none":  # a loss per target, 0 where ignored
+        safe = np.where(counted, labels, 0)
+        picked = rows[backend.move(np.arange(len(safe)), device), backend.move(safe, device)]
+        factors = Tensor._make(backend.move((w[safe] * counted).astype(input.dtype), device))
+        return (-(picked * factors)).reshape(shape)
+    # only the counted rows are read: an ignored row gets no gradient at all, as in PyTorch,
+    # even when every target is ignored and the mean is 0/0 = NaN
+    kept = np.flatnonzero(counted)
+    picked = rows[backend.move(kept, device), backend.move(labels[kept], device)]
+    factors = Tensor._make(backend.move(w[labels[kept]].astype(input.dtype), device))
+    total = -(picked * factors).sum()
     if reduction == "sum":
-        return losses.sum()
-    return losses.sum() / factors.sum()
+        return total
+    return total / factors.sum() if w[labels[kept]].sum() else _nothing_counted(total)
+
+
+def _nothing_counted(total):
+    """A 'mean' over targets of total weight 0 (all ignored, or of classes weighted 0): 0/0 =
+    NaN, as in PyTorch.  Multiplied in rather than divided by 0, so that no division by zero
+    is computed (NumPy would warn) and the gradient is NaN only where a target was counted
+    (-w·grad/0 with w = 0, as PyTorch's), 0 elsewhere."""
+    return total * float("nan")
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -234,10 +314,36 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if reduction == "none":
             return losses
         return losses.sum() if reduction == "sum" else losses.sum() / max(losses.numel(), 1)
-    if label_smoothing:
-        raise NotImplementedError("cross_entropy: label_smoothing with class-index targets is not in minigrad; "
-                                  "pass probabilities instead")
+    if label_smoothing > 0:  # (PyTorch ignores a negative one here)
+        if label_smoothing > 1:
+            raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        return _label_smoothed_nll_loss(log_probabilities, target, weight, ignore_index, reduction, label_smoothing)
     return nll_loss(log_probabilities, target, weight, ignore_index, reduction)
+
+
+def _label_smoothed_nll_loss(log_probabilities, target, weight, ignore_index, reduction, smoothing):
+    """PyTorch's label smoothing of class-index targets: the target class gets 1 - ε of the
+    probability and every class ε/C, so the loss is
+
+        (1 - ε)·nll_loss + ε/C · Σ_c -w_c·log p_c
+
+    where the second part is 0 for an ignored target and, for 'mean', is divided by the same
+    sum of the counted targets' weights as nll_loss's mean."""
+    class_dim = 0 if log_probabilities.ndim == 1 else 1
+    classes = log_probabilities.shape[class_dim]
+    nll = nll_loss(log_probabilities, target, weight, ignore_index, reduction)
+    if weight is not None:  # w_c along the class dimension
+        log_probabilities = log_probabilities * weight.reshape((-1,) + (1,) * (log_probabilities.ndim - class_dim - 1))
+    smooth = (-log_probabilities.sum(class_dim)).masked_fill(target == ignore_index, 0.0)
+    if reduction == "none":
+        return (1 - smoothing) * nll + smooth * (smoothing / classes)
+    smooth = smooth.sum()
+    if reduction == "mean":
+        labels = backend.to_host(target.array).reshape(-1)
+        counted = labels[labels != ignore_index]
+        counted_weight = len(counted) if weight is None else backend.to_host(weight.detach().array)[counted].sum()
+        smooth = smooth / float(counted_weight) if counted_weight else _nothing_counted(smooth)
+    return (1 - smoothing) * nll + smooth * (smoothing / classes)
 
 
 def _class_rows(input, target):
@@ -258,10 +364,17 @@ def _class_rows(input, target):
     return rows, classes, labels.reshape(-1), tuple(target.shape)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """BCE of sigmoid(input), computed without overflow."""
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """BCE of sigmoid(input), computed without overflow: w·((1 - y)·x - (1 + (p - 1)·y)·log σ(x)),
+    ``weight`` w scaling each element's loss and ``pos_weight`` p the positive (y = 1) term,
+    e.g. one per class along the last dimension, to weigh rare positives up."""
     _check_target(input, target)
-    return loss.BCEWithLogitsLoss(reduction)(input, target)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size (minigrad.Size({list(target.shape)})) must be the same as input size "
+                         f"(minigrad.Size({list(input.shape)}))")
+    weight = _loss_weight("binary_cross_entropy_with_logits", input, weight=weight)
+    pos_weight = _loss_weight("binary_cross_entropy_with_logits", input, pos_weight=pos_weight)
+    return loss.BCEWithLogitsLoss(reduction)(input, target, weight, pos_weight)
 
 
 def _groups_one(groups):
@@ -273,10 +386,40 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation): weight (out, in, kH, kW), input (N, in, H, W) or (in, H, W).
 
     Output size per dimension: ⌊(H + 2·padding − dilation·(kH − 1) − 1) / stride⌋ + 1.
+    ``padding`` may also be 'valid' (none) or, with stride 1, 'same' (the output keeps the
+    input's size).
     """
     _groups_one(groups)
     _check_same_device(input, weight, bias)
+    if isinstance(padding, str):
+        input, padding = _padding_from_string(input, weight, stride, padding, dilation)
     return convolution.Conv2d(stride, padding, dilation)(input, weight, bias)
+
+
+def _padding_from_string(input, weight, stride, padding, dilation):
+    """(input, numeric padding) for padding='valid' or 'same', as PyTorch computes them.
+
+    'same' pads each dimension by the kernel's reach less one, dilation·(k − 1), half before
+    and half after; when that is odd, the extra row or column goes after (below, to the
+    right), padded into a copy of the input here since the convolution pads symmetrically."""
+    if padding == "valid":
+        return input, 0
+    if padding != "same":
+        raise RuntimeError(f"Invalid padding string: {padding!r}")
+    if any(s != 1 for s in pair(stride, "stride")):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    if weight.ndim != 4:  # (the convolution says what it expected)
+        return input, 0
+    totals = [d * (k - 1) for d, k in zip(pair(dilation, "dilation"), weight.shape[2:])]
+    if any(total % 2 for total in totals):
+        user_warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a "
+                           "zero-padded copy of the input be created")
+        for dim, total in zip((-2, -1), totals):
+            if total % 2:
+                shape = list(input.shape)
+                shape[dim] = 1
+                input = creation.cat([input, creation.zeros(*shape, dtype=input.dtype, device=input.device)], dim)
+    return input, tuple(total // 2 for total in totals)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

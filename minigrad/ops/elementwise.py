@@ -7,7 +7,7 @@ gradients in the broadcast shape.
 import math
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, run
 
 
 class Add(Function):
@@ -355,6 +355,82 @@ class Gelu(Function):
 
 def _normal_cdf(x):
     return 0.5 * (1 + backend.erf(x / math.sqrt(2)))
+
+
+class Silu(Function):
+    """SiLU(x) = x·σ(x) = x / (1 + e^(-x)) (also called swish); d/dx = σ(x)·(1 + x·(1 - σ(x)))."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        xp = backend.array_module(a)
+        with backend.quiet(xp):  # e^(-x) is inf for x below about -709: x / inf = -0, as in PyTorch
+            return a / (1 + xp.exp(-a))
+
+    def backward(self, grad):
+        a, = self.saved_tensors
+        s = run(Sigmoid(), a)
+        return grad * s * (1 + a * (1 - s))
+
+
+class Softplus(Function):
+    """softplus(x) = log(1 + e^(βx)) / β, a smooth ReLU; d/dx = σ(βx).  Where βx > threshold
+    it is x itself (gradient 1), as in PyTorch: the two agree there to rounding, and e^(βx)
+    could overflow."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        self.beta, self.threshold = float(beta), float(threshold)  # Python numbers: constants to a recorded backward
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        xp = backend.array_module(a)
+        scaled = a * self.beta
+        with backend.quiet(xp):  # e^(βx) may overflow where x itself is taken
+            return xp.where(scaled > self.threshold, a, xp.log1p(xp.exp(scaled)) / self.beta)
+
+    def backward(self, grad):
+        a, = self.saved_tensors
+        scaled = a * self.beta
+        xp = backend.array_module(scaled)
+        # σ(βx) where βx ≤ threshold, its argument held constant at βx = threshold: PyTorch's
+        # second derivative is 0 there
+        below = xp.where(scaled < self.threshold, scaled, self.threshold)
+        return xp.where(scaled > self.threshold, grad, grad * run(Sigmoid(), below))
+
+
+class Elu(Function):
+    """ELU(x) = x for x > 0, α·(e^x - 1) otherwise (``expm1``, exact near 0, as PyTorch);
+    d/dx = 1 for x > 0, α·e^x otherwise."""
+
+    def __init__(self, alpha=1.0):
+        self.alpha = float(alpha)  # a Python number: a constant to a recorded backward
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        xp = backend.array_module(a)
+        with backend.quiet(xp):  # expm1 overflows where x itself is taken
+            return xp.where(a <= 0, xp.expm1(a) * self.alpha, a)
+
+    def backward(self, grad):
+        a, = self.saved_tensors
+        xp = backend.array_module(a)
+        # e^x only of x < 0: an overflow in the branch not taken would make a second derivative
+        # 0·inf = NaN; at x = 0 this is e^0 held constant, as PyTorch's second derivative is 0 there
+        negative = xp.where(a < 0, a, 0)
+        return xp.where(a <= 0, grad * self.alpha * xp.exp(negative), grad)
+
+
+class LogSigmoid(Function):
+    """log σ(x) = min(x, 0) - log(1 + e^(-|x|)) (no overflow either way, as PyTorch);
+    d/dx = 1 - σ(x) = σ(-x)."""
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        xp = backend.array_module(a)
+        return xp.minimum(a, 0) - xp.log1p(xp.exp(-abs(a)))
+
+    def backward(self, grad):
+        a, = self.saved_tensors
+        return grad * run(Sigmoid(), -a)
 
 
 class Erf(Function):

@@ -6,7 +6,7 @@ import numpy as np
 from .. import backend, user_warnings
 from ..autograd import Function, run
 from ..tensor import broadcast_error
-from .elementwise import Sigmoid
+from .elementwise import LogSigmoid, Sigmoid
 
 REDUCTIONS = ("mean", "sum", "none")
 BCE_RANGE = "all elements of input should be between 0 and 1"
@@ -41,20 +41,25 @@ def check_same_shape(name, input, target):
                          "Please ensure they have the same size.")
 
 
+def broadcast_shape(input, target):
+    """The shape input and target broadcast to.  The regression losses (MSE, L1, smooth L1)
+    warn, as PyTorch does, then broadcast (BCE refuses instead)."""
+    if input.shape == target.shape:
+        return input.shape
+    user_warnings.warn(f"Using a target size (minigrad.Size({list(target.shape)})) that is different to the "
+                       f"input size (minigrad.Size({list(input.shape)})). This will likely lead to incorrect "
+                       "results due to broadcasting. Please ensure they have the same size.")
+    try:
+        return np.broadcast_shapes(input.shape, target.shape)
+    except ValueError:
+        raise RuntimeError(broadcast_error(input.shape, target.shape)) from None
+
+
 class MSELoss(Loss):
     """mean((x - y)²); d/dx = 2(x - y)/N."""
 
     def forward(self, input, target):
-        if input.shape != target.shape:  # PyTorch warns, then broadcasts (BCE refuses instead)
-            user_warnings.warn(f"Using a target size (minigrad.Size({list(target.shape)})) that is different to the "
-                               f"input size (minigrad.Size({list(input.shape)})). This will likely lead to incorrect "
-                               "results due to broadcasting. Please ensure they have the same size.")
-            try:
-                shape = np.broadcast_shapes(input.shape, target.shape)
-            except ValueError:
-                raise RuntimeError(broadcast_error(input.shape, target.shape)) from None
-        else:
-            shape = input.shape
+        shape = broadcast_shape(input, target)
         self.save_for_backward(input, target)
         input, target = _common_dtype(input, target)
         self.n = math.prod(shape) if self.reduction == "mean" else 1
@@ -64,6 +69,47 @@ class MSELoss(Loss):
     def backward(self, grad):  # in the broadcast shape: the engine sums it back to each input's
         input, target = _common_dtype(*self.saved_tensors)
         g = grad / self.n * 2 * (input - target)
+        return g, (-g if self.needs_grad[1] else None)
+
+
+class L1Loss(Loss):
+    """mean(|x - y|); d/dx = sign(x - y)/N (0 where x = y, as PyTorch)."""
+
+    def forward(self, input, target):
+        shape = broadcast_shape(input, target)
+        self.save_for_backward(input, target)
+        input, target = _common_dtype(input, target)
+        self.n = math.prod(shape) if self.reduction == "mean" else 1
+        return self.reduce(abs(input - target))
+
+    def backward(self, grad):
+        input, target = _common_dtype(*self.saved_tensors)
+        g = grad / self.n * backend.array_module(input).sign(input - target)
+        return g, (-g if self.needs_grad[1] else None)
+
+
+class SmoothL1Loss(Loss):
+    """With d = x - y and β > 0: 0.5·d²/β where |d| < β, |d| - 0.5·β elsewhere (PyTorch's
+    kernel); d/dx = d/β inside, sign(d) outside, over N."""
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = float(beta)  # a Python number: a constant to a recorded backward
+
+    def forward(self, input, target):
+        shape = broadcast_shape(input, target)
+        self.save_for_backward(input, target)
+        input, target = _common_dtype(input, target)
+        self.n = math.prod(shape) if self.reduction == "mean" else 1
+        z = abs(input - target)
+        return self.reduce(backend.array_module(z).where(z < self.beta, 0.5 * z * z / self.beta, z - 0.5 * self.beta))
+
+    def backward(self, grad):
+        input, target = _common_dtype(*self.saved_tensors)
+        d = input - target
+        g = grad / self.n
+        xp = backend.array_module(d)
+        g = xp.where(d <= -self.beta, -g, xp.where(d >= self.beta, g, g * d / self.beta))
         return g, (-g if self.needs_grad[1] else None)
 
 
@@ -116,19 +162,34 @@ def bce_losses(x, y):
 
 
 class BCEWithLogitsLoss(Loss):
-    """BCE on σ(x) computed stably: (1 - y)·x - log σ(x); d/dx = σ(x) - y."""
+    """BCE on σ(x) computed stably, as PyTorch: with w the weight and p the pos_weight (each 1
+    when not given),
 
-    def forward(self, input, target):
+        loss = w·((1 - y)·x - (1 + (p - 1)·y)·log σ(x)),   log σ(x) = min(x, 0) - log(1 + e^-|x|)
+        d/dx = w·((p·y + 1 - y)·σ(x) - p·y)                 (= w·(σ(x) - y) without p)
+        d/dy = w·(log σ(-x) - p·log σ(x))                    (= -w·x without p)
+    """
+
+    def forward(self, input, target, weight=None, pos_weight=None):
         check_same_shape("binary_cross_entropy_with_logits", input, target)
-        xp = backend.array_module(input)
-        self.save_for_backward(input, target)
-        # log σ(x) = min(x, 0) - log(1 + e^-|x|)
-        log_sigmoid = xp.minimum(input, 0) - xp.log1p(xp.exp(-abs(input)))
-        return self.reduce((1 - target) * input - log_sigmoid)
+        self.save_for_backward(input, target, weight, pos_weight)
+        log_sigmoid = LogSigmoid().forward(input)
+        if pos_weight is not None:
+            log_sigmoid = log_sigmoid * ((pos_weight - 1) * target + 1)
+        losses = (1 - target) * input - log_sigmoid
+        return self.reduce(losses if weight is None else losses * weight)
 
     def backward(self, grad):
-        x, y = self.saved_tensors
+        x, y, weight, pos_weight = self.saved_tensors
         upstream = grad / self.count(x)
-        g = upstream * (run(Sigmoid(), x) - y)
-        gy = -upstream * x if self.needs_grad[1] else None  # d/dy = -x
-        return g, gy
+        if pos_weight is None:
+            g = run(Sigmoid(), x) - y
+        else:
+            positive = pos_weight * y
+            g = (positive + 1 - y) * run(Sigmoid(), x) - positive
+        gy = None
+        if self.needs_grad[1]:
+            gy = -x if pos_weight is None else run(LogSigmoid(), -x) - run(LogSigmoid(), x) * pos_weight
+        if weight is not None:
+            g, gy = g * weight, (None if gy is None else gy * weight)
+        return upstream * g, (None if gy is None else upstream * gy), None, None
