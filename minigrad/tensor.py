@@ -14,7 +14,7 @@ from .ops import array_api, elementwise, linalg, reduction, shape as shape_ops  
 
 from .devices import Size, defaults, device, device_type
 from .dtypes import float32, float64, int64, scalar_name
-from .printing import format_values
+from .printing import tensor_repr
 from .promotion import result_dtype
 
 
@@ -885,17 +885,12 @@ class Tensor:
 
     # --- printing --------------------------------------------------------------------
     def __repr__(self):
-        extras = []
-        if self.array.dtype not in (defaults.dtype, int64, np.dtype("bool")):
-            extras.append(f"dtype=minigrad.{self.array.dtype}")
-        if self.is_cuda:
-            extras.append(f"device='{self.device}'")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        body = format_values(backend.move(self.array, "cpu"), indent=len("tensor("))
-        return "tensor(" + ", ".join([body] + extras) + ")"
+        # (PyTorch's layout rules all live in printing.py; the device prints only where it is not
+        # the default one, as PyTorch's)
+        shown_device = self.device if self.device.type != defaults.device_type else None
+        return tensor_repr(backend.move(self.array, "cpu"), device=shown_device,
+                           grad_fn=self.grad_fn.name() if self.grad_fn is not None else None,
+                           requires_grad=self.requires_grad)
 
 
 class ValuesIndices(tuple):
