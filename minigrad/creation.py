@@ -5,6 +5,8 @@ from . import backend, random
 from .ops import shape as shape_ops  # (shape: a common argument name)
 from .devices import defaults, device_type
 from .tensor import Tensor, as_array, check_same_device, data_or_sizes
+from .ops.reduction import single_dim
+from .promotion import promote_types  # (after .tensor: promotion reads it)
 
 
 def _shape(size):
@@ -167,19 +169,29 @@ def _same_device(tensors, name):
     return tensors
 
 
+def _promoted(tensors):
+    """The tensors in their common dtype, PyTorch's (float32 with int64 is float32, not NumPy's
+    float64); ``.to`` is differentiable, so each gradient comes back in its input's own dtype."""
+    dtype = promote_types(*(t.dtype for t in tensors))
+    return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+
+
 def cat(tensors, dim=0):
     """Join tensors along an existing dimension."""
     tensors = _same_device(tensors, "cat")
-    ndim = tensors[0].ndim
-    axis = dim % max(ndim, 1)
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
-        if t.ndim != ndim or t.shape[:axis] + t.shape[axis + 1:] != tensors[0].shape[:axis] + tensors[0].shape[axis + 1:]:
+    ndim = tensors[0].ndim
+    axis = single_dim(dim, ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ndim} and {t.ndim}")
+        if t.shape[:axis] + t.shape[axis + 1:] != tensors[0].shape[:axis] + tensors[0].shape[axis + 1:]:
             raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. Expected size "
                                f"{list(tensors[0].shape)} but got size {list(t.shape)} for tensor number {i} "
                                "in the list.")
-    return shape_ops.Cat(axis)(*tensors)
+    return shape_ops.Cat(axis)(*_promoted(tensors))
 
 
 concat = cat
@@ -188,8 +200,9 @@ concat = cat
 def stack(tensors, dim=0):
     """Join tensors of equal shape along a new dimension."""
     tensors = _same_device(tensors, "stack")
+    axis = single_dim(dim, tensors[0].ndim + 1)  # (one more place than dimensions: the new one)
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} "
                                f"at entry 0 and {list(t.shape)} at entry {i}")
-    return shape_ops.Stack(dim % (tensors[0].ndim + 1))(*tensors)
+    return shape_ops.Stack(axis)(*_promoted(tensors))

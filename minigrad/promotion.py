@@ -29,13 +29,21 @@ def result_dtype(a, b, true_division=False):
     for dtypes in ranked.values():
         if not dtypes:
             continue
-        floats = [d for d in dtypes if d.kind == "f"]  # int with float: the float's type (NumPy widens)
-        candidate = np.result_type(*(floats or dtypes))
+        candidate = promote_types(*dtypes)
         if result is None or _KIND_RANK[candidate.kind] > _KIND_RANK[result.kind]:
             result = candidate if result is None or result.kind != "b" else np.result_type(result, candidate)
     if true_division and result.kind in "biu":
         result = np.dtype(defaults.dtype)
     return result
+
+
+def promote_types(*dtypes):
+    """PyTorch's ``promote_types`` for operands of one rank (``cat``, ``stack``, two tensors with
+    dimensions): the highest kind (bool < int < float) wins, the wider type within it, as in
+    NumPy; but an int never widens a float (int64 with float16 is float16, NumPy's float64)."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    floats = [d for d in dtypes if d.kind == "f"]
+    return np.result_type(*(floats or dtypes))
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}

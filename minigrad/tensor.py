@@ -639,7 +639,7 @@ class Tensor:
         dim, keepdim = (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
         if self.array.dtype.kind not in "fc":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
-                               f"point or complex dtype. Got: {self.array.dtype}")
+                               f"point or complex dtype. Got: {scalar_name(self.array.dtype)}")
         return reduction.Mean(dim, keepdim)(self)
 
     def max(self, dim=None, keepdim=False):
@@ -663,23 +663,29 @@ class Tensor:
         return ValuesIndices(values, Tensor._make(indices))
 
     def argmax(self, dim=None, keepdim=False):
-        return self._arg(dim, keepdim, self.array_module.argmax)
+        return self._arg(dim, keepdim, "argmax")
 
     def argmin(self, dim=None, keepdim=False):
-        return self._arg(dim, keepdim, self.array_module.argmin)
+        return self._arg(dim, keepdim, "argmin")
 
-    def _arg(self, dim, keepdim, pick):
+    def _arg(self, dim, keepdim, name):
+        pick = getattr(self.array_module, name)
         if dim is None:
+            if self.array.size == 0:  # PyTorch's error (an IndexError here, a RuntimeError for max())
+                raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
             index = pick(self.array.reshape(-1))
             return Tensor._make(self.array_module.asarray(index).reshape((1,) * self.ndim if keepdim else ()))
         axis = reduction.single_dim(dim, self.ndim)
         if self.ndim == 0:
             return Tensor._make(self.array_module.zeros((), dtype=int64))
+        reduction.check_nonempty_dim(self.array.shape, axis, name)
         return Tensor._make(self.array_module.asarray(pick(self.array, axis=axis)).reshape(
             _reduced_shape(self.array.shape, axis, keepdim)))
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Σ(x - mean)² / (N - correction): the unbiased estimate (correction 1) by default."""
+        if isinstance(dim, bool):  # var(True): PyTorch's var(unbiased) over every element
+            dim, unbiased = None, dim
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
         axes = reduction.normalize_dims(dim, self.ndim)
@@ -690,13 +696,17 @@ class Tensor:
         return (centred * centred).sum(axes, keepdim) / max(count - correction, 0)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """√var (see ``var``); the gradient is 0 where all values are equal, as PyTorch's."""
         return elementwise.Sqrt(zero_gradient_at_zero=True)(self.var(dim, unbiased, keepdim, correction=correction))
 
     def any(self, dim=None, keepdim=False):
-        return _outside_graph(self.array.any(axis=reduction.normalize_dims(dim, self.ndim), keepdims=keepdim))
+        # (dim=(): no dimension, each value as a bool, as PyTorch's any)
+        return _outside_graph(self.array.any(axis=reduction.normalize_dims(dim, self.ndim, empty_means_all=False),
+                                                keepdims=keepdim))
 
     def all(self, dim=None, keepdim=False):
-        return _outside_graph(self.array.all(axis=reduction.normalize_dims(dim, self.ndim), keepdims=keepdim))
+        return _outside_graph(self.array.all(axis=reduction.normalize_dims(dim, self.ndim, empty_means_all=False),
+                                                keepdims=keepdim))
 
     def where(self, condition, other):
         """self where ``condition`` holds, ``other`` elsewhere (``torch.where(condition, self, other)``)."""
@@ -808,10 +818,14 @@ class Tensor:
         return self.view(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """Dimensions ``start_dim`` … ``end_dim`` merged into one (a 0-d tensor becomes 1-d)."""
+        start = reduction.single_dim(start_dim, self.ndim, "start_dim")
+        end = reduction.single_dim(end_dim, self.ndim, "end_dim")
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if self.ndim == 0:
             return self.reshape(1)
         shape = self.array.shape
-        start, end = start_dim % self.ndim, end_dim % self.ndim
         merged = 1
         for n in shape[start:end + 1]:
             merged *= n
@@ -821,15 +835,11 @@ class Tensor:
         shape = self.array.shape
         if dim is None:
             return self.reshape(tuple(n for n in shape if n != 1))
-        dims = reduction.normalize_dims(dim, self.ndim)
+        dims = reduction.normalize_dims(dim, self.ndim, empty_means_all=False)  # squeeze(()): nothing
         return self.reshape(tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1)))
 
     def unsqueeze(self, dim):
-        ndim = self.ndim + 1
-        if not -ndim <= dim < ndim:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
-                             f"but got {dim})")
-        dim %= ndim
+        dim = reduction.single_dim(dim, self.ndim + 1)  # (one more place than dimensions: the new one)
         shape = self.array.shape
         return self.reshape(shape[:dim] + (1,) + shape[dim:])
 
@@ -840,18 +850,37 @@ class Tensor:
             raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
                                f"the length of the desired ordering of dimensions i.e. input.dim() = "
                                f"{self.ndim} is not equal to len(dims) = {len(dims)}")
-        return shape_ops.Permute(tuple(d % self.ndim for d in dims))(self)
+        axes = tuple(reduction.single_dim(d, self.ndim) for d in dims)
+        if len(set(axes)) < len(axes):
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
+        return shape_ops.Permute(axes)(self)
 
     def movedim(self, source, destination):
-        """The dimension ``source`` moved to position ``destination``, the others in order."""
-        source, destination = source % self.ndim, destination % self.ndim
-        order = [d for d in range(self.ndim) if d != source]
-        order.insert(destination, source)
-        return self.permute(order)
+        """The dimensions ``source`` (an int or a tuple) moved to positions ``destination``,
+        the others kept in their order."""
+        sources = [source] if isinstance(source, (int, np.integer)) else list(source)
+        destinations = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
+        if len(sources) != len(destinations):
+            raise RuntimeError(f"movedim: Invalid source or destination dims: source ({sources} dims) should contain "
+                               f"the same number of dims as destination ({destinations} dims)")
+        axes = {}
+        for what, dims in (("source", sources), ("destination", destinations)):
+            axes[what] = [reduction.single_dim(d, self.ndim, what) for d in dims]
+            if len(set(axes[what])) < len(dims):
+                raise RuntimeError(f"movedim: repeated dim in `{what}` ({dims})")
+        if self.ndim == 0:  # 0 and -1 name the one place a 0-d tensor has: nothing moves
+            return self.permute(())
+        order = [None] * self.ndim
+        for s, d in zip(axes["source"], axes["destination"]):
+            order[d] = s
+        others = iter(d for d in range(self.ndim) if d not in axes["source"])
+        return self.permute([s if s is not None else next(others) for s in order])
 
     def transpose(self, dim0, dim1):
+        dim0, dim1 = reduction.single_dim(dim0, self.ndim, "dim0"), reduction.single_dim(dim1, self.ndim, "dim1")
         dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        if dims:  # (a 0-d tensor, whose dims 0 and -1 both name it, transposes to itself)
+            dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return shape_ops.Permute(tuple(dims))(self)
 
     def t(self):

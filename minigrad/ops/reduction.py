@@ -6,26 +6,42 @@ from ..autograd import Function, run
 from .shape import Scatter
 
 
-def normalize_dims(dim, ndim):
-    """``dim`` (None, int or tuple, negatives allowed) as a sorted tuple of axes."""
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    result = []
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"Dimension out of range (expected to be in range of "
-                             f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})")
-        result.append(d % max(ndim, 1))
-    return tuple(sorted(set(result))) if ndim else ()
-
-
 def single_dim(dim, ndim, name="dim"):
-    """One axis index from the int ``dim``; a 0-d tensor accepts 0 and -1, as in PyTorch."""
+    """One axis index in [0, ndim) from the int ``dim``, or PyTorch's IndexError.  Negatives
+    count from the end; a 0-d tensor accepts 0 and -1, as if it had one dimension (PyTorch's
+    rule).  Ops that make a new dimension (stack, unsqueeze) pass ``ndim + 1``."""
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
         raise TypeError(f"argument '{name}' must be int, not {type(dim).__name__}")
-    axes = normalize_dims(int(dim), ndim)
-    return axes[0] if axes else 0
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return int(dim) % n
+
+
+def normalize_dims(dim, ndim, empty_means_all=True):
+    """``dim`` (None, an int, or a tuple or list of ints) as a sorted tuple of axes.
+
+    None reduces every axis, and so does an empty tuple for sum, mean, var and std (PyTorch's
+    convention); squeeze, any and all read ``()`` as no axis (``empty_means_all=False``).
+    An axis named twice is PyTorch's error, not reduced twice."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):  # the common case: one axis, nothing to repeat
+        axis = single_dim(dim, ndim)
+        return (axis,) if ndim else ()
+    axes = tuple(single_dim(d, ndim) for d in dim)
+    if not axes:
+        return tuple(range(ndim)) if empty_means_all else ()
+    if len(set(axes)) < len(axes):
+        repeated = next(axis for i, axis in enumerate(axes) if axis in axes[:i])
+        raise RuntimeError(f"dim {repeated} appears multiple times in the list of dims")
+    return tuple(sorted(axes)) if ndim else ()
+
+
+def check_nonempty_dim(shape, axis, name):
+    """max, min, argmax and argmin along an axis of size 0 have nothing to pick: PyTorch's error."""
+    if shape[axis] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {axis} to have non-zero size.")
 
 
 def _expand_back(grad, axes, keepdim, shape):
@@ -37,19 +53,24 @@ def _expand_back(grad, axes, keepdim, shape):
 
 
 class Sum(Function):
+    """Σ over ``dim``; backward: the gradient broadcast back over the summed axes."""
+
     def __init__(self, dim=None, keepdim=False):
         self.dim, self.keepdim = dim, keepdim
 
     def forward(self, a):
         self.shape = a.shape
         self.axes = normalize_dims(self.dim, a.ndim)
-        return a.sum(axis=self.axes, keepdims=self.keepdim)
+        # integers and booleans sum to int64, as in PyTorch (NumPy gives uint64 for unsigned)
+        return a.sum(axis=self.axes, keepdims=self.keepdim, dtype=np.int64 if a.dtype.kind in "biu" else None)
 
     def backward(self, grad):
         return _expand_back(grad, self.axes, self.keepdim, self.shape)
 
 
 class Mean(Function):
+    """Σ x / N over ``dim``; backward: the gradient / N broadcast back over the axes."""
+
     def __init__(self, dim=None, keepdim=False):
         self.dim, self.keepdim = dim, keepdim
 
@@ -59,10 +80,13 @@ class Mean(Function):
         self.count = 1
         for ax in self.axes:
             self.count *= a.shape[ax]
+        if self.count == 0:  # the mean of nothing is nan, quietly as in PyTorch (NumPy warns)
+            return backend.array_module(a).full_like(a.sum(axis=self.axes, keepdims=self.keepdim), np.nan)
         return a.mean(axis=self.axes, keepdims=self.keepdim)
 
     def backward(self, grad):
-        return _expand_back(grad / self.count, self.axes, self.keepdim, self.shape)
+        # (with N = 0 the input, and so its gradient, is empty: nothing to divide)
+        return _expand_back(grad / max(self.count, 1), self.axes, self.keepdim, self.shape)
 
 
 class MaxOrMin(Function):
@@ -73,7 +97,8 @@ class MaxOrMin(Function):
 
     def forward(self, a):
         if a.size == 0:
-            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
+            raise RuntimeError(f"{'max' if self.largest else 'min'}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
         out = a.max() if self.largest else a.min()
         if isinstance(out, np.generic):
             out = np.asarray(out)
@@ -99,6 +124,7 @@ class MaxOrMinAlongDim(Function):
         if a.ndim == 0:
             self.indices = xp.zeros((), dtype=xp.int64)
             return a.copy()
+        check_nonempty_dim(a.shape, self.axis, "max" if self.largest else "min")
         pick = xp.argmax if self.largest else xp.argmin
         self.indices = xp.expand_dims(pick(a, axis=self.axis), self.axis)
         values = xp.take_along_axis(a, self.indices, axis=self.axis)
@@ -128,8 +154,11 @@ class Softmax(Function):
     def forward(self, a):
         xp = backend.array_module(a)
         self.axis = single_dim(self.dim, a.ndim)
-        e = xp.exp(a - a.max(axis=self.axis, keepdims=True))
-        out = e / e.sum(axis=self.axis, keepdims=True)
+        if a.size:
+            e = xp.exp(a - a.max(axis=self.axis, keepdims=True))
+            out = e / e.sum(axis=self.axis, keepdims=True)
+        else:  # an empty tensor's softmax is empty, as in PyTorch (NumPy has no max of nothing)
+            out = a.copy()
         self.save_for_backward(out)
         return out
 
@@ -147,8 +176,11 @@ class LogSoftmax(Function):
     def forward(self, a):
         xp = backend.array_module(a)
         self.axis = single_dim(self.dim, a.ndim)
-        shifted = a - a.max(axis=self.axis, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        if a.size:
+            shifted = a - a.max(axis=self.axis, keepdims=True)
+            out = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        else:  # empty, as in PyTorch (see Softmax)
+            out = a.copy()
         self.save_for_backward(out)
         return out
 

@@ -131,14 +131,14 @@ def _has_array_index(index):
 
 
 class Cat(Function):
-    """Tensors joined along ``dim``; each gets its own slice of the gradient back."""
+    """Tensors of one dtype joined along ``axis`` (checked by ``cat``); each gets its own slice
+    of the gradient back."""
 
-    def __init__(self, dim):
-        self.dim = dim
+    def __init__(self, axis):
+        self.axis = axis
 
     def forward(self, *arrays):
         xp = backend.array_module(arrays[0])
-        self.axis = self.dim % arrays[0].ndim
         self.sizes = [a.shape[self.axis] for a in arrays]
         return xp.concatenate(arrays, axis=self.axis)
 
@@ -151,13 +151,13 @@ class Cat(Function):
 
 
 class Stack(Function):
-    """Tensors stacked along a new dimension ``dim``; each gets its slice of the gradient."""
+    """Tensors of one dtype stacked along a new dimension ``axis`` (checked by ``stack``); each
+    gets its slice of the gradient."""
 
-    def __init__(self, dim):
-        self.dim = dim
+    def __init__(self, axis):
+        self.axis = axis
 
     def forward(self, *arrays):
-        self.axis = self.dim % (arrays[0].ndim + 1)
         return backend.array_module(arrays[0]).stack(arrays, axis=self.axis)
 
     def backward(self, grad):
