@@ -87,6 +87,10 @@ def max(x, dim=None, keepdim=False): return x.max(dim, keepdim)  # (max(a, b): t
 def min(x, dim=None, keepdim=False): return x.min(dim, keepdim)
 def maximum(a, b): return a.maximum(b)
 def minimum(a, b): return a.minimum(b)
+def split(x, split_size_or_sections, dim=0): return x.split(split_size_or_sections, dim)
+def chunk(x, chunks, dim=0): return x.chunk(chunks, dim)
+def unbind(x, dim=0): return x.unbind(dim)
+def index_select(x, dim, index): return x.index_select(dim, index)
 def floor_divide(a, b): return a // b
 def remainder(a, b): return a % b
 def argmax(x, dim=None, keepdim=False): return x.argmax(dim, keepdim)

@@ -396,6 +396,26 @@ class Tensor:
                     int64: "minigrad.LongTensor"}.get(self.dtype, f"minigrad.{self.dtype}")
         return self.to(dtype)
 
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_tensor(self, data):
+        """A new tensor of ``data`` with this one's dtype and device (PyTorch's ``new_*``)."""
+        return Tensor._make(as_array(data, self.array.dtype, backend.device_type_of(self.array)))
+
+    def new_zeros(self, *size):
+        return self._new_full(size, 0)
+
+    def new_ones(self, *size):
+        return self._new_full(size, 1)
+
+    def new_full(self, size, fill_value):
+        return self._new_full((size,), fill_value)
+
+    def _new_full(self, size, value):
+        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        return Tensor._make(self.array_module.full(shape, value, dtype=self.array.dtype))
+
     def clone(self):
         return shape_ops.Clone()(self)
 
@@ -748,7 +768,11 @@ class Tensor:
         """(values, indices) along ``dim``; the values differentiable (a gather)."""
         axis = reduction.single_dim(dim, self.ndim)
         key = self.array if self.array.dtype.kind in "fi" else self.array.astype(np.int64)  # bool, unsigned: negated as int64
-        order = self.array_module.argsort(-key if descending else key, axis=axis, kind="stable")
+        xp = self.array_module
+        order = xp.argsort(-key if descending else key, axis=axis, kind="stable")  # (NaN last)
+        if descending and key.dtype.kind == "f":  # NaN counts as the largest: first, as in PyTorch
+            numbers = xp.take_along_axis(~xp.isnan(key), order, axis=axis)
+            order = xp.take_along_axis(order, xp.argsort(numbers, axis=axis, kind="stable"), axis=axis)
         indices = Tensor._make(order)
         return ValuesIndices(self.gather(axis, indices), indices)
 
@@ -898,6 +922,50 @@ class Tensor:
         current = (1,) * (len(shape) - self.ndim) + self.array.shape
         shape = tuple(c if s == -1 else s for s, c in zip(shape, current))
         return shape_ops.Expand(shape)(self)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    # --- pieces along a dimension (each a view, differentiable) ------------------------
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces of ``split_size`` along ``dim`` (the last one may be shorter), or of the
+        sizes given in a list."""
+        axis = reduction.single_dim(dim, self.ndim)
+        n = self.array.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size <= 0 and not (size == 0 and n == 0):
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+            sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
+        else:
+            sizes = [int(k) for k in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                                   f"at dimension {axis}), but got split_sizes={sizes}")
+        starts = np.cumsum([0] + sizes[:-1]).tolist()
+        before = (slice(None),) * axis
+        return tuple(self[before + (slice(start, start + size),)] for start, size in zip(starts, sizes))
+
+    def chunk(self, chunks, dim=0):
+        """``chunks`` pieces along ``dim`` of ⌈n / chunks⌉ each (fewer if they run out), as PyTorch."""
+        if chunks <= 0:
+            raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+        n = self.array.shape[reduction.single_dim(dim, self.ndim)]
+        return self.split(max(-(-n // chunks), 1) if n else 0, dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim``, one per index, without that dimension."""
+        axis = reduction.single_dim(dim, self.ndim)
+        return tuple(self[(slice(None),) * axis + (i,)] for i in range(self.array.shape[axis]))
+
+    def index_select(self, dim, index):
+        """The entries at ``index`` (a vector of integers) along ``dim``; repeated ones repeat."""
+        index = index if isinstance(index, Tensor) else Tensor._make(np.asarray(index))
+        if index.ndim > 1 or index.array.dtype.kind not in "iu":
+            raise IndexError("index_select(): Index is supposed to be a vector of integers (int64 or int32), "
+                             f"got {index.ndim}-d {index.array.dtype}")
+        axis = reduction.single_dim(dim, self.ndim)
+        return self[(slice(None),) * axis + (index.reshape(-1),)]
 
     def __getitem__(self, index):
         return shape_ops.GetItem(_raw_index(index))(self)

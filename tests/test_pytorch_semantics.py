@@ -258,3 +258,139 @@ def test_an_assigned_gradient_must_fit_its_tensor():
         assert x.tolist() == [0.0, 0.0, 0.0], names(lib)
         x.grad = None
         assert x.grad is None
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adadelta"])
+def test_a_learning_rate_given_as_a_tensor_moves_the_weights(name):
+    """optim.Adam(params, lr=torch.tensor(0.01)): the weights move as with lr=0.01, and stay arrays."""
+    moved = []
+    for lib in ENGINES:
+        p = lib.nn.Parameter(lib.tensor([1.0, -2.0], dtype=lib.float64))
+        optimiser = getattr(lib.optim, name)([p], lr=lib.tensor(0.01, dtype=lib.float64))
+        for _ in range(3):
+            p.grad = lib.tensor([0.5, 1.5], dtype=lib.float64)
+            optimiser.step()
+        moved.append(p.detach())
+    assert isinstance(moved[0].array, np.ndarray) and moved[0].tolist() != [1.0, -2.0]
+    assert_close(*moved)
+
+
+def test_named_parameters_a_closure_and_a_deep_copy_of_an_optimiser():
+    results = []
+    for lib in ENGINES:
+        lib.manual_seed(0)
+        model = lib.nn.Linear(3, 1).double()
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor([[0.5, -1.0, 2.0]], dtype=lib.float64))
+            model.bias.zero_()
+        optimiser = lib.optim.Adam(model.named_parameters(), lr=0.1)  # names kept beside the tensors
+        assert optimiser.param_groups[0]["param_names"] == ["weight", "bias"]
+
+        def closure():
+            optimiser.zero_grad()
+            loss = (model(lib.ones(2, 3, dtype=lib.float64)) ** 2).mean()
+            loss.backward()
+            return loss
+        losses = [optimiser.step(closure).item() for _ in range(2)]
+        import copy
+        twin = copy.deepcopy(optimiser)  # after steps with flat buffers: a copy with its own
+        twin_params = twin.param_groups[0]["params"]
+        for p in twin_params:
+            p.grad = lib.ones_like(p)
+        twin.step()
+        results.append((losses, [p.detach() for p in twin_params], [p.detach() for p in model.parameters()]))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-12)
+    for ours, theirs in zip(results[0][1] + results[0][2], results[1][1] + results[1][2]):
+        assert_close(ours, theirs)
+
+
+def test_var_and_std_read_a_bool_as_unbiased():
+    for ours, theirs in ((lambda x: x.var(True), lambda x: x.var(True)), (lambda x: x.var(False), lambda x: x.var(False)),
+                         (lambda x: x.std(False), lambda x: x.std(False)),
+                         (lambda x: minigrad.std(x, False), lambda x: torch.std(x, False))):
+        check(ours, np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]]), torch_fn=theirs)
+
+
+def test_sorting_puts_nan_first_when_descending():
+    values = np.array([[3.0, np.nan, 1.0, 3.0, np.nan, -np.inf, np.inf], [0.0, -0.0, 2.0, 2.0, 1.0, np.nan, 5.0]])
+    for args in (dict(descending=True), dict(descending=True, dim=0), dict(), dict(dim=0)):
+        (ours, our_order), (theirs, their_order) = (lib.tensor(values).sort(**args) for lib in ENGINES)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(our_order.numpy(), their_order.numpy())
+    assert minigrad.tensor(values).topk(2).indices.tolist() == torch.tensor(values).topk(2).indices.tolist()
+
+
+def test_relu_keeps_nan_and_signed_zero_and_powers_at_a_zero_base_have_pytorchs_gradients():
+    values = [np.nan, -0.0, -1.0, 0.0, 2.0]
+    ours, theirs = (lib.tensor(values).relu().numpy() for lib in ENGINES)
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+    base, exponent = np.array([0.0, 2.0, 0.0, -0.0, 3.0]), np.array([0.0, 2.0, 2.5, 0.0, -1.0])
+    check(lambda a, b: a ** b, base, exponent)
+    check(lambda a: a ** 0, base)
+    check(lambda b: 0.0 ** b, np.abs(exponent))
+
+
+def test_train_calls_each_childs_own_train_and_slices_keep_layer_names():
+    for lib in ENGINES:
+        class FrozenNorm(lib.nn.Module):  # the usual way to keep BatchNorm's statistics fixed
+            def __init__(self):
+                super().__init__()
+                self.norm, self.linear = lib.nn.BatchNorm1d(2), lib.nn.Linear(2, 2)
+
+            def train(self, mode=True):
+                super().train(mode)
+                self.norm.eval()
+                return self
+        model = lib.nn.Sequential(FrozenNorm(), lib.nn.Linear(2, 2))
+        model.eval()
+        model.train()
+        assert (model.training, model[0].linear.training, model[0].norm.training) == (True, True, False)
+        assert list(model[1:].state_dict()) == ["1.weight", "1.bias"], names(lib)
+
+
+def test_collated_numbers_and_items_handed_out_one_by_one_are_pytorchs():
+    import importlib
+    for batch in ([1, 2.5], [True, 2], [True, False], [1, 2], [1.5, 2]):
+        ours, theirs = (importlib.import_module(lib.__name__ + ".utils.data").default_collate(batch) for lib in ENGINES)
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.") and ours.tolist() == theirs.tolist(), batch
+    items = []
+    for lib in ENGINES:
+        data = importlib.import_module(lib.__name__ + ".utils.data")
+
+        class Items(data.Dataset):
+            def __len__(self):
+                return 2
+
+            def __getitem__(self, i):
+                return {"x": np.full(2, i, np.float32), "y": np.float64(i), "n": i, "pair": (np.int64(3), "a")}
+        item = list(data.DataLoader(Items(), batch_size=None))[1]
+        items.append({k: (type(v).__name__, str(getattr(v, "dtype", "")).removeprefix("torch."))
+                      for k, v in item.items()} | {"pair": [type(v).__name__ for v in item["pair"]]})
+    assert items[0] == items[1]
+
+
+def test_an_expanded_view_changed_in_place_in_the_graph_is_pytorchs_error():
+    for lib in ENGINES:
+        x = lib.ones(2, 1, requires_grad=True)
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single "
+                                               "memory location"):
+            (x * 1)[:, :1].expand(2, 3).mul_(2)
+
+
+def test_split_chunk_unbind_index_select_and_friends_with_gradients():
+    x = np.arange(1.0, 31.0).reshape(2, 3, 5) / 7
+    pieces = [lambda t: t.split(2, 2)[2] * 3, lambda t: t.split([1, 4], -1)[1].sum(-1),
+              lambda t: t.chunk(2, 1)[0] * t.chunk(2, 1)[1][:, :1], lambda t: t.unbind(1)[2] ** 2,
+              lambda t: t.index_select(2, (minigrad if isinstance(t, minigrad.Tensor) else torch).tensor([4, 0, 4])),
+              lambda t: t[:, :1].expand_as(t) * t]
+    for piece in pieces:
+        check(piece, x)
+    for lib in ENGINES:
+        t = lib.tensor(x)
+        assert [p.shape[-1] for p in t.chunk(4, -1)] == [2, 2, 1], names(lib)  # fewer chunks than asked
+        assert str(t.new_zeros(2).dtype).removeprefix("torch.") == "float64"
+        assert str(t.new_tensor([1, 2]).dtype).removeprefix("torch.") == "float64"
+        assert str(lib.ones(2).type_as(lib.tensor([1])).dtype).removeprefix("torch.") == "int64"
+        with pytest.raises(RuntimeError, match="split_with_sizes expects split_sizes to sum exactly to 5"):
+            t.split([1, 2], 2)

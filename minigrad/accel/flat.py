@@ -288,6 +288,9 @@ class FlatLayout:
                 return None
         return p.array.dtype, _where(p.array), tuple(sorted(kinds)), step
 
+    def __deepcopy__(self, memo):
+        return None  # where the tensors live, a cache: a copied optimiser makes its own
+
     def intact(self, group, optimizer_state, one_expression):
         if self.stale or group is not self.group or optimizer_state is not self.optimizer_state \
                 or one_expression != self.one_expression:

@@ -37,6 +37,7 @@ def modify(target, op, *args):
             in_place(target.array, *(a.array if isinstance(a, Tensor) else a for a in args))
             target._bump_version()
         return target
+    _check_writable(target)  # (before anything is recorded: an expanded view cannot take the values)
     base = target._base
     if base is not None and base.requires_grad and base.grad_fn is None:
         raise RuntimeError("a view of " + LEAF_IN_PLACE)

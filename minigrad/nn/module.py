@@ -1,4 +1,6 @@
 """``Module`` and ``Parameter``: containers of weights, with PyTorch's interface."""
+import functools
+import inspect
 import warnings
 from collections import OrderedDict, namedtuple
 
@@ -25,6 +27,17 @@ class Parameter(Tensor):
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _train_method(module):
+    """``module.train`` if it is PyTorch's train(mode) or an override of it; Module's where a
+    class uses the name for something else (the book's models: train(inputs, targets))."""
+    method = module.train
+    if type(module).train is Module.train:
+        return method
+    required = [p for p in inspect.signature(method).parameters.values() if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return method if len(required) <= 1 else functools.partial(Module.train, module)
 
 
 class Module:
@@ -216,8 +229,9 @@ class Module:
         """Training mode (BatchNorm uses batch statistics); returns self."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        object.__setattr__(self, "training", mode)
+        for child in self.children():  # each child's own train(mode), as PyTorch calls it (a frozen BatchNorm's)
+            _train_method(child)(mode)
         return self
 
     def eval(self):

@@ -63,13 +63,18 @@ class Pow(Function):
         return out
 
     def backward(self, grad):
+        """With PyTorch's values at the edges: no gradient through an exponent of 0 (b·a^(b-1)
+        would be 0·∞ at a = 0), none to the exponent where a = 0 and b ≥ 0 (0·log 0)."""
         a, b, out = self.saved_tensors
+        xp = backend.array_module(grad)
         ga = gb = None
-        if self.needs_grad[0]:
-            ga = grad * (b * a ** (b - 1))  # PyTorch's order of rounding
-        if self.needs_grad[1]:
-            xp = backend.array_module(out)
-            gb = grad * out * xp.log(a)
+        with backend.quiet(xp):
+            if self.needs_grad[0]:
+                ga = grad * (b * a ** (b - 1))  # PyTorch's order of rounding
+                if not isinstance(b, (int, float)) or b == 0:
+                    ga = xp.where(b == 0, 0, ga)
+            if self.needs_grad[1]:
+                gb = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a))
         return ga, gb
 
 
@@ -298,7 +303,7 @@ class Relu(Function):
     """max(x, 0); the gradient passes where the output is positive."""
 
     def forward(self, a):
-        out = backend.array_module(a).where(a > 0, a, 0)  # 0, not -0.0 from a·0
+        out = backend.array_module(a).where(a < 0, 0, a)  # as PyTorch's max(x, 0): NaN and -0.0 stay
         self.save_for_backward(out)
         return out
 

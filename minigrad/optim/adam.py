@@ -2,7 +2,7 @@
 from .. import backend
 from ..autograd import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, learning_rate, takes_closure
 
 
 class Adam(Optimizer):
@@ -34,6 +34,7 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, capturable=capturable, maximize=maximize, foreach=foreach))
         self.scratch = {}  # parameter -> work array of its shape (not part of the state)
 
+    @takes_closure
     @no_grad()
     def step(self):
         for group in self.param_groups:
@@ -60,7 +61,7 @@ class Adam(Optimizer):
         """One update in place of ``param`` (a parameter, or a bucket of them as flat arrays)
         and its moments m, v (and ``largest``, amsgrad's maximum of v) at step t;
         ``work_buffer()`` gives an array of the parameter's shape to compute in."""
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps, wd = learning_rate(group), group["betas"], group["eps"], group["weight_decay"]
         g = -grad if group["maximize"] else grad
         if wd and self.decoupled_weight_decay:
             param *= 1 - lr * wd

@@ -3,7 +3,7 @@ from .. import backend
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .adam import Adam
-from .optimizer import Optimizer
+from .optimizer import Optimizer, learning_rate, takes_closure
 
 
 def _zeros_like(p):
@@ -33,6 +33,7 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered))
 
+    @takes_closure
     @no_grad()
     def step(self):
         for group, p, g, state in self._gradients():
@@ -58,9 +59,9 @@ class RMSprop(Optimizer):
                 buffer = state["momentum_buffer"].array
                 buffer *= momentum
                 buffer += g / avg
-                p.array -= group["lr"] * buffer
+                p.array -= learning_rate(group) * buffer
             else:
-                p.array += -group["lr"] * (g / avg)
+                p.array += -learning_rate(group) * (g / avg)
 
 
 class Adadelta(Optimizer):
@@ -75,6 +76,7 @@ class Adadelta(Optimizer):
                 raise ValueError(f"Invalid {name}: {value}")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
 
+    @takes_closure
     @no_grad()
     def step(self):
         for group, p, g, state in self._gradients():
@@ -90,4 +92,4 @@ class Adadelta(Optimizer):
             acc_delta *= rho
             acc_delta += (1 - rho) * delta * delta
             p._bump_version()
-            p.array += -group["lr"] * delta
+            p.array += -learning_rate(group) * delta

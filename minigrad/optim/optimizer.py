@@ -1,10 +1,33 @@
 """The optimiser base class: parameter groups, per-parameter state, (de)serialisation."""
 import collections
+import functools
 
 import numpy as np
 
 from .. import backend
+from ..autograd import enable_grad
 from ..tensor import Tensor
+
+
+def takes_closure(step):
+    """``optimizer.step(closure)``, as PyTorch's: the closure recomputes the loss (with
+    gradients on) before the update, and step returns that loss."""
+    @functools.wraps(step)
+    def step_with_closure(self, closure=None):
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        step(self)
+        return loss
+    return step_with_closure
+
+
+def learning_rate(group):
+    """The group's lr as a number: PyTorch also takes a 0-d tensor (``lr=torch.tensor(0.01)``),
+    which in the updates' array expressions would make tensors of the parameters' arrays."""
+    lr = group["lr"]
+    return lr.item() if isinstance(lr, Tensor) else lr
 
 
 class Optimizer:
@@ -44,6 +67,9 @@ class Optimizer:
         group = dict(group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        if group["params"] and all(isinstance(p, tuple) and len(p) == 2 for p in group["params"]):
+            # model.named_parameters(): the names are kept beside the tensors, as PyTorch keeps them
+            group["param_names"], group["params"] = [n for n, _ in group["params"]], [p for _, p in group["params"]]
         for p in group["params"]:
             if not isinstance(p, Tensor) or not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")

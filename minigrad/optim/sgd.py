@@ -1,7 +1,7 @@
 """Stochastic gradient descent, update for update the same as ``torch.optim.SGD``."""
 from ..autograd import no_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, learning_rate, takes_closure
 
 
 class SGD(Optimizer):
@@ -26,6 +26,7 @@ class SGD(Optimizer):
     def update_is_one_expression(self, group):
         return not (group["momentum"] or group["weight_decay"] or group["maximize"])  # p −= lr·g
 
+    @takes_closure
     @no_grad()
     def step(self):
         for group in self.param_groups:
@@ -47,7 +48,7 @@ class SGD(Optimizer):
         """One update of ``param`` in place: a parameter, or a bucket of them (flat arrays).
         With momentum, ``buffer`` b is updated in place (set to d if ``first``); without one,
         it starts as a copy of d: returned."""
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
+        lr, momentum, wd = learning_rate(group), group["momentum"], group["weight_decay"]
         d = -grad if group["maximize"] else grad
         if wd:
             d = d + wd * param

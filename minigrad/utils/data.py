@@ -164,8 +164,9 @@ class BatchSampler(Sampler):
 
 def default_collate(batch):
     """Join a list of items into a batch, as PyTorch does: tensors and NumPy arrays are stacked
-    into one tensor with a new first dimension, Python floats become a float64 tensor and ints
-    an int64 one, strings stay a sequence, and tuples, lists and dicts are collated field by
+    into one tensor with a new first dimension, Python floats become a float64 tensor, a batch
+    led by an int a tensor of the type its numbers need (int64, or float32 with a float among
+    them, bool for bools), strings stay a sequence, and tuples, lists and dicts are collated field by
     field (a tuple becomes a list, a named tuple stays one)."""
     from .. import creation
     from ..tensor import Tensor
@@ -179,10 +180,8 @@ def default_collate(batch):
         return creation.stack([creation.as_tensor(b) for b in batch], 0)
     if isinstance(elem, np.generic):
         return creation.tensor(np.array(batch))
-    if isinstance(elem, bool):
-        return creation.tensor(list(batch), dtype=np.bool_)
-    if isinstance(elem, numbers.Integral):
-        return creation.tensor(list(batch), dtype=np.int64)
+    if isinstance(elem, numbers.Integral):  # (bools too) the batch's own type: [1, 2.5] is float, [True, 2] int
+        return creation.tensor(list(batch))
     if isinstance(elem, numbers.Real):
         return creation.tensor(list(batch), dtype=np.float64)
     if isinstance(elem, (str, bytes)):
@@ -229,7 +228,7 @@ class DataLoader:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.collate_fn = collate_fn if collate_fn is not None else (
-            default_collate if batch_sampler is not None else _as_given)
+            default_collate if batch_sampler is not None else default_convert)
         if num_workers > 0:
             self._say_once("workers", f"DataLoader: num_workers={num_workers} is accepted, but minigrad loads the "
                                       "items in this process")
@@ -254,5 +253,18 @@ class DataLoader:
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
 
-def _as_given(item):
+def default_convert(item):
+    """An item as ``batch_size=None`` hands it out, as PyTorch does: NumPy arrays and numbers
+    become tensors, in dicts, lists and tuples too (a tuple becomes a list); everything else
+    stays as it is."""
+    from .. import creation
+    if isinstance(item, np.ndarray) and item.dtype.kind in "biuf" or isinstance(item, np.generic) \
+            and item.dtype.kind in "biuf":
+        return creation.as_tensor(item)
+    if isinstance(item, collections.abc.Mapping):
+        return {key: default_convert(value) for key, value in item.items()}
+    if isinstance(item, tuple) and hasattr(item, "_fields"):  # a named tuple
+        return type(item)(*(default_convert(value) for value in item))
+    if isinstance(item, (list, tuple)):  # a tuple becomes a list, as in PyTorch
+        return [default_convert(value) for value in item]
     return item
