@@ -182,6 +182,11 @@ def cat(tensors, dim=0):
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    # PyTorch's legacy rule: empty 1-d tensors are left out (``out = cat([out, x])`` from
+    # ``out = tensor([])``), though their dtype still counts
+    promoted = _promoted(tensors)
+    kept = [(t, p) for t, p in zip(tensors, promoted) if t.shape != (0,)] or list(zip(tensors, promoted))
+    tensors, promoted = [t for t, _ in kept], [p for _, p in kept]
     ndim = tensors[0].ndim
     axis = single_dim(dim, ndim)
     for i, t in enumerate(tensors):
@@ -191,7 +196,7 @@ def cat(tensors, dim=0):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. Expected size "
                                f"{list(tensors[0].shape)} but got size {list(t.shape)} for tensor number {i} "
                                "in the list.")
-    return shape_ops.Cat(axis)(*_promoted(tensors))
+    return shape_ops.Cat(axis)(*promoted)
 
 
 concat = cat

@@ -15,7 +15,7 @@ from .ops import array_api, elementwise, linalg, reduction, shape as shape_ops  
 from .devices import Size, defaults, device, device_type
 from .dtypes import float32, float64, int64, scalar_name
 from .printing import tensor_repr
-from .promotion import result_dtype
+from .promotion import promote_types, result_dtype
 
 
 def as_array(data, dtype=None, device_type_=None):
@@ -36,7 +36,7 @@ def as_array(data, dtype=None, device_type_=None):
         if from_python and isinstance(_first_leaf(data), Tensor):
             kinds = []
             data = _tensors_as_numbers(data, kinds)
-            dtype = _dtype_of_numbers(kinds) if dtype is None else dtype
+            dtype = promote_types(*kinds) if dtype is None else dtype  # the widest float, else integer
         data = np.asarray(data)
         if data.dtype.kind not in "biuf":
             raise TypeError(f"can't convert a value of dtype {data.dtype} to a tensor "
@@ -84,12 +84,6 @@ def _tensors_as_numbers(data, dtypes):
     dtypes.append(np.dtype(bool) if isinstance(data, bool) else np.dtype(int64) if isinstance(data, int)
                   else np.dtype(defaults.dtype))
     return data
-
-
-def _dtype_of_numbers(dtypes):
-    """The dtype of a list's numbers: the widest float among them, else the widest integer."""
-    floats = [d for d in dtypes if d.kind == "f"]
-    return np.result_type(*(floats or dtypes))
 
 
 class Tensor:
@@ -399,22 +393,25 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
-    def new_tensor(self, data):
-        """A new tensor of ``data`` with this one's dtype and device (PyTorch's ``new_*``)."""
-        return Tensor._make(as_array(data, self.array.dtype, backend.device_type_of(self.array)))
+    # PyTorch's new_*: a new tensor with this one's dtype and device unless told otherwise
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from . import creation  # (creation builds on this module)
+        return creation.tensor(data, dtype or self.dtype, device or self.device, requires_grad)
 
-    def new_zeros(self, *size):
-        return self._new_full(size, 0)
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        from . import creation
+        return creation.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                              requires_grad=requires_grad)
 
-    def new_ones(self, *size):
-        return self._new_full(size, 1)
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        from . import creation
+        return creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                             requires_grad=requires_grad)
 
-    def new_full(self, size, fill_value):
-        return self._new_full((size,), fill_value)
-
-    def _new_full(self, size, value):
-        shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
-        return Tensor._make(self.array_module.full(shape, value, dtype=self.array.dtype))
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        from . import creation
+        return creation.full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                             requires_grad=requires_grad)
 
     def clone(self):
         return shape_ops.Clone()(self)
@@ -769,7 +766,9 @@ class Tensor:
         axis = reduction.single_dim(dim, self.ndim)
         key = self.array if self.array.dtype.kind in "fi" else self.array.astype(np.int64)  # bool, unsigned: negated as int64
         xp = self.array_module
-        order = xp.argsort(-key if descending else key, axis=axis, kind="stable")  # (NaN last)
+        # descending: floats negated, integers bit-inverted (~k = -k - 1, which cannot overflow)
+        order = xp.argsort((-key if key.dtype.kind == "f" else ~key) if descending else key, axis=axis,
+                           kind="stable")  # (NaN last)
         if descending and key.dtype.kind == "f":  # NaN counts as the largest: first, as in PyTorch
             numbers = xp.take_along_axis(~xp.isnan(key), order, axis=axis)
             order = xp.take_along_axis(order, xp.argsort(numbers, axis=axis, kind="stable"), axis=axis)
@@ -930,13 +929,15 @@ class Tensor:
     def split(self, split_size_or_sections, dim=0):
         """Pieces of ``split_size`` along ``dim`` (the last one may be shorter), or of the
         sizes given in a list."""
+        if self.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
         axis = reduction.single_dim(dim, self.ndim)
         n = self.array.shape[axis]
         if isinstance(split_size_or_sections, (int, np.integer)):
             size = int(split_size_or_sections)
             if size <= 0 and not (size == 0 and n == 0):
                 raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-            sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
+            sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
         else:
             sizes = [int(k) for k in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
@@ -948,10 +949,14 @@ class Tensor:
 
     def chunk(self, chunks, dim=0):
         """``chunks`` pieces along ``dim`` of ⌈n / chunks⌉ each (fewer if they run out), as PyTorch."""
+        if self.ndim == 0:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         if chunks <= 0:
             raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
         n = self.array.shape[reduction.single_dim(dim, self.ndim)]
-        return self.split(max(-(-n // chunks), 1) if n else 0, dim)
+        if n == 0:  # as many empty pieces as asked for
+            return self.split([0] * chunks, dim)
+        return self.split(-(-n // chunks), dim)
 
     def unbind(self, dim=0):
         """The slices along ``dim``, one per index, without that dimension."""
@@ -961,10 +966,18 @@ class Tensor:
     def index_select(self, dim, index):
         """The entries at ``index`` (a vector of integers) along ``dim``; repeated ones repeat."""
         index = index if isinstance(index, Tensor) else Tensor._make(np.asarray(index))
-        if index.ndim > 1 or index.array.dtype.kind not in "iu":
-            raise IndexError("index_select(): Index is supposed to be a vector of integers (int64 or int32), "
-                             f"got {index.ndim}-d {index.array.dtype}")
+        if index.array.dtype not in (np.int32, np.int64):
+            raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+        if index.ndim > 1:
+            raise IndexError("index_select(): Index is supposed to be a vector")
+        if self.ndim == 0:
+            if index.array.size != 1:
+                raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.array.size} "
+                                   "value(s)")
+            return self.reshape(1).index_select(0, index).reshape(())
         axis = reduction.single_dim(dim, self.ndim)
+        if index.array.size and not (0 <= int(index.array.min()) and int(index.array.max()) < self.array.shape[axis]):
+            raise IndexError("index out of range in self")  # (negative indices count from 0 here, unlike x[i])
         return self[(slice(None),) * axis + (index.reshape(-1),)]
 
     def __getitem__(self, index):

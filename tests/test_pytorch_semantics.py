@@ -394,3 +394,62 @@ def test_split_chunk_unbind_index_select_and_friends_with_gradients():
         assert str(lib.ones(2).type_as(lib.tensor([1])).dtype).removeprefix("torch.") == "int64"
         with pytest.raises(RuntimeError, match="split_with_sizes expects split_sizes to sum exactly to 5"):
             t.split([1, 2], 2)
+
+
+def test_half_precision_activations_and_clipping_are_computed_in_float32_as_pytorch_does():
+    import torch.nn.functional as torch_functional
+    values = [-12.0, -3.0, 0.5, 12.0, 25.0, float("nan")]
+    for name, kwargs in (("silu", {}), ("softplus", {}), ("softplus", dict(beta=2, threshold=5))):
+        ours, theirs = (getattr(functional, name)(lib.tensor(values, dtype=lib.float16), **kwargs)
+                        for lib, functional in ((minigrad, minigrad.nn.functional), (torch, torch_functional)))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())  # (softplus(12) was inf, silu(-12) was -0)
+    grads = []
+    for lib in ENGINES:
+        params = [lib.nn.Parameter(lib.zeros(1, dtype=lib.float16)) for _ in range(3)]
+        for p in params:
+            p.grad = lib.full((1,), 300.0, dtype=lib.float16)  # squares beyond float16's range
+        norm = lib.nn.utils.clip_grad_norm_(params, 1.0)
+        grads.append([norm.item()] + [p.grad.item() for p in params])
+    assert grads[0] == grads[1]
+    x = np.array([float("nan"), 1.0, 30.0])
+    check(lambda t: minigrad.nn.functional.softplus(t), x, torch_fn=lambda t: torch_functional.softplus(t))
+
+
+def test_index_select_split_chunk_and_new_tensors_at_their_edges():
+    for lib in ENGINES:
+        x = lib.arange(5.0)
+        with pytest.raises(IndexError, match="index out of range in self"):
+            x.index_select(0, lib.tensor([-1]))  # no counting from the end, unlike x[-1]
+        with pytest.raises(RuntimeError, match="Expected dtype int32 or int64 for index"):
+            x.index_select(0, lib.tensor([1], dtype=lib.uint8))
+        assert x.index_select(0, lib.tensor([4, 0], dtype=lib.int32)).tolist() == [4.0, 0.0]
+        assert lib.tensor(3.0).index_select(0, lib.tensor([0])).shape == ()
+        assert [t.shape[0] for t in lib.zeros(0).split(3)] == [0], names(lib)
+        assert [t.shape[0] for t in lib.zeros(0).chunk(3)] == [0, 0, 0]
+        with pytest.raises(RuntimeError, match="split expects at least a 1-dimensional tensor"):
+            lib.tensor(1.0).split(1)
+        assert lib.tensor([-2**63, 5, 0, -1]).sort(descending=True).values.tolist() == [5, 0, -1, -2**63]
+        made = [x.new_zeros(2, dtype=lib.int64), x.new_ones((1, 2)), x.new_full((2,), 3, requires_grad=True),
+                x.new_tensor([1, 2])]
+        assert [(str(t.dtype).removeprefix("torch."), tuple(t.shape), t.requires_grad) for t in made] == \
+            [("int64", (2,), False), ("float32", (1, 2), False), ("float32", (2,), True), ("float32", (2,), False)]
+
+
+def test_a_loop_that_grows_a_tensor_from_an_empty_one_and_gradients_in_their_tensors_dtype():
+    for lib in ENGINES:
+        grown = lib.tensor([])
+        for i in range(2):
+            grown = lib.cat([grown, lib.ones(1, 2, dtype=lib.int64) * i])  # (the empty 1-d one is left out)
+        assert grown.tolist() == [[0.0, 0.0], [1.0, 1.0]] and str(grown.dtype).endswith("float32"), names(lib)
+        x, target = lib.ones(3, requires_grad=True), lib.zeros(3, dtype=lib.float64)
+        for loss in (lib.nn.functional.l1_loss, lib.nn.functional.mse_loss, lib.nn.functional.smooth_l1_loss):
+            g, = lib.autograd.grad(loss(x * 0.5, target), x, create_graph=loss is not lib.nn.functional.l1_loss)
+            assert str(g.dtype).endswith("float32"), (names(lib), loss)
+        g, = lib.autograd.grad(lib.nn.functional.mse_loss(x * 0.5, target), x, create_graph=True)
+        second, = lib.autograd.grad(g.sum(), x)
+        assert second.tolist() == pytest.approx([1 / 6] * 3)
+        with pytest.raises(RuntimeError, match="must match the size of tensor b"):
+            lib.nn.functional.binary_cross_entropy_with_logits(lib.zeros(2, 3), lib.zeros(2, 3), weight=lib.ones(4))
+    check(lambda t: minigrad.autograd.grad((t ** 0.0).sum() + (t ** 2.0).sum(), t, create_graph=True)[0] * t,
+          np.array([0.0, 2.0]), torch_fn=lambda t: torch.autograd.grad((t ** 0.0).sum() + (t ** 2.0).sum(), t,
+                                                                       create_graph=True)[0] * t)

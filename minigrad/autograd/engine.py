@@ -164,7 +164,8 @@ def _to_leaf(t, g, wanted_leaves, capture, found, handed_out, create_graph):
         g = _run_tensor_hooks(t.hooks, g)
     if wanted_leaves is not None and id(t) not in wanted_leaves:
         return
-    if capture:
+    if capture:  # (in t's dtype, as .grad would be: a float32 leaf used with float64 data)
+        g = g if g.dtype == t.array.dtype else g.to(t.dtype) if isinstance(g, Tensor) else g.astype(t.array.dtype)
         found[id(t)] = g if id(t) not in found else found[id(t)] + g
     else:
         _accumulate(t, g, handed_out, create_graph)

@@ -10,7 +10,7 @@ from ..autograd.inplace import modify as modify_in_place
 from ..ops import convolution, elementwise, linalg, loss, normalization, pooling
 from ..ops.convolution import pair
 from ..dtypes import scalar_name
-from ..tensor import Tensor, check_same_device
+from ..tensor import Tensor, broadcast_error, check_same_device
 
 
 def _check_same_device(first, *others):
@@ -250,7 +250,10 @@ def _loss_weight(function, input, **weights):
     if weight.requires_grad and grad_mode.enabled:
         raise RuntimeError(f"The function '{function}' is not differentiable with respect to argument '{name}'. "
                            "This input cannot have requires_grad True.")
-    shape = np.broadcast_shapes(tuple(input.shape), tuple(weight.shape))
+    try:
+        shape = np.broadcast_shapes(tuple(input.shape), tuple(weight.shape))
+    except ValueError:
+        raise RuntimeError(broadcast_error(tuple(input.shape), tuple(weight.shape))) from None
     if shape != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast shape {list(shape)}")
     return weight if np.result_type(weight.dtype, input.dtype) == input.dtype else weight.to(input.dtype)

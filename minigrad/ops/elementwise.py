@@ -69,10 +69,11 @@ class Pow(Function):
         xp = backend.array_module(grad)
         ga = gb = None
         with backend.quiet(xp):
-            if self.needs_grad[0]:
-                ga = grad * (b * a ** (b - 1))  # PyTorch's order of rounding
-                if not isinstance(b, (int, float)) or b == 0:
-                    ga = xp.where(b == 0, 0, ga)
+            if self.needs_grad[0] and isinstance(b, (int, float)):
+                ga = grad * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(grad)  # (PyTorch's order of rounding)
+            elif self.needs_grad[0]:  # where b = 0, a^(b-1) is not computed: 0·∞ would differentiate to NaN
+                base = xp.where(b == 0, 1, a)
+                ga = xp.where(b == 0, 0, grad * (b * base ** (b - 1)))
             if self.needs_grad[1]:
                 gb = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a))
         return ga, gb
@@ -362,14 +363,20 @@ def _normal_cdf(x):
     return 0.5 * (1 + backend.erf(x / math.sqrt(2)))
 
 
+def _in_float32_if_half(a):
+    """float16 values in float32, as PyTorch computes half-precision functions (its "opmath"
+    type) and rounds once at the end: e^(-x) of a half would overflow from x ≈ -11."""
+    return a.astype("float32") if a.dtype == "float16" else a
+
+
 class Silu(Function):
     """SiLU(x) = x·σ(x) = x / (1 + e^(-x)) (also called swish); d/dx = σ(x)·(1 + x·(1 - σ(x)))."""
 
     def forward(self, a):
         self.save_for_backward(a)
-        xp = backend.array_module(a)
+        xp, x = backend.array_module(a), _in_float32_if_half(a)
         with backend.quiet(xp):  # e^(-x) is inf for x below about -709: x / inf = -0, as in PyTorch
-            return a / (1 + xp.exp(-a))
+            return (x / (1 + xp.exp(-x))).astype(a.dtype, copy=False)
 
     def backward(self, grad):
         a, = self.saved_tensors
@@ -387,10 +394,11 @@ class Softplus(Function):
 
     def forward(self, a):
         self.save_for_backward(a)
-        xp = backend.array_module(a)
-        scaled = a * self.beta
+        xp, x = backend.array_module(a), _in_float32_if_half(a)
+        scaled = x * self.beta
         with backend.quiet(xp):  # e^(βx) may overflow where x itself is taken
-            return xp.where(scaled > self.threshold, a, xp.log1p(xp.exp(scaled)) / self.beta)
+            return xp.where(scaled > self.threshold, x, xp.log1p(xp.exp(scaled)) / self.beta).astype(a.dtype,
+                                                                                                    copy=False)
 
     def backward(self, grad):
         a, = self.saved_tensors
@@ -398,7 +406,7 @@ class Softplus(Function):
         xp = backend.array_module(scaled)
         # σ(βx) where βx ≤ threshold, its argument held constant at βx = threshold: PyTorch's
         # second derivative is 0 there
-        below = xp.where(scaled < self.threshold, scaled, self.threshold)
+        below = xp.where(scaled >= self.threshold, self.threshold, scaled)  # (NaN stays NaN)
         return xp.where(scaled > self.threshold, grad, grad * run(Sigmoid(), below))
 
 

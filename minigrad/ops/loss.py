@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import backend, user_warnings
-from ..autograd import Function, run
+from ..autograd import Function, is_tensor, run
 from ..tensor import broadcast_error
 from .elementwise import LogSigmoid, Sigmoid
 
@@ -117,8 +117,9 @@ def _common_dtype(input, target):
     """The two dtypes promoted, as PyTorch computes the loss."""
     if input.dtype == target.dtype:
         return input, target
-    dtype = np.result_type(input, target)
-    return input.astype(dtype, copy=False), target.astype(dtype, copy=False)
+    dtype = np.result_type(input.dtype, target.dtype)
+    # (arrays, or in a recorded backward tensors, cast in the graph)
+    return tuple(x.to(dtype) if is_tensor(x) else x.astype(dtype, copy=False) for x in (input, target))
 
 
 class BCELoss(Loss):

@@ -10,6 +10,8 @@ The gradients are changed in place (``p.grad.mul_``, ``p.grad.clamp_``), so the 
 which reads ``p.grad``, sees the clipped values.  Parameters without a gradient are skipped.
 """
 import math
+
+import numpy as np
 import types
 
 from ... import backend, creation, user_warnings
@@ -56,7 +58,11 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
 
 def vector_norm(array, norm_type):
     """‖x‖_p of all values of ``array`` (``torch.linalg.vector_norm``): (Σ|xᵢ|^p)^(1/p); for
-    p = 2 √(Σxᵢ²), for p = ∞ max |xᵢ|, for p = -∞ min |xᵢ|, for p = 0 the count of non-zeros."""
+    p = 2 √(Σxᵢ²), for p = ∞ max |xᵢ|, for p = -∞ min |xᵢ|, for p = 0 the count of non-zeros.
+    A float16 array is summed in float32 and the norm rounded back, as PyTorch does (squares of
+    half-precision gradients overflow from 256)."""
+    if array.dtype == np.float16:
+        return vector_norm(array.astype(np.float32), norm_type).astype(np.float16)
     xp = backend.array_module(array)
     if norm_type == 2:
         return xp.sqrt((array * array).sum())
@@ -86,8 +92,8 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     xp = backend.array_module(total)
     # float / tensor is reciprocal(tensor) · float in PyTorch: the same rounding here.  The
     # coefficient stays an array: reading it on the host would make it wait for the GPU.
-    coefficient = xp.asarray(xp.minimum((1 / (total + 1e-6)) * float(max_norm), 1.0))
     with no_grad(), backend.quiet(xp):  # a non-finite norm gives inf·0 = NaN, as in PyTorch, without a warning
+        coefficient = xp.asarray(xp.minimum((1 / (total + 1e-6)) * float(max_norm), 1.0))
         for g in grads:
             factor = backend.move(coefficient, backend.device_type_of(g.array)).astype(g.dtype)
             g.mul_(Tensor._make(factor))
