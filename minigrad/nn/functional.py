@@ -284,11 +284,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     # even when every target is ignored and the mean is 0/0 = NaN
     kept = np.flatnonzero(counted)
     picked = rows[backend.move(kept, device), backend.move(labels[kept], device)]
-    factors = Tensor._make(backend.move(w[labels[kept]].astype(input.dtype), device))
+    weights = w[labels[kept]]
+    factors = Tensor._make(backend.move(weights.astype(input.dtype), device))
     total = -(picked * factors).sum()
     if reduction == "sum":
         return total
-    return total / factors.sum() if w[labels[kept]].sum() else _nothing_counted(total)
+    return total / factors.sum() if weights.sum() else _nothing_counted(total)
 
 
 def _nothing_counted(total):

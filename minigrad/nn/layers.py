@@ -4,6 +4,7 @@ from collections import OrderedDict
 
 from .. import creation
 from ..autograd import no_grad
+from ..ops.reduction import single_dim
 from . import functional as F, init
 from .module import Module, Parameter
 
@@ -315,12 +316,9 @@ def _unflatten(input, dim, sizes):
     """``input`` with dimension ``dim`` reshaped to ``sizes`` (PyTorch's ``unflatten``, with its errors)."""
     if input.ndim == 0:
         raise RuntimeError("unflatten: a 0-dimensional tensor has no dimension to unflatten")
-    if not -input.ndim <= dim < input.ndim:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim}, {input.ndim - 1}], "
-                         f"but got {dim})")
+    dim = single_dim(dim, input.ndim)
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
-    dim %= input.ndim
     length = input.shape[dim]
     if sizes.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
