@@ -7,7 +7,7 @@ arguments and printing follow PyTorch.
 """
 import numpy as np
 
-from . import autograd, backend
+from . import autograd, backend, user_warnings
 from .autograd import engine, function, inplace
 from .autograd.function import AutogradMeta, VersionCounter
 from .ops import array_api, elementwise, linalg, reduction, shape as shape_ops  # (shape: a common argument name)
@@ -47,6 +47,12 @@ def as_array(data, dtype=None, device_type_=None):
         data = data.astype(np.dtype(dtype), copy=False)
     target = device_type_ or ("cuda" if on_gpu else defaults.device_type)
     return backend.move(data, target)
+
+
+NON_LEAF_GRAD = ("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                 "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                 "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf "
+                 "Tensor by mistake, make sure you access the leaf Tensor instead.")
 
 
 def data_or_sizes(args):
@@ -134,6 +140,9 @@ class Tensor:
 
     @property
     def grad(self):
+        """The gradient backward() accumulated (leaves, and tensors that ``retain_grad()``)."""
+        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
+            user_warnings.warn(NON_LEAF_GRAD)  # the learner's usual "why is my grad None?"
         return self._grad
 
     @grad.setter

@@ -176,7 +176,7 @@ def graph(tensor, params=None, values=False, constants=True, trace=None):
                         tuple(t.shape))
             if values:
                 node.value = _host(t.array)
-                node.grad = None if t.grad is None else _host(t.grad.array)
+                node.grad = None if t._grad is None else _host(t._grad.array)  # (no non-leaf warning)
             made[key] = node
             nodes[node.id] = node
         return made[key]

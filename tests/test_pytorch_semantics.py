@@ -1,5 +1,7 @@
 """Programs one step past a beginner's book, run on both engines: where minigrad once gave
 another answer than PyTorch (or a NumPy error from deep inside), it now gives PyTorch's."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -453,3 +455,17 @@ def test_a_loop_that_grows_a_tensor_from_an_empty_one_and_gradients_in_their_ten
     check(lambda t: minigrad.autograd.grad((t ** 0.0).sum() + (t ** 2.0).sum(), t, create_graph=True)[0] * t,
           np.array([0.0, 2.0]), torch_fn=lambda t: torch.autograd.grad((t ** 0.0).sum() + (t ** 2.0).sum(), t,
                                                                        create_graph=True)[0] * t)
+
+
+def test_reading_the_gradient_of_a_non_leaf_warns_as_pytorch_does():
+    for lib in ENGINES:
+        x = lib.ones(2, requires_grad=True)
+        y, z = x * 2, x * 3
+        y.retain_grad()
+        (y * z).sum().backward()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert x.grad.tolist() == [12.0, 12.0] and y.grad.tolist() == [3.0, 3.0], names(lib)
+        with pytest.warns(UserWarning, match="The .grad attribute of a Tensor that is not a leaf Tensor is being "
+                                             "accessed"):
+            assert z.grad is None

@@ -273,23 +273,24 @@ def _accumulate(t, grad, handed_out, create_graph=False):
     """Add ``grad`` into ``t.grad``.  A gradient array is stored as it is only when nothing
     else holds it: a view (e.g. a read-only broadcast) or an array already given to another
     tensor in this backward pass is copied, so that ``x.grad.zero_()`` touches x alone."""
+    # (t._grad: reading .grad of a non-leaf, retained or wanted here, would warn the user)
     if isinstance(grad, Tensor):  # create_graph: .grad is a tensor in the graph, as in PyTorch
         grad = grad if grad.dtype == t.dtype else grad.to(t.dtype)
-        t.grad = grad if t.grad is None else t.grad + grad
+        t.grad = grad if t._grad is None else t._grad + grad
         return
     if grad.dtype != t.array.dtype:  # e.g. a float32 weight used with float64 data
         grad = grad.astype(t.array.dtype)
-    if t.grad is not None:
-        grad = t.grad.array + grad
+    if t._grad is not None:
+        grad = t._grad.array + grad
     elif getattr(grad, "base", None) is not None or id(grad) in handed_out:
         grad = grad.copy()
     if isinstance(grad, np.generic):  # NumPy turns 0-d results into scalars
         grad = np.asarray(grad)
     handed_out.add(id(grad))
-    if t.grad is None:
+    if t._grad is None:
         t.grad = Tensor._make(grad)
     else:
-        t.grad.array = grad
+        t._grad.array = grad
 
 
 # --- hooks ------------------------------------------------------------------------------
