@@ -469,3 +469,22 @@ def test_reading_the_gradient_of_a_non_leaf_warns_as_pytorch_does():
         with pytest.warns(UserWarning, match="The .grad attribute of a Tensor that is not a leaf Tensor is being "
                                              "accessed"):
             assert z.grad is None
+
+
+def test_registered_names_follow_pytorchs_rules():
+    """A buffer named like a parameter would shadow it in state_dict: refused, as the other names."""
+    for lib in ENGINES:
+        layer = lib.nn.Linear(2, 2)
+        for register, error in ((lambda: layer.register_buffer("a.b", lib.ones(1)), KeyError),
+                                (lambda: layer.register_buffer("weight", lib.ones(1)), KeyError),
+                                (lambda: layer.register_buffer("", lib.ones(1)), KeyError),
+                                (lambda: layer.register_buffer("count", 3), TypeError),
+                                (lambda: layer.register_parameter("a.b", None), KeyError),
+                                (lambda: layer.register_parameter("scale", lib.ones(1)), TypeError),
+                                (lambda: layer.add_module("a.b", lib.nn.ReLU()), KeyError),
+                                (lambda: layer.add_module("act", 3), TypeError)):
+            with pytest.raises(error):
+                register()
+        layer.register_buffer("steps", lib.zeros(1))
+        layer.register_buffer("steps", lib.ones(1))  # the same kind again: replaced
+        assert list(layer.state_dict()) == ["weight", "bias", "steps"], names(lib)

@@ -100,6 +100,10 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
+        self._check_name("parameter", name, self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{_type_name(param)}' object to parameter '{name}' "
+                            "(minigrad.nn.Parameter or None required)")
         if param is None:
             self._parameters[name] = None
         else:
@@ -107,11 +111,30 @@ class Module:
 
     def register_buffer(self, name, tensor):
         """A tensor that belongs to the state but is not trained (BatchNorm's running stats)."""
-        self.__dict__.pop(name, None)
+        self._check_name("buffer", name, self._buffers)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{_type_name(tensor)}' object to buffer '{name}' "
+                            "(minigrad Tensor or None required)")
         self._buffers[name] = tensor
 
     def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{_type_name(module)} is not a Module subclass")
+        self._check_name("module", name, self._modules)
         self._modules[name] = module
+
+    def _check_name(self, kind, name, table):
+        """PyTorch's rules for the name a parameter, buffer or submodule is registered under: a
+        string, not empty, without "." (which separates the levels of state_dict keys), and not
+        already something else here (a buffer named like a parameter would shadow it)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {_type_name(name)}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if name not in table and hasattr(self, name):
+            raise KeyError(f"attribute '{name}' already exists")
 
     # --- traversal -------------------------------------------------------------------
     def named_modules(self, prefix="", remove_duplicate=True):
