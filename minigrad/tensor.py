@@ -1067,9 +1067,11 @@ def binary(op, a, b, true_division=False):
     and PyTorch's error when the shapes do not fit."""
     check_same_device(a, b)
     dtype = result_dtype(a, b, true_division)
-    if op is elementwise.Sub and dtype.kind == "b":
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
-                           "`logical_xor()` operator instead.")
+    if dtype.kind == "b" and op in _NOT_FOR_BOOLS:
+        if op is elementwise.Sub:
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+                               "or `logical_xor()` operator instead.")
+        raise NotImplementedError(f"{_NOT_FOR_BOOLS[op]} is not implemented for 'Bool'")  # (NumPy: int8)
     a, b = (_as_dtype(x, dtype) for x in (a, b))
     try:
         return op()(a, b)
@@ -1080,6 +1082,10 @@ def binary(op, a, b, true_division=False):
         except ValueError:
             raise RuntimeError(broadcast_error(shape_a, shape_b)) from None
         raise RuntimeError(str(err)) from None
+
+
+_NOT_FOR_BOOLS = {elementwise.Sub: "subtraction", elementwise.FloorDivide: "floor division (//)",
+                  elementwise.Remainder: "remainder (%)"}
 
 
 def _as_dtype(x, dtype):

@@ -242,6 +242,9 @@ def test_booleans_subtracted_or_negated_are_refused_and_other_operands_are_type_
             -lib.tensor([True])
         with pytest.raises(TypeError):
             lib.ones(2) + None
+        for divide in (lambda: lib.tensor([True]) // lib.tensor([True]), lambda: lib.tensor([True]) % lib.tensor([True])):
+            with pytest.raises(NotImplementedError):
+                divide()
 
 
 def test_an_assigned_gradient_must_fit_its_tensor():
