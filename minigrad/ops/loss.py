@@ -55,40 +55,45 @@ def broadcast_shape(input, target):
         raise RuntimeError(broadcast_error(input.shape, target.shape)) from None
 
 
-class MSELoss(Loss):
-    """mean((x - y)²); d/dx = 2(x - y)/N."""
+class PointwiseLoss(Loss):
+    """The regression losses: a loss of each difference d = x - y (broadcast, with PyTorch's
+    warning, in the promoted dtype), then reduced; the target's gradient is the input's negated.
+    A subclass gives ``losses(d)`` and ``gradient(g, d)``, g the upstream gradient over N."""
 
     def forward(self, input, target):
         shape = broadcast_shape(input, target)
         self.save_for_backward(input, target)
         input, target = _common_dtype(input, target)
         self.n = math.prod(shape) if self.reduction == "mean" else 1
-        diff = input - target
-        return self.reduce(diff * diff)
+        return self.reduce(self.losses(input - target))
 
     def backward(self, grad):  # in the broadcast shape: the engine sums it back to each input's
         input, target = _common_dtype(*self.saved_tensors)
-        g = grad / self.n * 2 * (input - target)
+        g = self.gradient(grad / self.n, input - target)
         return g, (-g if self.needs_grad[1] else None)
 
 
-class L1Loss(Loss):
+class MSELoss(PointwiseLoss):
+    """mean((x - y)²); d/dx = 2(x - y)/N."""
+
+    def losses(self, d):
+        return d * d
+
+    def gradient(self, g, d):
+        return g * 2 * d
+
+
+class L1Loss(PointwiseLoss):
     """mean(|x - y|); d/dx = sign(x - y)/N (0 where x = y, as PyTorch)."""
 
-    def forward(self, input, target):
-        shape = broadcast_shape(input, target)
-        self.save_for_backward(input, target)
-        input, target = _common_dtype(input, target)
-        self.n = math.prod(shape) if self.reduction == "mean" else 1
-        return self.reduce(abs(input - target))
+    def losses(self, d):
+        return abs(d)
 
-    def backward(self, grad):
-        input, target = _common_dtype(*self.saved_tensors)
-        g = grad / self.n * backend.array_module(input).sign(input - target)
-        return g, (-g if self.needs_grad[1] else None)
+    def gradient(self, g, d):
+        return g * backend.array_module(d).sign(d)
 
 
-class SmoothL1Loss(Loss):
+class SmoothL1Loss(PointwiseLoss):
     """With d = x - y and β > 0: 0.5·d²/β where |d| < β, |d| - 0.5·β elsewhere (PyTorch's
     kernel); d/dx = d/β inside, sign(d) outside, over N."""
 
@@ -96,21 +101,13 @@ class SmoothL1Loss(Loss):
         super().__init__(reduction)
         self.beta = float(beta)  # a Python number: a constant to a recorded backward
 
-    def forward(self, input, target):
-        shape = broadcast_shape(input, target)
-        self.save_for_backward(input, target)
-        input, target = _common_dtype(input, target)
-        self.n = math.prod(shape) if self.reduction == "mean" else 1
-        z = abs(input - target)
-        return self.reduce(backend.array_module(z).where(z < self.beta, 0.5 * z * z / self.beta, z - 0.5 * self.beta))
+    def losses(self, d):
+        z = abs(d)
+        return backend.array_module(z).where(z < self.beta, 0.5 * z * z / self.beta, z - 0.5 * self.beta)
 
-    def backward(self, grad):
-        input, target = _common_dtype(*self.saved_tensors)
-        d = input - target
-        g = grad / self.n
+    def gradient(self, g, d):
         xp = backend.array_module(d)
-        g = xp.where(d <= -self.beta, -g, xp.where(d >= self.beta, g, g * d / self.beta))
-        return g, (-g if self.needs_grad[1] else None)
+        return xp.where(d <= -self.beta, -g, xp.where(d >= self.beta, g, g * d / self.beta))
 
 
 def _common_dtype(input, target):
