@@ -76,13 +76,12 @@ class CrossEntropyLoss(_WeightedLoss):
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
 
 
-class BCEWithLogitsLoss(_Loss):
+class BCEWithLogitsLoss(_WeightedLoss):
     """Sigmoid then binary cross entropy, in one numerically stable step; ``weight`` scales
     each element's loss, ``pos_weight`` the positive term (both buffers, as in PyTorch)."""
 
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
-        super().__init__(reduction)
-        self.register_buffer("weight", weight)
+        super().__init__(weight, reduction)
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
